@@ -1,0 +1,27 @@
+#pragma once
+// Wire form of the control protocol: one MessagePack map per WebSocket binary frame,
+//   { "v": <protocol version>, "type": "<message type name>", "body": { <named fields> } }
+// Unknown fields are ignored (a newer peer may add some); a missing field takes its default.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "nextmini/common/result.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::messages {
+
+// Error codes returned by decode():
+//   "decode.malformed"     not MessagePack, truncated, or not the envelope's shape
+//   "decode.version"       the envelope's version is not kProtocolVersion
+//   "decode.unknown_type"  the type name is not one this build knows
+//   "decode.field"         a known field has the wrong MessagePack type or is out of range
+std::vector<std::uint8_t> encode(const Message& message);
+Result<Message> decode(std::span<const std::uint8_t> bytes);
+
+// The wire type name of a message ("StartUp", "InstallRoutes", ...).
+std::string_view type_name(const Message& message);
+
+}  // namespace nextmini::messages

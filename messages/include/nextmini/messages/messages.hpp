@@ -1,0 +1,316 @@
+#pragma once
+// Every controller <-> node message (DESIGN.md §5) as a plain C++ struct.
+// The wire form (MessagePack maps inside a versioned envelope) lives in codec.hpp; these types
+// carry no encoding logic. Optional fields are std::optional: absent on the wire means "not set"
+// (for SetLinkParams: "leave as is"). Times are nanoseconds since the Unix epoch unless named
+// otherwise; rates are bits per second; sizes are bytes.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace nextmini::messages {
+
+// Version of the control protocol. A peer answers a different major version with an Error.
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+using NodeId = std::uint32_t;  // 1-based; 0 means "not assigned yet"
+using RouteId = std::uint32_t;
+using GroupId = std::uint32_t;
+using FlowId = std::uint64_t;
+
+// ---- bring-up -------------------------------------------------------------------------------
+
+// node -> controller, first message on a connection.
+struct StartUp {
+  NodeId node_id = 0;            // 0: the controller assigns one
+  std::string token;             // shared secret, empty when the controller has none
+  std::string underlay_address;  // where neighbours reach this node's link listener
+  std::uint16_t link_port = 0;   // that listener's port
+  std::string operating_mode;    // "tun" (default) or "python"
+};
+
+// controller -> node, the answer to StartUp ("StartUp both ways" in DESIGN.md §5).
+struct StartUpReply {
+  NodeId node_id = 0;
+  std::string tun_address;  // dotted quad, e.g. "10.0.0.3"
+  std::string net_mask;     // e.g. "255.255.0.0"
+  std::uint32_t prefix_length = 16;
+  std::string protocol = "tcp";  // link transport: "tcp" (later "udp", "quic", "max")
+  std::uint32_t mtu = 1400;
+  std::uint32_t metrics_interval_ms = 1000;
+};
+
+// controller -> node: a topology neighbour. Each edge is dialed once, by the later node.
+struct AddNode {
+  NodeId node_id = 0;
+  std::string underlay_address;
+  std::uint16_t link_port = 0;
+  bool dial = false;  // true: this node opens the connection to the neighbour
+};
+
+// controller -> node: the overlay (TUN) address of a node, so a destination IP maps to a node.
+struct AddNodeAddress {
+  NodeId node_id = 0;
+  std::string tun_address;
+};
+
+// One route as seen by one node: where a packet of this route goes next from here.
+struct RouteEntry {
+  RouteId route_id = 0;
+  NodeId src = 0;                 // first node of the route
+  NodeId dst = 0;                 // last node of the route
+  std::uint32_t weight = 1;       // relative share of flows among routes of (src, dst)
+  std::vector<NodeId> next_hops;  // every listed hop gets a copy
+  bool deliver_local = false;     // this node is the route's sink
+};
+
+// controller -> node: routes through this node. `full` replaces the table; otherwise a delta
+// that adds or replaces `routes` and removes `removed`.
+struct InstallRoutes {
+  std::uint64_t version = 0;
+  bool full = true;
+  std::vector<RouteEntry> routes;
+  std::vector<RouteId> removed;
+};
+
+// node -> controller: this node's links and routes are in.
+struct NodeTopologyReady {
+  NodeId node_id = 0;
+};
+
+// controller -> every node: every node has reported NodeTopologyReady.
+struct TopologyReady {
+  std::uint32_t n_nodes = 0;
+};
+
+// ---- link parameters ------------------------------------------------------------------------
+
+// Every link knob; unset means "leave as is". The link-emulation issue gives them meaning.
+struct LinkParams {
+  std::optional<std::uint64_t> rate_bps;
+  std::optional<std::uint64_t> burst_bytes;
+  std::optional<std::uint64_t> delay_ns;
+  std::optional<std::uint64_t> jitter_ns;
+  std::optional<std::string> jitter_distribution;  // "uniform" | "normal"
+  std::optional<bool> reorder;
+  std::optional<double> loss_percent;
+  std::optional<double> duplicate_percent;
+  std::optional<double> corrupt_percent;
+  std::optional<std::uint64_t> queue_packets;
+  std::optional<std::uint64_t> queue_bytes;
+  std::optional<std::string> drop_policy;  // "taildrop" | "red" | "codel"
+  std::optional<std::string> scheduler;    // "fifo" | "wrr" | "drr"
+  std::optional<std::uint32_t> mtu;
+  std::optional<bool> up;
+};
+
+// controller -> node: parameters of the directed link src -> dst (src is the receiving node).
+struct SetLinkParams {
+  NodeId src = 0;
+  NodeId dst = 0;
+  LinkParams params;
+};
+
+// ---- flows ----------------------------------------------------------------------------------
+
+struct FlowSpec {
+  FlowId flow_id = 0;
+  NodeId src = 0;
+  NodeId dst = 0;
+  std::optional<std::uint64_t> length_bytes;      // flow_len = { Bytes = N }
+  std::optional<double> duration_s;               // flow_len = { Duration = S }
+  std::optional<std::uint64_t> rate_bytes_per_s;  // optional pacing
+  std::optional<std::uint32_t> weight;
+  std::string transport = "tcp";
+  std::optional<RouteId> route_id;  // pin to this route
+};
+
+// controller -> node: flows this node starts (src) or receives (dst).
+struct AddFlows {
+  std::vector<FlowSpec> flows;
+};
+
+// node -> controller: a controller flow started sending.
+struct UserFlowStart {
+  FlowId flow_id = 0;
+  NodeId node_id = 0;
+  std::uint64_t start_time_ns = 0;
+};
+
+// node -> controller: a controller flow finished.
+struct FlowFinished {
+  FlowId flow_id = 0;
+  NodeId node_id = 0;
+  std::uint64_t start_time_ns = 0;
+  std::uint64_t finish_time_ns = 0;
+  std::uint64_t bytes = 0;
+};
+
+// node -> controller: an application (not controller) flow appeared at this node.
+struct AppFlowStart {
+  NodeId node_id = 0;
+  NodeId src = 0;
+  NodeId dst = 0;
+  std::uint8_t ip_protocol = 0;
+  std::string src_address;
+  std::string dst_address;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint64_t start_time_ns = 0;
+};
+
+// controller -> node: the route a flow should take (answer to AppFlowStart or a re-pin).
+struct RouteAssigned {
+  FlowId flow_id = 0;
+  NodeId src = 0;
+  NodeId dst = 0;
+  std::uint8_t ip_protocol = 0;
+  std::string src_address;
+  std::string dst_address;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  RouteId route_id = 0;
+};
+
+// ---- metrics --------------------------------------------------------------------------------
+
+struct LinkCounters {
+  NodeId neighbor = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_packets = 0;
+  std::uint64_t rx_bytes = 0;
+  std::map<std::string, std::uint64_t> drops;  // by DropReason name
+  bool up = true;
+};
+
+struct FlowCounters {
+  NodeId src = 0;
+  NodeId dst = 0;
+  std::uint8_t ip_protocol = 0;
+  std::string src_address;
+  std::string dst_address;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+};
+
+// node -> controller, every metrics interval.
+struct Metrics {
+  NodeId node_id = 0;
+  std::uint64_t timestamp_ns = 0;
+  std::vector<LinkCounters> links;
+  std::vector<FlowCounters> flows;
+  std::map<std::string, std::uint64_t> drops;  // node-wide, by DropReason name
+};
+
+// ---- multicast ------------------------------------------------------------------------------
+
+struct CreateGroup {
+  std::uint64_t request_id = 0;
+  NodeId node_id = 0;  // the requester
+  std::string name;
+};
+
+struct GroupCreated {
+  std::uint64_t request_id = 0;
+  GroupId group_id = 0;
+  std::string name;
+};
+
+struct JoinGroup {
+  GroupId group_id = 0;
+  NodeId node_id = 0;
+};
+
+struct LeaveGroup {
+  GroupId group_id = 0;
+  NodeId node_id = 0;
+};
+
+struct GroupInfo {
+  GroupId group_id = 0;
+  std::string name;
+  std::vector<NodeId> members;
+};
+
+// controller -> node: every group and its members.
+struct InstallGroupDirectory {
+  std::vector<GroupInfo> groups;
+};
+
+struct Edge {
+  NodeId from = 0;
+  NodeId to = 0;
+};
+
+struct GroupTree {
+  std::uint32_t tree_id = 0;
+  std::uint32_t weight = 1;
+  std::vector<Edge> edges;
+};
+
+// anyone -> controller: the trees that carry group traffic from src (one tree or several).
+struct SetGroupRoutes {
+  GroupId group_id = 0;
+  NodeId src = 0;
+  std::vector<GroupTree> trees;
+};
+
+struct GroupRouteEntry {
+  GroupId group_id = 0;
+  NodeId src = 0;
+  std::uint32_t tree_id = 0;
+  std::uint32_t weight = 1;
+  std::vector<NodeId> next_hops;
+  bool deliver_local = false;
+};
+
+// controller -> node: group routes through this node.
+struct InstallGroupRoutes {
+  bool full = true;
+  std::vector<GroupRouteEntry> routes;
+};
+
+// ---- probing --------------------------------------------------------------------------------
+
+// controller -> node src: measure the link src -> dst.
+struct ProbeLink {
+  std::uint64_t probe_id = 0;
+  NodeId src = 0;
+  NodeId dst = 0;
+  std::uint32_t count = 1;
+};
+
+struct ProbeLinkResult {
+  std::uint64_t probe_id = 0;
+  NodeId src = 0;
+  NodeId dst = 0;
+  bool ok = false;
+  std::uint64_t rtt_ns = 0;
+  std::string error;
+};
+
+// ---- errors ---------------------------------------------------------------------------------
+
+// Either way: the answer to a message that could not be taken (undecodable, unknown type,
+// wrong version, bad token). The connection stays open unless the code says otherwise.
+struct ErrorMessage {
+  std::string code;  // e.g. "decode.unknown_type", "auth.denied"
+  std::string message;
+  std::string in_reply_to;  // the offending message's type, if known
+};
+
+using Message =
+    std::variant<StartUp, StartUpReply, AddNode, AddNodeAddress, InstallRoutes, NodeTopologyReady,
+                 TopologyReady, SetLinkParams, AddFlows, UserFlowStart, FlowFinished, AppFlowStart,
+                 RouteAssigned, Metrics, CreateGroup, GroupCreated, JoinGroup, LeaveGroup,
+                 InstallGroupDirectory, SetGroupRoutes, InstallGroupRoutes, ProbeLink,
+                 ProbeLinkResult, ErrorMessage>;
+
+}  // namespace nextmini::messages

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of Nextmini from Debian 12's packages.
+# Idempotent: packages already present are skipped, so a second run does no work.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
+  # libraries (DESIGN.md §6)
+  libboost1.81-dev libtomlplusplus-dev libcli11-dev
+  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # end-to-end tests and benchmarks
+  iproute2 iputils-ping iperf3 curl netcat-openbsd procps kmod
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: every dependency is already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run this script as root" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
