@@ -18,6 +18,12 @@ class PacketPool;
 struct PacketMeta {
   std::uint32_t ingress_neighbor = 0;  // node id of the link it arrived on, 0 = local (TUN/app)
   std::uint32_t flow_hash = 0;
+  // Offload metadata of a GSO super-packet (as in virtio_net_hdr); carried in the overlay header.
+  bool gso_valid = false;
+  std::uint8_t gso_type = 0;
+  std::uint16_t gso_size = 0;
+  std::uint16_t csum_start = 0;
+  std::uint16_t csum_offset = 0;
 };
 
 class Packet {

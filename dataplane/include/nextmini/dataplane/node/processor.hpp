@@ -11,7 +11,10 @@
 //   Every packet is emitted or dropped with a DropReason; nothing throws, logs or allocates per
 //   packet. Counters: per link (tx/rx packets and bytes, drops), per flow, node-wide drops.
 //   Thread: the worker that owns the node's pool; set_routes() swaps the snapshot between batches.
+//   Not re-entrant: a sink's send() must not call back into the same Processor synchronously
+//   (queue the batch and hand it over later, as links and the in-process tests do).
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -19,6 +22,9 @@
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/core/packet_sink.hpp"
+#include "nextmini/dataplane/node/flow_table.hpp"
+#include "nextmini/dataplane/node/link_stats.hpp"
+#include "nextmini/dataplane/route/flow_selector.hpp"
 #include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/messages/messages.hpp"
 
@@ -27,6 +33,8 @@ namespace nextmini::dataplane {
 struct ProcessorConfig {
   NodeId self = 0;
   std::uint8_t initial_hop_limit = 32;
+  std::size_t max_flows = FlowTable::kDefaultMaxFlows;     // per-flow counter entries
+  std::size_t pin_slots = FlowSelector::kDefaultPinSlots;  // route pins
 };
 
 class Processor {
@@ -47,6 +55,12 @@ class Processor {
   messages::Metrics metrics() const;
   // Node-wide drops by reason (also in metrics()).
   const DropCounters& drops() const noexcept;
+  // Counters of the link to `neighbor`, or nullptr if no packet or attachment concerned it yet.
+  const LinkStats* link_stats(NodeId neighbor) const noexcept;
+  // Packets delivered to (tx) the local sink; drops there are under kLinkDown when detached.
+  const LinkStats& local_stats() const noexcept;
+  const FlowTable& flows() const noexcept;
+  const FlowSelector& selector() const noexcept;
 
  private:
   struct State;

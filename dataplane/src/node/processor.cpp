@@ -1,0 +1,389 @@
+#include "nextmini/dataplane/node/processor.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "nextmini/dataplane/core/flow_key.hpp"
+#include "nextmini/dataplane/core/ip_packet.hpp"
+#include "nextmini/dataplane/core/overlay_header.hpp"
+
+namespace nextmini::dataplane {
+
+namespace {
+
+std::uint64_t realtime_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+DropReason ip_drop_reason(IpParseStatus status) noexcept {
+  return status == IpParseStatus::kTooShort ? DropReason::kTooShort : DropReason::kBadIpHeader;
+}
+
+DropReason overlay_drop_reason(OverlayStatus status) noexcept {
+  return status == OverlayStatus::kTooShort ? DropReason::kTooShort : DropReason::kBadOverlayHeader;
+}
+
+std::string address_string(const FlowKey& key, const std::array<std::uint8_t, 16>& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const int family = key.ip_version == 6 ? AF_INET6 : AF_INET;
+  if (::inet_ntop(family, address.data(), text, sizeof(text)) == nullptr) return {};
+  return text;
+}
+
+std::map<std::string, std::uint64_t> drop_map(const DropCounters& drops) {
+  std::map<std::string, std::uint64_t> out;
+  for (std::size_t i = 0; i < kDropReasonCount; ++i) {
+    if (drops.counts[i] != 0) {
+      out.emplace(std::string(drop_reason_name(static_cast<DropReason>(i))), drops.counts[i]);
+    }
+  }
+  return out;
+}
+
+// An output: a neighbour link or the local sink, with the batch collected for it.
+struct Output {
+  PacketSink* sink = nullptr;
+  LinkStats stats;
+  PacketBatch out;
+  bool pending = false;  // listed in State::pending
+};
+
+}  // namespace
+
+struct Processor::State {
+  State(ProcessorConfig cfg, PacketPool& packet_pool)
+      : config(cfg), pool(packet_pool), selector(cfg.pin_slots), flows(cfg.max_flows) {
+    pending.reserve(16);
+  }
+
+  ProcessorConfig config;
+  PacketPool& pool;
+  std::shared_ptr<const RouteTable> table;
+  FlowSelector selector;
+  FlowTable flows;
+  std::unordered_map<NodeId, std::unique_ptr<Output>> links;
+  Output local;
+  std::vector<Output*> pending;  // outputs with packets collected in this input batch
+  DropCounters drops;
+  std::uint64_t now_ns = 0;
+
+  // The output of the link to `neighbor`, created (once per neighbour) on first use.
+  Output& link(NodeId neighbor) {
+    auto it = links.find(neighbor);
+    if (it == links.end()) {
+      it = links.emplace(neighbor, std::make_unique<Output>()).first;
+      pending.reserve(links.size() + 1);
+    }
+    return *it->second;
+  }
+
+  void drop(Packet& packet, DropReason reason, LinkStats* stats) noexcept {
+    drops.add(reason);
+    if (stats != nullptr) stats->drops.add(reason);
+    packet.reset();
+  }
+
+  // Queues `packet` for `output` (whose sink is attached); sends early if its batch is full.
+  void emit(Output& output, Packet&& packet) {
+    if (output.out.full()) flush(output);
+    ++output.stats.tx_packets;
+    output.stats.tx_bytes += packet.size();
+    output.out.push(std::move(packet));
+    if (!output.pending) {
+      output.pending = true;
+      pending.push_back(&output);
+    }
+  }
+
+  void flush(Output& output) {
+    if (output.out.empty()) return;
+    if (output.sink != nullptr) output.sink->send(output.out);
+    output.out.clear();  // releases anything a sink left behind
+  }
+
+  void flush_all() {
+    for (Output* output : pending) {
+      flush(*output);
+      output->pending = false;
+    }
+    pending.clear();
+  }
+
+  // A copy of `packet` (bytes and metadata) in a fresh pool buffer, or an invalid Packet after
+  // counting why none could be made.
+  Packet clone(const Packet& packet, LinkStats& stats) noexcept {
+    Packet copy = pool.acquire();
+    if (!copy.valid()) {
+      drops.add(DropReason::kPoolExhausted);
+      stats.drops.add(DropReason::kPoolExhausted);
+      return copy;
+    }
+    if (!copy.resize(packet.size())) {
+      copy.reset();
+      drops.add(DropReason::kTooBig);
+      stats.drops.add(DropReason::kTooBig);
+      return copy;
+    }
+    std::memcpy(copy.data(), packet.data(), packet.size());
+    copy.meta() = packet.meta();
+    return copy;
+  }
+
+  // Sends `packet` (overlay header in front) to every hop, and — when `strip` is non-zero —
+  // delivers it locally without its first `strip` bytes. The original buffer goes to the last
+  // consumer (the local sink, else the last attached hop); the others get copies.
+  void fan_out(Packet&& packet, std::span<const NodeId> hops, std::size_t strip) {
+    const bool local_delivery = strip != 0;
+    std::size_t last_attached = hops.size();
+    for (std::size_t i = 0; i < hops.size(); ++i) {
+      const auto it = links.find(hops[i]);
+      if (it != links.end() && it->second->sink != nullptr) last_attached = i;
+    }
+    for (std::size_t i = 0; i < hops.size(); ++i) {
+      Output& output = link(hops[i]);
+      if (output.sink == nullptr) {
+        drops.add(DropReason::kLinkDown);
+        output.stats.drops.add(DropReason::kLinkDown);
+        continue;
+      }
+      if (!local_delivery && i == last_attached) {
+        emit(output, std::move(packet));
+        return;
+      }
+      Packet copy = clone(packet, output.stats);
+      if (copy.valid()) emit(output, std::move(copy));
+    }
+    if (local_delivery) {
+      packet.pull_front(strip);
+      deliver_local(std::move(packet));
+      return;
+    }
+    packet.reset();  // no attached hop: every copy was counted as kLinkDown
+  }
+
+  void deliver_local(Packet&& packet) {
+    if (local.sink == nullptr) {
+      drop(packet, DropReason::kLinkDown, &local.stats);
+      return;
+    }
+    emit(local, std::move(packet));
+  }
+
+  void process_local_packet(Packet& packet);
+  void process_link_packet(Output& ingress, NodeId neighbor, Packet& packet);
+};
+
+void Processor::State::process_local_packet(Packet& packet) {
+  packet.meta().ingress_neighbor = 0;
+  IpPacketView view;
+  const IpParseStatus status = parse_ip_packet(packet.bytes(), view);
+  if (status != IpParseStatus::kOk) return drop(packet, ip_drop_reason(status), nullptr);
+  if (!table || view.version != 4) return drop(packet, DropReason::kUnknownDestination, nullptr);
+  const auto dst = table->node_of_ipv4(view.dst_ipv4());
+  if (!dst) return drop(packet, DropReason::kUnknownDestination, nullptr);
+
+  const FlowKey key = FlowKey::from(view);
+  const std::uint64_t hash = key.hash();
+  packet.meta().flow_hash = key.flow_hash32();
+  const std::size_t ip_bytes = packet.size();
+  if (*dst == config.self) {
+    flows.count(key, config.self, config.self, ip_bytes);
+    return deliver_local(std::move(packet));
+  }
+  const auto route = selector.select(hash, *dst, table->routes_to(*dst));
+  const RouteHop* hop = route ? table->hop(*route) : nullptr;
+  if (hop == nullptr || hop->next_hops.empty()) return drop(packet, DropReason::kNoRoute, nullptr);
+
+  if (!packet.push_front(kOverlayHeaderSize)) {
+    // Too little headroom (a buffer from elsewhere): move the packet into a pool buffer.
+    Packet copy = pool.acquire();
+    if (!copy.valid()) return drop(packet, DropReason::kPoolExhausted, nullptr);
+    if (copy.headroom() < kOverlayHeaderSize || !copy.resize(packet.size())) {
+      copy.reset();
+      return drop(packet, DropReason::kTooBig, nullptr);
+    }
+    std::memcpy(copy.data(), packet.data(), packet.size());
+    copy.meta() = packet.meta();
+    packet = std::move(copy);
+    packet.push_front(kOverlayHeaderSize);
+  }
+  const PacketMeta& meta = packet.meta();
+  OverlayHeader header;
+  header.flags = meta.gso_valid ? kOverlayFlagGso : 0;
+  header.hop_limit = config.initial_hop_limit;
+  header.src = config.self;
+  header.dst = *dst;
+  header.route_id = *route;
+  header.flow_hash = meta.flow_hash;
+  header.send_time_ns = now_ns;
+  if (meta.gso_valid) {
+    header.gso_size = meta.gso_size;
+    header.gso_type = meta.gso_type;
+    header.csum_start = meta.csum_start;
+    header.csum_offset = meta.csum_offset;
+  }
+  write_overlay_header(
+      header, std::span<std::uint8_t, kOverlayHeaderSize>(packet.data(), kOverlayHeaderSize));
+  flows.count(key, config.self, *dst, ip_bytes);
+  fan_out(std::move(packet), hop->next_hops, 0);
+}
+
+void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Packet& packet) {
+  packet.meta().ingress_neighbor = neighbor;
+  ++ingress.stats.rx_packets;
+  ingress.stats.rx_bytes += packet.size();
+  const OverlayDecode decoded = decode_overlay_header(packet.bytes());
+  if (!decoded.ok()) return drop(packet, overlay_drop_reason(decoded.status), &ingress.stats);
+  const OverlayHeader& header = decoded.header;
+  // Multicast trees and control packets are not this stage's (yet): no route for them here.
+  if ((header.flags & (kOverlayFlagMulticast | kOverlayFlagControl)) != 0 || !table) {
+    return drop(packet, DropReason::kNoRoute, &ingress.stats);
+  }
+  const RouteHop* hop = table->hop(header.route_id);
+  if (hop == nullptr) return drop(packet, DropReason::kNoRoute, &ingress.stats);
+
+  PacketMeta& meta = packet.meta();
+  meta.flow_hash = header.flow_hash;
+  meta.gso_valid = (header.flags & kOverlayFlagGso) != 0;
+  meta.gso_type = header.gso_type;
+  meta.gso_size = header.gso_size;
+  meta.csum_start = header.csum_start;
+  meta.csum_offset = header.csum_offset;
+
+  std::span<const NodeId> hops = hop->next_hops;
+  if (!hops.empty() && header.hop_limit <= 1) {
+    drops.add(DropReason::kHopLimit);
+    ingress.stats.drops.add(DropReason::kHopLimit);
+    hops = {};
+  }
+  bool local_delivery = hop->deliver_local;
+  if (local_delivery) {
+    const auto inner = packet.bytes().subspan(header.header_length);
+    IpPacketView view;
+    const IpParseStatus status = parse_ip_packet(inner, view);
+    if (status != IpParseStatus::kOk) {
+      drops.add(ip_drop_reason(status));
+      ingress.stats.drops.add(ip_drop_reason(status));
+      local_delivery = false;
+    } else {
+      flows.count(FlowKey::from(view), header.src, config.self, inner.size());
+    }
+  }
+  if (hops.empty() && !local_delivery) {
+    packet.reset();  // every reason was counted above
+    return;
+  }
+  if (!hops.empty()) {
+    std::uint8_t* bytes = packet.data();
+    bytes[kOverlayHopLimitOffset] = static_cast<std::uint8_t>(header.hop_limit - 1);
+    detail::store_be64(bytes + 20, now_ns);  // the send time of the next link
+  }
+  fan_out(std::move(packet), hops, local_delivery ? header.header_length : 0);
+}
+
+Processor::Processor(ProcessorConfig config, PacketPool& pool)
+    : state_(std::make_unique<State>(config, pool)) {}
+
+Processor::~Processor() = default;
+
+void Processor::process_local(PacketBatch& batch) {
+  State& s = *state_;
+  s.now_ns = realtime_ns();
+  for (Packet& packet : batch) {
+    if (packet.valid()) s.process_local_packet(packet);
+  }
+  batch.clear();
+  s.flush_all();
+}
+
+void Processor::process_from_link(NodeId neighbor, PacketBatch& batch) {
+  State& s = *state_;
+  s.now_ns = realtime_ns();
+  Output& ingress = s.link(neighbor);
+  for (Packet& packet : batch) {
+    if (packet.valid()) s.process_link_packet(ingress, neighbor, packet);
+  }
+  batch.clear();
+  s.flush_all();
+}
+
+void Processor::set_routes(std::shared_ptr<const RouteTable> table) {
+  state_->table = std::move(table);
+}
+
+void Processor::attach_link(NodeId neighbor, PacketSink* sink) {
+  state_->link(neighbor).sink = sink;
+}
+
+void Processor::detach_link(NodeId neighbor) {
+  const auto it = state_->links.find(neighbor);
+  if (it == state_->links.end()) return;
+  Output& output = *it->second;
+  output.out.clear();
+  output.sink = nullptr;
+}
+
+void Processor::attach_local(PacketSink* sink) { state_->local.sink = sink; }
+
+messages::Metrics Processor::metrics() const {
+  const State& s = *state_;
+  messages::Metrics metrics;
+  metrics.node_id = s.config.self;
+  metrics.timestamp_ns = realtime_ns();
+  metrics.links.reserve(s.links.size());
+  for (const auto& [neighbor, output] : s.links) {
+    messages::LinkCounters link;
+    link.neighbor = neighbor;
+    link.tx_packets = output->stats.tx_packets;
+    link.tx_bytes = output->stats.tx_bytes;
+    link.rx_packets = output->stats.rx_packets;
+    link.rx_bytes = output->stats.rx_bytes;
+    link.drops = drop_map(output->stats.drops);
+    link.up = output->sink != nullptr;
+    metrics.links.push_back(std::move(link));
+  }
+  std::sort(metrics.links.begin(), metrics.links.end(),
+            [](const auto& a, const auto& b) { return a.neighbor < b.neighbor; });
+  metrics.flows.reserve(s.flows.size());
+  for (const auto& [key, stats] : s.flows) {
+    messages::FlowCounters flow;
+    flow.src = stats.src;
+    flow.dst = stats.dst;
+    flow.ip_protocol = key.protocol;
+    flow.src_address = address_string(key, key.src_address);
+    flow.dst_address = address_string(key, key.dst_address);
+    flow.src_port = key.src_port;
+    flow.dst_port = key.dst_port;
+    flow.packets = stats.packets;
+    flow.bytes = stats.bytes;
+    metrics.flows.push_back(std::move(flow));
+  }
+  metrics.drops = drop_map(s.drops);
+  return metrics;
+}
+
+const DropCounters& Processor::drops() const noexcept { return state_->drops; }
+
+const LinkStats* Processor::link_stats(NodeId neighbor) const noexcept {
+  const auto it = state_->links.find(neighbor);
+  return it == state_->links.end() ? nullptr : &it->second->stats;
+}
+
+const LinkStats& Processor::local_stats() const noexcept { return state_->local.stats; }
+
+const FlowTable& Processor::flows() const noexcept { return state_->flows; }
+
+const FlowSelector& Processor::selector() const noexcept { return state_->selector; }
+
+}  // namespace nextmini::dataplane
