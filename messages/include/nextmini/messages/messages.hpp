@@ -31,6 +31,8 @@ struct StartUp {
   std::string underlay_address;  // where neighbours reach this node's link listener
   std::uint16_t link_port = 0;   // that listener's port
   std::string operating_mode;    // "tun" (default) or "python"
+
+  friend bool operator==(const StartUp&, const StartUp&) = default;
 };
 
 // controller -> node, the answer to StartUp ("StartUp both ways" in DESIGN.md §5).
@@ -42,6 +44,8 @@ struct StartUpReply {
   std::string protocol = "tcp";  // link transport: "tcp" (later "udp", "quic", "max")
   std::uint32_t mtu = 1400;
   std::uint32_t metrics_interval_ms = 1000;
+
+  friend bool operator==(const StartUpReply&, const StartUpReply&) = default;
 };
 
 // controller -> node: a topology neighbour. Each edge is dialed once, by the later node.
@@ -50,12 +54,16 @@ struct AddNode {
   std::string underlay_address;
   std::uint16_t link_port = 0;
   bool dial = false;  // true: this node opens the connection to the neighbour
+
+  friend bool operator==(const AddNode&, const AddNode&) = default;
 };
 
 // controller -> node: the overlay (TUN) address of a node, so a destination IP maps to a node.
 struct AddNodeAddress {
   NodeId node_id = 0;
   std::string tun_address;
+
+  friend bool operator==(const AddNodeAddress&, const AddNodeAddress&) = default;
 };
 
 // One route as seen by one node: where a packet of this route goes next from here.
@@ -66,6 +74,8 @@ struct RouteEntry {
   std::uint32_t weight = 1;       // relative share of flows among routes of (src, dst)
   std::vector<NodeId> next_hops;  // every listed hop gets a copy
   bool deliver_local = false;     // this node is the route's sink
+
+  friend bool operator==(const RouteEntry&, const RouteEntry&) = default;
 };
 
 // controller -> node: routes through this node. `full` replaces the table; otherwise a delta
@@ -75,16 +85,22 @@ struct InstallRoutes {
   bool full = true;
   std::vector<RouteEntry> routes;
   std::vector<RouteId> removed;
+
+  friend bool operator==(const InstallRoutes&, const InstallRoutes&) = default;
 };
 
 // node -> controller: this node's links and routes are in.
 struct NodeTopologyReady {
   NodeId node_id = 0;
+
+  friend bool operator==(const NodeTopologyReady&, const NodeTopologyReady&) = default;
 };
 
 // controller -> every node: every node has reported NodeTopologyReady.
 struct TopologyReady {
   std::uint32_t n_nodes = 0;
+
+  friend bool operator==(const TopologyReady&, const TopologyReady&) = default;
 };
 
 // ---- link parameters ------------------------------------------------------------------------
@@ -106,6 +122,8 @@ struct LinkParams {
   std::optional<std::string> scheduler;    // "fifo" | "wrr" | "drr"
   std::optional<std::uint32_t> mtu;
   std::optional<bool> up;
+
+  friend bool operator==(const LinkParams&, const LinkParams&) = default;
 };
 
 // controller -> node: parameters of the directed link src -> dst (src is the receiving node).
@@ -113,6 +131,8 @@ struct SetLinkParams {
   NodeId src = 0;
   NodeId dst = 0;
   LinkParams params;
+
+  friend bool operator==(const SetLinkParams&, const SetLinkParams&) = default;
 };
 
 // ---- flows ----------------------------------------------------------------------------------
@@ -127,11 +147,15 @@ struct FlowSpec {
   std::optional<std::uint32_t> weight;
   std::string transport = "tcp";
   std::optional<RouteId> route_id;  // pin to this route
+
+  friend bool operator==(const FlowSpec&, const FlowSpec&) = default;
 };
 
 // controller -> node: flows this node starts (src) or receives (dst).
 struct AddFlows {
   std::vector<FlowSpec> flows;
+
+  friend bool operator==(const AddFlows&, const AddFlows&) = default;
 };
 
 // node -> controller: a controller flow started sending.
@@ -139,6 +163,8 @@ struct UserFlowStart {
   FlowId flow_id = 0;
   NodeId node_id = 0;
   std::uint64_t start_time_ns = 0;
+
+  friend bool operator==(const UserFlowStart&, const UserFlowStart&) = default;
 };
 
 // node -> controller: a controller flow finished.
@@ -148,6 +174,8 @@ struct FlowFinished {
   std::uint64_t start_time_ns = 0;
   std::uint64_t finish_time_ns = 0;
   std::uint64_t bytes = 0;
+
+  friend bool operator==(const FlowFinished&, const FlowFinished&) = default;
 };
 
 // node -> controller: an application (not controller) flow appeared at this node.
@@ -161,6 +189,8 @@ struct AppFlowStart {
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   std::uint64_t start_time_ns = 0;
+
+  friend bool operator==(const AppFlowStart&, const AppFlowStart&) = default;
 };
 
 // controller -> node: the route a flow should take (answer to AppFlowStart or a re-pin).
@@ -174,6 +204,8 @@ struct RouteAssigned {
   std::uint16_t src_port = 0;
   std::uint16_t dst_port = 0;
   RouteId route_id = 0;
+
+  friend bool operator==(const RouteAssigned&, const RouteAssigned&) = default;
 };
 
 // ---- metrics --------------------------------------------------------------------------------
@@ -186,6 +218,8 @@ struct LinkCounters {
   std::uint64_t rx_bytes = 0;
   std::map<std::string, std::uint64_t> drops;  // by DropReason name
   bool up = true;
+
+  friend bool operator==(const LinkCounters&, const LinkCounters&) = default;
 };
 
 struct FlowCounters {
@@ -198,6 +232,8 @@ struct FlowCounters {
   std::uint16_t dst_port = 0;
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
+
+  friend bool operator==(const FlowCounters&, const FlowCounters&) = default;
 };
 
 // node -> controller, every metrics interval.
@@ -207,6 +243,8 @@ struct Metrics {
   std::vector<LinkCounters> links;
   std::vector<FlowCounters> flows;
   std::map<std::string, std::uint64_t> drops;  // node-wide, by DropReason name
+
+  friend bool operator==(const Metrics&, const Metrics&) = default;
 };
 
 // ---- multicast ------------------------------------------------------------------------------
@@ -215,44 +253,60 @@ struct CreateGroup {
   std::uint64_t request_id = 0;
   NodeId node_id = 0;  // the requester
   std::string name;
+
+  friend bool operator==(const CreateGroup&, const CreateGroup&) = default;
 };
 
 struct GroupCreated {
   std::uint64_t request_id = 0;
   GroupId group_id = 0;
   std::string name;
+
+  friend bool operator==(const GroupCreated&, const GroupCreated&) = default;
 };
 
 struct JoinGroup {
   GroupId group_id = 0;
   NodeId node_id = 0;
+
+  friend bool operator==(const JoinGroup&, const JoinGroup&) = default;
 };
 
 struct LeaveGroup {
   GroupId group_id = 0;
   NodeId node_id = 0;
+
+  friend bool operator==(const LeaveGroup&, const LeaveGroup&) = default;
 };
 
 struct GroupInfo {
   GroupId group_id = 0;
   std::string name;
   std::vector<NodeId> members;
+
+  friend bool operator==(const GroupInfo&, const GroupInfo&) = default;
 };
 
 // controller -> node: every group and its members.
 struct InstallGroupDirectory {
   std::vector<GroupInfo> groups;
+
+  friend bool operator==(const InstallGroupDirectory&, const InstallGroupDirectory&) = default;
 };
 
 struct Edge {
   NodeId from = 0;
   NodeId to = 0;
+
+  friend bool operator==(const Edge&, const Edge&) = default;
 };
 
 struct GroupTree {
   std::uint32_t tree_id = 0;
   std::uint32_t weight = 1;
   std::vector<Edge> edges;
+
+  friend bool operator==(const GroupTree&, const GroupTree&) = default;
 };
 
 // anyone -> controller: the trees that carry group traffic from src (one tree or several).
@@ -260,6 +314,8 @@ struct SetGroupRoutes {
   GroupId group_id = 0;
   NodeId src = 0;
   std::vector<GroupTree> trees;
+
+  friend bool operator==(const SetGroupRoutes&, const SetGroupRoutes&) = default;
 };
 
 struct GroupRouteEntry {
@@ -269,12 +325,16 @@ struct GroupRouteEntry {
   std::uint32_t weight = 1;
   std::vector<NodeId> next_hops;
   bool deliver_local = false;
+
+  friend bool operator==(const GroupRouteEntry&, const GroupRouteEntry&) = default;
 };
 
 // controller -> node: group routes through this node.
 struct InstallGroupRoutes {
   bool full = true;
   std::vector<GroupRouteEntry> routes;
+
+  friend bool operator==(const InstallGroupRoutes&, const InstallGroupRoutes&) = default;
 };
 
 // ---- probing --------------------------------------------------------------------------------
@@ -285,6 +345,8 @@ struct ProbeLink {
   NodeId src = 0;
   NodeId dst = 0;
   std::uint32_t count = 1;
+
+  friend bool operator==(const ProbeLink&, const ProbeLink&) = default;
 };
 
 struct ProbeLinkResult {
@@ -294,6 +356,8 @@ struct ProbeLinkResult {
   bool ok = false;
   std::uint64_t rtt_ns = 0;
   std::string error;
+
+  friend bool operator==(const ProbeLinkResult&, const ProbeLinkResult&) = default;
 };
 
 // ---- errors ---------------------------------------------------------------------------------
@@ -304,6 +368,8 @@ struct ErrorMessage {
   std::string code;  // e.g. "decode.unknown_type", "auth.denied"
   std::string message;
   std::string in_reply_to;  // the offending message's type, if known
+
+  friend bool operator==(const ErrorMessage&, const ErrorMessage&) = default;
 };
 
 using Message =
