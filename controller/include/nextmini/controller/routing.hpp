@@ -1,0 +1,61 @@
+#pragma once
+// Route computation. build_routes() gives every ordered pair (src, dst), src != dst, its routes:
+//   - explicit [[routes]] of the config for that pair (a path or a DAG), in config order;
+//     every edge must be a topology edge, otherwise the config is refused (all such edges
+//     listed);
+//   - otherwise one shortest path by hop count. Ties are broken by lowest node id: at every
+//     hop the next hop is the lowest-id neighbour one hop closer to the destination (so the
+//     path is the lexicographically smallest shortest path, and routes toward one destination
+//     form a tree).
+// Pairs with neither are listed in `unreachable` ("no path from 3 to 7"); they are not fatal.
+// Route ids are 1, 2, ... in (src, dst) order, explicit routes of a pair in config order.
+// Per node, `entries(node)` is what InstallRoutes carries: for every route through the node,
+// its next hops there, and deliver_local at the route's sink.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nextmini/common/result.hpp"
+#include "nextmini/controller/config.hpp"
+#include "nextmini/controller/topology.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::controller {
+
+struct Route {
+  RouteId route_id = 0;
+  NodeId src = 0;
+  NodeId dst = 0;
+  std::uint32_t weight = 1;
+  std::vector<std::pair<NodeId, NodeId>> edges;  // directed; a path's in hop order
+  bool configured = false;                       // from [[routes]] rather than computed
+};
+
+class RoutePlan {
+ public:
+  RoutePlan() = default;
+  RoutePlan(std::uint32_t n_nodes, std::vector<Route> routes,
+            std::vector<std::pair<NodeId, NodeId>> unreachable);
+
+  const std::vector<Route>& routes() const { return routes_; }
+  // (src, dst) pairs without any route, in order.
+  const std::vector<std::pair<NodeId, NodeId>>& unreachable() const { return unreachable_; }
+  // "no path from 3 to 7", one per unreachable pair.
+  std::vector<std::string> unreachable_messages() const;
+  // This node's InstallRoutes entries, by route id. Empty for an unknown node.
+  const std::vector<messages::RouteEntry>& entries(NodeId node) const;
+
+ private:
+  std::vector<Route> routes_;
+  std::vector<std::pair<NodeId, NodeId>> unreachable_;
+  std::vector<std::vector<messages::RouteEntry>> entries_;  // index = node id
+};
+
+// Shortest path (node sequence) from src to dst, or empty when there is none.
+std::vector<NodeId> shortest_path(const Topology& topology, NodeId src, NodeId dst);
+
+Result<RoutePlan> build_routes(const Config& config, const Topology& topology);
+
+}  // namespace nextmini::controller

@@ -1,0 +1,155 @@
+#include "nextmini/controller/routing.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace nextmini::controller {
+
+namespace {
+
+constexpr std::uint32_t kUnreached = std::numeric_limits<std::uint32_t>::max();
+
+// Hop distance of every node to `dst` (index = node id).
+std::vector<std::uint32_t> distances_to(const Topology& topology, NodeId dst) {
+  std::vector<std::uint32_t> distance(topology.n_nodes() + 1, kUnreached);
+  std::vector<NodeId> frontier{dst};
+  distance[dst] = 0;
+  for (std::size_t i = 0; i < frontier.size(); ++i) {
+    const NodeId node = frontier[i];
+    for (NodeId next : topology.neighbors(node)) {
+      if (distance[next] != kUnreached) continue;
+      distance[next] = distance[node] + 1;
+      frontier.push_back(next);
+    }
+  }
+  return distance;
+}
+
+// Walks from src to dst, at each hop taking the lowest-id neighbour one hop closer.
+std::vector<NodeId> walk(const Topology& topology, const std::vector<std::uint32_t>& distance,
+                         NodeId src) {
+  if (distance[src] == kUnreached) return {};
+  std::vector<NodeId> path{src};
+  NodeId node = src;
+  while (distance[node] != 0) {
+    for (NodeId next : topology.neighbors(node)) {  // ascending
+      if (distance[next] + 1 == distance[node]) {
+        node = next;
+        break;
+      }
+    }
+    path.push_back(node);
+  }
+  return path;
+}
+
+std::vector<std::pair<NodeId, NodeId>> path_edges(const std::vector<NodeId>& path) {
+  std::vector<std::pair<NodeId, NodeId>> edges;
+  for (std::size_t i = 0; i + 1 < path.size(); ++i) edges.emplace_back(path[i], path[i + 1]);
+  return edges;
+}
+
+}  // namespace
+
+RoutePlan::RoutePlan(std::uint32_t n_nodes, std::vector<Route> routes,
+                     std::vector<std::pair<NodeId, NodeId>> unreachable)
+    : routes_(std::move(routes)), unreachable_(std::move(unreachable)), entries_(n_nodes + 1) {
+  for (const auto& route : routes_) {
+    std::map<NodeId, std::vector<NodeId>> next_hops;
+    next_hops[route.dst];  // the sink has none
+    for (const auto& [from, to] : route.edges) {
+      next_hops[from].push_back(to);
+      next_hops[to];
+    }
+    for (auto& [node, hops] : next_hops) {
+      if (node >= entries_.size()) continue;
+      std::sort(hops.begin(), hops.end());
+      messages::RouteEntry entry;
+      entry.route_id = route.route_id;
+      entry.src = route.src;
+      entry.dst = route.dst;
+      entry.weight = route.weight;
+      entry.next_hops = std::move(hops);
+      entry.deliver_local = node == route.dst;
+      entries_[node].push_back(std::move(entry));
+    }
+  }
+}
+
+std::vector<std::string> RoutePlan::unreachable_messages() const {
+  std::vector<std::string> messages;
+  messages.reserve(unreachable_.size());
+  for (const auto& [src, dst] : unreachable_) {
+    messages.push_back(fmt::format("no path from {} to {}", src, dst));
+  }
+  return messages;
+}
+
+const std::vector<messages::RouteEntry>& RoutePlan::entries(NodeId node) const {
+  static const std::vector<messages::RouteEntry> kNone;
+  return node < entries_.size() ? entries_[node] : kNone;
+}
+
+std::vector<NodeId> shortest_path(const Topology& topology, NodeId src, NodeId dst) {
+  if (!topology.has_node(src) || !topology.has_node(dst)) return {};
+  return walk(topology, distances_to(topology, dst), src);
+}
+
+Result<RoutePlan> build_routes(const Config& config, const Topology& topology) {
+  const std::uint32_t n = topology.n_nodes();
+  if (config.routing_protocol != "shortest_path") {
+    return fail("config.invalid",
+                fmt::format(R"(routing.protocol: "{}" is not supported (only "shortest_path"))",
+                            config.routing_protocol));
+  }
+
+  // Explicit routes by pair, checked against the topology.
+  std::map<std::pair<NodeId, NodeId>, std::vector<const RouteConfig*>> configured;
+  std::vector<std::string> errors;
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
+    const auto& route = config.routes[i];
+    bool valid = true;
+    for (const auto& [a, b] : route.edges) {
+      if (!topology.has_edge(a, b)) {
+        errors.push_back(
+            fmt::format("routes[{}].route: edge {} -> {} is not in the topology", i, a, b));
+        valid = false;
+      }
+    }
+    if (valid) configured[{route.src, route.dst}].push_back(&route);
+  }
+  if (!errors.empty()) {
+    return fail("config.invalid", fmt::format("{}", fmt::join(errors, "\n")));
+  }
+
+  std::vector<Route> routes;
+  std::vector<std::pair<NodeId, NodeId>> unreachable;
+  // Computed paths toward each destination; index [dst][src].
+  std::vector<std::vector<std::uint32_t>> distance(n + 1);
+  for (NodeId dst = 1; dst <= n; ++dst) distance[dst] = distances_to(topology, dst);
+
+  RouteId next_id = 1;
+  for (NodeId src = 1; src <= n; ++src) {
+    for (NodeId dst = 1; dst <= n; ++dst) {
+      if (src == dst) continue;
+      if (auto it = configured.find({src, dst}); it != configured.end()) {
+        for (const RouteConfig* route : it->second) {
+          routes.push_back(Route{next_id++, src, dst, route->weight, route->edges, true});
+        }
+        continue;
+      }
+      auto path = walk(topology, distance[dst], src);
+      if (path.empty()) {
+        unreachable.emplace_back(src, dst);
+        continue;
+      }
+      routes.push_back(Route{next_id++, src, dst, 1, path_edges(path), false});
+    }
+  }
+  return RoutePlan(n, std::move(routes), std::move(unreachable));
+}
+
+}  // namespace nextmini::controller
