@@ -1,0 +1,25 @@
+#pragma once
+// Interface configuration through ioctls, in the calling thread's network namespace:
+// set an IPv4 address and prefix (SIOCSIFADDR, SIOCSIFNETMASK), the MTU (SIOCSIFMTU) and bring
+// the interface up (SIOCGIFFLAGS/SIOCSIFFLAGS). Used for the TUN device; needs CAP_NET_ADMIN.
+// Errors are Results with code "io.interface" and a message naming the interface and the step.
+
+#include <cstdint>
+#include <string>
+
+#include "nextmini/common/result.hpp"
+
+namespace nextmini::dataplane {
+
+struct InterfaceSettings {
+  std::string address;               // dotted quad, e.g. "10.0.0.1"
+  std::uint32_t prefix_length = 16;  // 0..32
+  std::uint32_t mtu = 1400;
+};
+
+Result<void> configure_interface(const std::string& name, const InterfaceSettings& settings);
+
+// The IPv4 netmask for a prefix length, host byte order (24 -> 0xffffff00). prefix <= 32.
+std::uint32_t prefix_to_netmask(std::uint32_t prefix_length) noexcept;
+
+}  // namespace nextmini::dataplane

@@ -1,0 +1,127 @@
+#pragma once
+// TcpLink: the tcp transport of one link to a topology neighbour (DESIGN.md §2, "transport").
+//   One TCP connection (TCP_NODELAY) carries frames in both directions; a frame is a 4-byte
+//   big-endian length followed by that many bytes (the overlay header and packet the Processor
+//   produced). The length prefix goes into the packet's headroom, so framing copies nothing.
+//   Output (PacketSink): send(batch) queues each packet (at most send_queue_packets; beyond
+//   that kQueueFull; not connected: kLinkDown) and writes the queue with gathered async_writes
+//   of up to max_gather frames.
+//   Input: a receive loop reads large chunks, cuts frames out of them into pool Packets
+//   (ingress_neighbor set) and hands batches to on_receive. A frame of length 0 or longer than
+//   a pool buffer's room is kBadFrame: counted, and the connection is closed because the stream
+//   is out of sync.
+//   Connection: the dialing side (dial = true) connects, sends a LinkHello with its node id and
+//   reconnects by itself with exponential backoff and jitter whenever the connection drops; the
+//   accepting side gets its connections from a LinkListener through adopt(), and a new
+//   connection replaces the current one.
+//   Knobs: TcpLinkConfig. Counters: counters() — connects, disconnects, bad frames, tx/rx
+//   packets and bytes (wire bytes, prefix included), drops by reason.
+//   Thread: the io_context's thread. close() before destroying; destroy only after the
+//   io_context has run the cancelled handlers.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "nextmini/dataplane/core/drop_reason.hpp"
+#include "nextmini/dataplane/core/packet_batch.hpp"
+#include "nextmini/dataplane/core/packet_pool.hpp"
+#include "nextmini/dataplane/core/packet_sink.hpp"
+#include "nextmini/dataplane/transport/backoff.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::dataplane {
+
+struct TcpLinkConfig {
+  messages::NodeId self = 0;      // sent in the hello when dialing
+  messages::NodeId neighbor = 0;  // the node at the other end
+  bool dial = false;              // true: this side connects (and reconnects)
+  std::string address;            // neighbour's underlay IP address (dialing side)
+  std::uint16_t port = 0;         // neighbour's link port (dialing side)
+  std::size_t send_queue_packets = 1024;
+  std::size_t max_gather = 64;  // frames per gathered write
+  std::chrono::milliseconds connect_timeout{3000};
+  BackoffConfig backoff;
+};
+
+struct TcpLinkCounters {
+  std::uint64_t connects = 0;
+  std::uint64_t disconnects = 0;
+  std::uint64_t bad_frames = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_packets = 0;
+  std::uint64_t rx_bytes = 0;
+  DropCounters drops;
+};
+
+class TcpLink final : public PacketSink {
+ public:
+  static constexpr std::size_t kFramePrefix = 4;
+  using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
+  using StateHandler = std::function<void(messages::NodeId neighbor, bool connected)>;
+
+  TcpLink(boost::asio::io_context& io, PacketPool& pool, TcpLinkConfig config,
+          ReceiveHandler on_receive, StateHandler on_state = {});
+  TcpLink(const TcpLink&) = delete;
+  TcpLink& operator=(const TcpLink&) = delete;
+  ~TcpLink() override;
+
+  // Dialing side: starts connecting. Accepting side: nothing to do (see adopt()).
+  void start();
+  // Accepting side: a connection whose hello named this link's neighbour. Replaces the current
+  // connection, if any.
+  void adopt(boost::asio::ip::tcp::socket socket);
+  void send(PacketBatch& batch) override;
+  // Dialing side: where the next connection attempt goes (a neighbour that came back elsewhere).
+  void set_remote(std::string address, std::uint16_t port);
+  // Closes the current connection as if the network had failed (the dialer reconnects).
+  void drop_connection();
+  // Stops for good: no reconnects, queued packets released. Idempotent.
+  void close();
+
+  bool connected() const noexcept;
+  messages::NodeId neighbor() const noexcept { return config_.neighbor; }
+  const TcpLinkConfig& config() const noexcept { return config_; }
+  const TcpLinkCounters& counters() const noexcept { return counters_; }
+  // Largest frame payload accepted (a pool buffer's room after its headroom).
+  std::size_t max_frame() const noexcept { return max_frame_; }
+
+ private:
+  struct Connection;
+  using ConnectionPtr = std::shared_ptr<Connection>;
+
+  void dial();
+  void schedule_reconnect();
+  void activate(const ConnectionPtr& connection);
+  void fail_connection(const ConnectionPtr& connection);
+  void start_read(const ConnectionPtr& connection);
+  bool parse_frames(Connection& connection);
+  void deliver();
+  void start_write(const ConnectionPtr& connection);
+
+  boost::asio::io_context& io_;
+  PacketPool& pool_;
+  TcpLinkConfig config_;
+  ReceiveHandler on_receive_;
+  StateHandler on_state_;
+  std::size_t max_frame_;
+  ConnectionPtr current_;
+  ConnectionPtr connecting_;
+  boost::asio::steady_timer reconnect_timer_;
+  boost::asio::steady_timer connect_timer_;
+  Backoff backoff_;
+  PacketBatch rx_batch_;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool logged_connect_error_ = false;
+  TcpLinkCounters counters_;
+};
+
+}  // namespace nextmini::dataplane

@@ -1,0 +1,395 @@
+#include "nextmini/dataplane/io/tun_device.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "nextmini/dataplane/io/syscalls.hpp"
+
+namespace nextmini::dataplane {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+struct SocketPair {
+  UniqueFd ours;
+  UniqueFd peer;
+};
+
+SocketPair make_seqpacket_pair() {
+  int fds[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Bytes pattern(std::size_t size, std::uint8_t seed) {
+  Bytes bytes(size);
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return bytes;
+}
+
+Packet make_packet(PacketPool& pool, const Bytes& bytes) {
+  Packet packet = pool.acquire();
+  EXPECT_TRUE(packet.valid());
+  EXPECT_TRUE(packet.resize(bytes.size()));
+  std::memcpy(packet.data(), bytes.data(), bytes.size());
+  return packet;
+}
+
+Bytes read_peer(int fd) {
+  Bytes buffer(65536);
+  const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+  if (n < 0) return {};
+  buffer.resize(static_cast<std::size_t>(n));
+  return buffer;
+}
+
+TEST(TunDevice, ReadsPacketsIntoBatches) {
+  boost::asio::io_context io;
+  PacketPool pool(16, 2048);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  std::vector<Bytes> received;
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0");
+    tun.start([&](PacketBatch& batch) {
+      for (Packet& packet : batch)
+        received.emplace_back(packet.data(), packet.data() + packet.size());
+    });
+    std::vector<Bytes> sent = {pattern(60, 1), pattern(1400, 2), pattern(20, 3)};
+    for (const Bytes& bytes : sent)
+      ASSERT_EQ(::send(peer, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+    for (int i = 0; i < 100 && received.size() < sent.size(); ++i)
+      io.run_one_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(received, sent);
+    EXPECT_EQ(tun.counters().rx_packets, 3u);
+    EXPECT_EQ(tun.counters().rx_bytes, 1480u);
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(TunDevice, CountsPoolExhaustionAndKeepsReading) {
+  boost::asio::io_context io;
+  PacketPool pool(2, 2048);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  std::size_t delivered = 0;
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0");
+    tun.start([&](PacketBatch& batch) { delivered += batch.size(); });
+    for (std::uint8_t i = 0; i < 5; ++i) {
+      Bytes bytes = pattern(100, i);
+      ASSERT_EQ(::send(peer, bytes.data(), bytes.size(), 0), 100);
+    }
+    for (int i = 0; i < 100 && delivered + tun.counters().drops[DropReason::kPoolExhausted] < 5;
+         ++i)
+      io.run_one_for(std::chrono::milliseconds(20));
+    // The batch holds the pool's two buffers; the other three reads find the pool empty.
+    EXPECT_EQ(delivered, 2u);
+    EXPECT_EQ(tun.counters().drops[DropReason::kPoolExhausted], 3u);
+    // Once the batch is released the reader uses the pool again.
+    Bytes more = pattern(50, 9);
+    ASSERT_EQ(::send(peer, more.data(), more.size(), 0), 50);
+    for (int i = 0; i < 100 && delivered < 3; ++i) io.run_one_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(delivered, 3u);
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+bool g_block_writes = false;
+int g_write_interrupts = 0;
+
+ssize_t controllable_write(int fd, const void* buffer, std::size_t size) {
+  if (g_write_interrupts > 0) {
+    --g_write_interrupts;
+    errno = EINTR;
+    return -1;
+  }
+  if (g_block_writes) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return ::write(fd, buffer, size);
+}
+
+TEST(TunDevice, WritesPacketsAndRetriesEintr) {
+  boost::asio::io_context io;
+  PacketPool pool(8, 2048);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  SyscallTable table = syscall_table();
+  table.write = &controllable_write;
+  ScopedSyscallOverride override_table(table);
+  g_block_writes = false;
+  g_write_interrupts = 2;
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0");
+    PacketBatch batch;
+    batch.push(make_packet(pool, pattern(64, 4)));
+    batch.push(make_packet(pool, pattern(128, 5)));
+    tun.send(batch);
+    EXPECT_TRUE(batch.empty());
+    EXPECT_EQ(read_peer(peer), pattern(64, 4));
+    EXPECT_EQ(read_peer(peer), pattern(128, 5));
+    EXPECT_EQ(tun.counters().tx_packets, 2u);
+    EXPECT_EQ(g_write_interrupts, 0);
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(TunDevice, QueuesOnEagainUpToTheLimitThenDrops) {
+  boost::asio::io_context io;
+  PacketPool pool(16, 2048);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  SyscallTable table = syscall_table();
+  table.write = &controllable_write;
+  ScopedSyscallOverride override_table(table);
+  g_write_interrupts = 0;
+  g_block_writes = true;
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0", /*write_queue_limit=*/3);
+    PacketBatch batch;
+    for (std::uint8_t i = 0; i < 5; ++i) batch.push(make_packet(pool, pattern(100 + i, i)));
+    tun.send(batch);
+    EXPECT_EQ(tun.write_queue_size(), 3u);
+    EXPECT_EQ(tun.counters().drops[DropReason::kQueueFull], 2u);
+    EXPECT_EQ(pool.in_use(), 3u);
+    EXPECT_TRUE(read_peer(peer).empty());
+
+    g_block_writes = false;
+    for (int i = 0; i < 100 && tun.write_queue_size() > 0; ++i)
+      io.run_one_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(tun.write_queue_size(), 0u);
+    for (std::uint8_t i = 0; i < 3; ++i) EXPECT_EQ(read_peer(peer), pattern(100 + i, i));
+    EXPECT_EQ(tun.counters().tx_packets, 3u);
+    EXPECT_EQ(pool.in_use(), 0u);
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(TunDevice, CloseReleasesQueuedPacketsAndLaterSendsDrop) {
+  boost::asio::io_context io;
+  PacketPool pool(8, 2048);
+  SocketPair pair = make_seqpacket_pair();
+  SyscallTable table = syscall_table();
+  table.write = &controllable_write;
+  ScopedSyscallOverride override_table(table);
+  g_write_interrupts = 0;
+  g_block_writes = true;
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0");
+    PacketBatch batch;
+    batch.push(make_packet(pool, pattern(10, 1)));
+    tun.send(batch);
+    EXPECT_EQ(pool.in_use(), 1u);
+    tun.close();
+    EXPECT_EQ(pool.in_use(), 0u);
+    batch.push(make_packet(pool, pattern(10, 1)));
+    tun.send(batch);
+    EXPECT_EQ(tun.counters().drops[DropReason::kLinkDown], 1u);
+    io.run();
+  }
+  g_block_writes = false;
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// ---- the real device, as root, in a private network namespace --------------------------------
+
+std::uint16_t checksum(const std::uint8_t* data, std::size_t size) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < size; i += 2) sum += (data[i] << 8) | data[i + 1];
+  if (size % 2) sum += data[size - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+void put16(std::uint8_t* at, std::uint16_t value) {
+  at[0] = static_cast<std::uint8_t>(value >> 8);
+  at[1] = static_cast<std::uint8_t>(value);
+}
+
+// An IPv4 header (20 bytes) from src to dst carrying `payload_size` bytes of `protocol`.
+void write_ipv4_header(std::uint8_t* at, std::uint8_t protocol, std::size_t payload_size,
+                       const char* src, const char* dst) {
+  std::memset(at, 0, 20);
+  at[0] = 0x45;
+  put16(at + 2, static_cast<std::uint16_t>(20 + payload_size));
+  at[8] = 64;
+  at[9] = protocol;
+  ::inet_pton(AF_INET, src, at + 12);
+  ::inet_pton(AF_INET, dst, at + 16);
+  put16(at + 10, checksum(at, 20));
+}
+
+// Runs `body` on a thread that first moves into a new network namespace, so nothing it does
+// touches the interfaces of the namespace the test runs in.
+template <typename Body>
+void in_private_netns(Body body) {
+  std::thread worker([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      ADD_FAILURE() << "unshare(CLONE_NEWNET): " << std::strerror(errno);
+      return;
+    }
+    body();
+  });
+  worker.join();
+}
+
+TEST(TunDeviceRoot, CarriesUdpAndIcmpInAPrivateNamespace) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  in_private_netns([] {
+    boost::asio::io_context io;
+    PacketPool pool(64, 2048);
+    {
+      auto opened = TunDevice::open(io, pool);
+      ASSERT_TRUE(opened) << opened.error().message;
+      TunDevice& tun = **opened;
+      EXPECT_EQ(tun.name(), "utun");
+      auto configured = tun.configure({"10.0.0.1", 16, 1400});
+      ASSERT_TRUE(configured) << configured.error().message;
+
+      std::vector<Bytes> seen;
+      tun.start([&](PacketBatch& batch) {
+        for (Packet& packet : batch)
+          seen.emplace_back(packet.data(), packet.data() + packet.size());
+      });
+
+      // Outbound: a UDP datagram to 10.0.0.2 leaves through the TUN.
+      UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      ASSERT_TRUE(udp.valid());
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, "10.0.0.1", &local.sin_addr);
+      ASSERT_EQ(::bind(udp.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
+      socklen_t local_size = sizeof(local);
+      ASSERT_EQ(::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&local), &local_size), 0);
+      sockaddr_in remote{};
+      remote.sin_family = AF_INET;
+      remote.sin_port = htons(9999);
+      ::inet_pton(AF_INET, "10.0.0.2", &remote.sin_addr);
+      const char kHello[] = "hello through the tun";
+      ASSERT_EQ(::sendto(udp.get(), kHello, sizeof(kHello), 0, reinterpret_cast<sockaddr*>(&remote),
+                         sizeof(remote)),
+                static_cast<ssize_t>(sizeof(kHello)));
+
+      auto is_our_datagram = [&](const Bytes& p) {
+        return p.size() == 28 + sizeof(kHello) && (p[0] >> 4) == 4 && p[9] == 17 &&
+               std::memcmp(p.data() + 16, &remote.sin_addr, 4) == 0 &&
+               std::memcmp(p.data() + 28, kHello, sizeof(kHello)) == 0;
+      };
+      auto found = [&] {
+        for (const Bytes& p : seen)
+          if (is_our_datagram(p)) return true;
+        return false;
+      };
+      for (int i = 0; i < 200 && !found(); ++i) io.run_one_for(std::chrono::milliseconds(10));
+      EXPECT_TRUE(found()) << "the UDP datagram did not come out of the TUN (" << seen.size()
+                           << " other packets)";
+
+      // Inbound: a UDP datagram written into the TUN reaches the bound socket.
+      timeval timeout{2, 0};
+      ::setsockopt(udp.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      const char kReply[] = "reply";
+      {
+        PacketBatch batch;
+        Packet packet = pool.acquire();
+        const std::size_t udp_size = 8 + sizeof(kReply);
+        ASSERT_TRUE(packet.resize(20 + udp_size));
+        std::uint8_t* p = packet.data();
+        write_ipv4_header(p, 17, udp_size, "10.0.0.2", "10.0.0.1");
+        put16(p + 20, 7777);
+        std::memcpy(p + 22, &local.sin_port, 2);
+        put16(p + 24, static_cast<std::uint16_t>(udp_size));
+        put16(p + 26, 0);  // no UDP checksum
+        std::memcpy(p + 28, kReply, sizeof(kReply));
+        batch.push(std::move(packet));
+        tun.send(batch);
+      }
+      char buffer[64] = {};
+      sockaddr_in from{};
+      socklen_t from_size = sizeof(from);
+      const ssize_t got = ::recvfrom(udp.get(), buffer, sizeof(buffer), 0,
+                                     reinterpret_cast<sockaddr*>(&from), &from_size);
+      ASSERT_EQ(got, static_cast<ssize_t>(sizeof(kReply))) << std::strerror(errno);
+      EXPECT_STREQ(buffer, kReply);
+      EXPECT_EQ(ntohs(from.sin_port), 7777);
+
+      // Inbound ICMP: an echo reply written into the TUN reaches a raw ICMP socket.
+      UniqueFd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
+      ASSERT_TRUE(raw.valid()) << std::strerror(errno);
+      ::setsockopt(raw.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      {
+        PacketBatch batch;
+        Packet packet = pool.acquire();
+        ASSERT_TRUE(packet.resize(20 + 16));
+        std::uint8_t* p = packet.data();
+        write_ipv4_header(p, 1, 16, "10.0.0.2", "10.0.0.1");
+        std::uint8_t* icmp = p + 20;
+        std::memset(icmp, 0, 16);
+        icmp[0] = 0;              // echo reply
+        put16(icmp + 4, 0x4e4d);  // identifier
+        put16(icmp + 6, 7);       // sequence
+        std::memcpy(icmp + 8, "nextmini", 8);
+        put16(icmp + 2, checksum(icmp, 16));
+        batch.push(std::move(packet));
+        tun.send(batch);
+      }
+      std::uint8_t raw_buffer[128] = {};
+      const ssize_t raw_got = ::recv(raw.get(), raw_buffer, sizeof(raw_buffer), 0);
+      ASSERT_EQ(raw_got, 36) << std::strerror(errno);
+      EXPECT_EQ(raw_buffer[20], 0);  // type: echo reply
+      EXPECT_EQ((raw_buffer[24] << 8) | raw_buffer[25], 0x4e4d);
+      EXPECT_EQ(std::memcmp(raw_buffer + 28, "nextmini", 8), 0);
+
+      EXPECT_EQ(tun.counters().tx_packets, 2u);
+      EXPECT_EQ(tun.counters().write_errors, 0u);
+      tun.close();
+      io.run();
+      opened = fail("closed", "");  // destroy the device before the pool
+    }
+    EXPECT_EQ(pool.in_use(), 0u);
+  });
+}
+
+TEST(TunDeviceRoot, OpenFailsWithAClearErrorForABadName) {
+  boost::asio::io_context io;
+  PacketPool pool(4, 2048);
+  auto opened = TunDevice::open(io, pool, "a-name-that-is-far-too-long");
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, "io.tun");
+  EXPECT_NE(opened.error().message.find("a-name-that-is-far-too-long"), std::string::npos);
+}
+
+TEST(InterfaceConfig, RejectsBadSettingsWithClearErrors) {
+  auto bad_address = configure_interface("utun", {"10.0.0.300", 16, 1400});
+  ASSERT_FALSE(bad_address);
+  EXPECT_NE(bad_address.error().message.find("10.0.0.300"), std::string::npos);
+  auto bad_prefix = configure_interface("utun", {"10.0.0.1", 33, 1400});
+  ASSERT_FALSE(bad_prefix);
+  EXPECT_NE(bad_prefix.error().message.find("33"), std::string::npos);
+  EXPECT_EQ(prefix_to_netmask(16), 0xffff0000u);
+  EXPECT_EQ(prefix_to_netmask(0), 0u);
+  EXPECT_EQ(prefix_to_netmask(32), 0xffffffffu);
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane

@@ -1,0 +1,341 @@
+#include "nextmini/dataplane/transport/tcp_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <vector>
+
+#include "nextmini/dataplane/transport/link_hello.hpp"
+
+namespace nextmini::dataplane {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMinReceiveBuffer = 256 * 1024;
+
+std::uint32_t load_be32(const std::uint8_t* at) {
+  return (std::uint32_t{at[0]} << 24) | (std::uint32_t{at[1]} << 16) | (std::uint32_t{at[2]} << 8) |
+         std::uint32_t{at[3]};
+}
+
+void store_be32(std::uint8_t* at, std::uint32_t value) {
+  at[0] = static_cast<std::uint8_t>(value >> 24);
+  at[1] = static_cast<std::uint8_t>(value >> 16);
+  at[2] = static_cast<std::uint8_t>(value >> 8);
+  at[3] = static_cast<std::uint8_t>(value);
+}
+
+}  // namespace
+
+// One TCP connection and everything that must not outlive it or leak into the next one:
+// the receive buffer, the send queue and the frames of the write in flight.
+struct TcpLink::Connection {
+  Connection(tcp::socket s, std::size_t receive_size, std::size_t queue_size,
+             std::size_t max_gather)
+      : socket(std::move(s)), rx(receive_size), queue(std::max<std::size_t>(queue_size, 1)) {
+    in_flight.reserve(max_gather);
+    buffers.reserve(max_gather);
+  }
+
+  bool queue_full() const noexcept { return queue_count == queue.size(); }
+  void push(Packet&& packet) {
+    queue[(queue_head + queue_count) % queue.size()] = std::move(packet);
+    ++queue_count;
+  }
+  Packet pop() {
+    Packet packet = std::move(queue[queue_head]);
+    queue_head = (queue_head + 1) % queue.size();
+    --queue_count;
+    return packet;
+  }
+
+  tcp::socket socket;
+  std::vector<std::uint8_t> rx;
+  std::size_t rx_used = 0;
+  std::vector<Packet> queue;  // ring
+  std::size_t queue_head = 0;
+  std::size_t queue_count = 0;
+  std::vector<Packet> in_flight;
+  std::vector<asio::const_buffer> buffers;
+  std::array<std::uint8_t, LinkHello::kSize> hello{};
+  bool open = true;
+  bool writing = false;
+};
+
+TcpLink::TcpLink(asio::io_context& io, PacketPool& pool, TcpLinkConfig config,
+                 ReceiveHandler on_receive, StateHandler on_state)
+    : io_(io),
+      pool_(pool),
+      config_(std::move(config)),
+      on_receive_(std::move(on_receive)),
+      on_state_(std::move(on_state)),
+      max_frame_(pool.buffer_size() - pool.headroom()),
+      reconnect_timer_(io),
+      connect_timer_(io),
+      backoff_(config_.backoff) {}
+
+TcpLink::~TcpLink() { close(); }
+
+bool TcpLink::connected() const noexcept { return current_ != nullptr && current_->open; }
+
+void TcpLink::start() {
+  if (started_ || stopped_) return;
+  started_ = true;
+  if (config_.dial) dial();
+}
+
+void TcpLink::dial() {
+  if (stopped_) return;
+  boost::system::error_code error;
+  const auto address = asio::ip::make_address(config_.address, error);
+  if (error) {
+    spdlog::error("link to node {}: '{}' is not an IP address; not connecting", config_.neighbor,
+                  config_.address);
+    return;
+  }
+  const std::size_t receive_size = std::max(kMinReceiveBuffer, 2 * (kFramePrefix + max_frame_));
+  auto connection = std::make_shared<Connection>(tcp::socket(io_), receive_size,
+                                                 config_.send_queue_packets, config_.max_gather);
+  connection->open = false;  // not usable until the hello is out
+  connecting_ = connection;
+  connect_timer_.expires_after(config_.connect_timeout);
+  connect_timer_.async_wait([this, connection](const boost::system::error_code& timer_error) {
+    if (!timer_error && connecting_ == connection) {
+      boost::system::error_code ignored;
+      connection->socket.close(ignored);  // completes the connect with an error
+    }
+  });
+  connection->socket.async_connect(
+      tcp::endpoint(address, config_.port),
+      [this, connection](const boost::system::error_code& connect_error) {
+        if (stopped_ || connecting_ != connection) return;
+        if (connect_error) {
+          connecting_.reset();
+          connect_timer_.cancel();
+          if (!logged_connect_error_) {
+            logged_connect_error_ = true;
+            spdlog::info("link to node {} ({}:{}): connect failed: {}; retrying with backoff",
+                         config_.neighbor, config_.address, config_.port, connect_error.message());
+          }
+          schedule_reconnect();
+          return;
+        }
+        boost::system::error_code ignored;
+        connection->socket.set_option(tcp::no_delay(true), ignored);
+        connection->hello = LinkHello{config_.self}.encode();
+        asio::async_write(
+            connection->socket, asio::buffer(connection->hello),
+            [this, connection](const boost::system::error_code& write_error, std::size_t) {
+              if (stopped_ || connecting_ != connection) return;
+              connecting_.reset();
+              connect_timer_.cancel();
+              if (write_error) {
+                schedule_reconnect();
+                return;
+              }
+              connection->open = true;
+              logged_connect_error_ = false;
+              activate(connection);
+            });
+      });
+}
+
+void TcpLink::set_remote(std::string address, std::uint16_t port) {
+  config_.address = std::move(address);
+  config_.port = port;
+}
+
+void TcpLink::schedule_reconnect() {
+  if (stopped_ || !config_.dial) return;
+  reconnect_timer_.expires_after(backoff_.next());
+  reconnect_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error && !stopped_ && !connecting_ && !connected()) dial();
+  });
+}
+
+void TcpLink::adopt(tcp::socket socket) {
+  if (stopped_) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  const std::size_t receive_size = std::max(kMinReceiveBuffer, 2 * (kFramePrefix + max_frame_));
+  auto connection = std::make_shared<Connection>(std::move(socket), receive_size,
+                                                 config_.send_queue_packets, config_.max_gather);
+  activate(connection);
+}
+
+void TcpLink::activate(const ConnectionPtr& connection) {
+  if (current_) {
+    // A replacement: the old connection goes without a state change in between.
+    ConnectionPtr old = std::move(current_);
+    StateHandler saved = std::move(on_state_);
+    on_state_ = nullptr;
+    fail_connection(old);
+    on_state_ = std::move(saved);
+  }
+  current_ = connection;
+  ++counters_.connects;
+  backoff_.reset();
+  spdlog::debug("link to node {}: connected", config_.neighbor);
+  if (on_state_) on_state_(config_.neighbor, true);
+  if (current_ == connection) start_read(connection);
+}
+
+void TcpLink::fail_connection(const ConnectionPtr& connection) {
+  if (!connection->open) return;
+  connection->open = false;
+  boost::system::error_code ignored;
+  connection->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  connection->socket.close(ignored);
+  // Frames queued but not yet written are lost with the connection; frames in flight are
+  // released by the write handler once the cancelled write completes.
+  counters_.drops.add(DropReason::kLinkDown, connection->queue_count);
+  while (connection->queue_count > 0) connection->pop();
+  ++counters_.disconnects;
+  if (current_ == connection) current_.reset();
+  if (stopped_) return;
+  spdlog::debug("link to node {}: disconnected", config_.neighbor);
+  if (on_state_) on_state_(config_.neighbor, false);
+  schedule_reconnect();
+}
+
+void TcpLink::drop_connection() {
+  if (current_) fail_connection(current_);
+}
+
+void TcpLink::close() {
+  if (stopped_) return;
+  stopped_ = true;
+  reconnect_timer_.cancel();
+  connect_timer_.cancel();
+  if (connecting_) {
+    boost::system::error_code ignored;
+    connecting_->socket.close(ignored);
+    connecting_.reset();
+  }
+  if (current_) fail_connection(current_);
+  rx_batch_.clear();
+}
+
+void TcpLink::send(PacketBatch& batch) {
+  Connection* connection = connected() ? current_.get() : nullptr;
+  for (Packet& packet : batch) {
+    if (connection == nullptr) {
+      counters_.drops.add(DropReason::kLinkDown);
+    } else if (packet.size() == 0) {
+      counters_.drops.add(DropReason::kTooShort);
+    } else if (packet.size() > max_frame_) {
+      counters_.drops.add(DropReason::kTooBig);
+    } else if (connection->queue_full()) {
+      counters_.drops.add(DropReason::kQueueFull);
+    } else if (!packet.push_front(kFramePrefix)) {
+      counters_.drops.add(DropReason::kTooBig);  // no headroom left for the frame prefix
+    } else {
+      store_be32(packet.data(), static_cast<std::uint32_t>(packet.size() - kFramePrefix));
+      connection->push(std::move(packet));
+    }
+  }
+  batch.clear();
+  if (connection != nullptr && !connection->writing && connection->queue_count > 0)
+    start_write(current_);
+}
+
+void TcpLink::start_write(const ConnectionPtr& connection) {
+  connection->in_flight.clear();
+  connection->buffers.clear();
+  while (connection->queue_count > 0 && connection->in_flight.size() < config_.max_gather) {
+    connection->in_flight.push_back(connection->pop());
+    const Packet& packet = connection->in_flight.back();
+    connection->buffers.emplace_back(packet.data(), packet.size());
+  }
+  connection->writing = true;
+  asio::async_write(
+      connection->socket, connection->buffers,
+      [this, connection](const boost::system::error_code& error, std::size_t written) {
+        connection->writing = false;
+        const std::size_t frames = connection->in_flight.size();
+        connection->in_flight.clear();
+        counters_.tx_bytes += written;
+        if (error) {
+          counters_.drops.add(DropReason::kLinkDown, frames);
+          if (connection->open) fail_connection(connection);
+          return;
+        }
+        counters_.tx_packets += frames;
+        if (connection->open && connection->queue_count > 0) start_write(connection);
+      });
+}
+
+void TcpLink::start_read(const ConnectionPtr& connection) {
+  auto free_space = asio::buffer(connection->rx.data() + connection->rx_used,
+                                 connection->rx.size() - connection->rx_used);
+  connection->socket.async_read_some(
+      free_space, [this, connection](const boost::system::error_code& error, std::size_t n) {
+        if (!connection->open) return;
+        if (error) {
+          fail_connection(connection);
+          return;
+        }
+        connection->rx_used += n;
+        counters_.rx_bytes += n;
+        if (!parse_frames(*connection)) {
+          ++counters_.bad_frames;
+          counters_.drops.add(DropReason::kBadFrame);
+          spdlog::debug("link to node {}: bad frame; closing the connection", config_.neighbor);
+          fail_connection(connection);
+          return;
+        }
+        if (connection->open) start_read(connection);
+      });
+}
+
+bool TcpLink::parse_frames(Connection& connection) {
+  std::size_t offset = 0;
+  bool in_sync = true;
+  while (connection.rx_used - offset >= kFramePrefix) {
+    const std::uint32_t length = load_be32(connection.rx.data() + offset);
+    if (length == 0 || length > max_frame_) {
+      in_sync = false;
+      break;
+    }
+    if (connection.rx_used - offset - kFramePrefix < length) break;  // incomplete frame
+    const std::uint8_t* frame = connection.rx.data() + offset + kFramePrefix;
+    offset += kFramePrefix + length;
+    Packet packet = pool_.acquire();
+    if (!packet.valid()) {
+      counters_.drops.add(DropReason::kPoolExhausted);
+      continue;
+    }
+    packet.resize(length);
+    std::memcpy(packet.data(), frame, length);
+    packet.meta().ingress_neighbor = config_.neighbor;
+    ++counters_.rx_packets;
+    rx_batch_.push(std::move(packet));
+    if (rx_batch_.full()) deliver();
+  }
+  deliver();
+  if (!in_sync) return false;
+  const std::size_t rest = connection.rx_used - offset;
+  if (rest > 0 && offset > 0)
+    std::memmove(connection.rx.data(), connection.rx.data() + offset, rest);
+  connection.rx_used = rest;
+  return true;
+}
+
+void TcpLink::deliver() {
+  if (rx_batch_.empty()) return;
+  if (on_receive_) on_receive_(config_.neighbor, rx_batch_);
+  rx_batch_.clear();
+}
+
+}  // namespace nextmini::dataplane
