@@ -1,0 +1,392 @@
+// Inactivation decoding compiled to a program of symbol operations. See solve_plan.hpp.
+
+#include "solve_plan.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "gf256.hpp"
+#include "rfc_tables.hpp"
+
+namespace nextmini::raptorq::detail {
+namespace {
+
+enum ColumnState : std::uint8_t { kActive = 0, kPivot = 1, kInactive = 2 };
+
+// Compressed sparse rows of a binary matrix.
+struct SparseRows {
+  std::vector<std::uint32_t> start{0};
+  std::vector<std::uint32_t> cols;
+
+  // Appends a row; a column listed twice cancels (GF(2) sum).
+  void add(std::vector<std::uint32_t>& row) {
+    std::sort(row.begin(), row.end());
+    for (std::size_t i = 0; i < row.size();) {
+      if (i + 1 < row.size() && row[i] == row[i + 1]) {
+        i += 2;
+      } else {
+        cols.push_back(row[i]);
+        ++i;
+      }
+    }
+    start.push_back(static_cast<std::uint32_t>(cols.size()));
+  }
+  std::span<const std::uint32_t> row(std::uint32_t r) const {
+    return {cols.data() + start[r], cols.data() + start[r + 1]};
+  }
+  std::uint32_t size() const { return static_cast<std::uint32_t>(start.size() - 1); }
+};
+
+// A dense elimination step on the small system: row dst ^= coef * row src, or row dst *= coef.
+struct DenseOp {
+  std::uint32_t dst;
+  std::uint32_t src;
+  bool scale;
+  std::uint8_t coef;
+};
+
+}  // namespace
+
+std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
+                                          std::span<const std::uint32_t> isis) {
+  const std::uint32_t s = params.s;
+  const std::uint32_t h = params.h;
+  const std::uint32_t l = params.l;
+  const std::uint32_t w = params.w;
+  const std::uint32_t p = params.p;
+  const std::uint32_t ks = params.k_prime + s;
+  const auto n = static_cast<std::uint32_t>(isis.size());
+  if (n < params.k_prime) return std::nullopt;
+
+  // --- The sparse part of A: S LDPC rows (section 5.3.3.3), then one LT row per ISI.
+  SparseRows rows;
+  {
+    std::vector<std::vector<std::uint32_t>> ldpc(s);
+    for (std::uint32_t i = 0; i < params.b; ++i) {
+      const std::uint32_t a = 1 + i / s;
+      std::uint32_t b = i % s;
+      ldpc[b].push_back(i);
+      b = (b + a) % s;
+      ldpc[b].push_back(i);
+      b = (b + a) % s;
+      ldpc[b].push_back(i);
+    }
+    for (std::uint32_t i = 0; i < s; ++i) {
+      ldpc[i].push_back(params.b + i);
+      ldpc[i].push_back(w + i % p);
+      ldpc[i].push_back(w + (i + 1) % p);
+    }
+    for (auto& row : ldpc) rows.add(row);
+    std::vector<std::uint32_t> row;
+    for (std::uint32_t isi : isis) {
+      row.clear();
+      for_each_tuple_column(params, make_tuple(params, isi),
+                            [&](std::uint32_t c) { row.push_back(c); });
+      rows.add(row);
+    }
+  }
+  const std::uint32_t r_count = rows.size();
+
+  // Column -> rows (CSR).
+  std::vector<std::uint32_t> col_start(l + 1, 0);
+  for (std::uint32_t c : rows.cols) ++col_start[c + 1];
+  for (std::uint32_t c = 0; c < l; ++c) col_start[c + 1] += col_start[c];
+  std::vector<std::uint32_t> col_rows(rows.cols.size());
+  {
+    std::vector<std::uint32_t> fill(col_start.begin(), col_start.end() - 1);
+    for (std::uint32_t r = 0; r < r_count; ++r) {
+      for (std::uint32_t c : rows.row(r)) col_rows[fill[c]++] = r;
+    }
+  }
+
+  // --- Peeling with inactivation over the non-HDPC rows. PI columns start inactive.
+  std::vector<std::uint8_t> state(l, kActive);
+  for (std::uint32_t c = w; c < l; ++c) state[c] = kInactive;
+  std::vector<std::uint32_t> count(r_count, 0);
+  std::uint32_t max_count = 0;
+  for (std::uint32_t r = 0; r < r_count; ++r) {
+    for (std::uint32_t c : rows.row(r)) count[r] += state[c] == kActive ? 1 : 0;
+    max_count = std::max(max_count, count[r]);
+  }
+  std::vector<std::vector<std::uint32_t>> buckets(max_count + 1);
+  for (std::uint32_t r = 0; r < r_count; ++r) {
+    if (count[r] > 0) buckets[count[r]].push_back(r);
+  }
+  std::vector<std::uint8_t> used(r_count, 0);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> pivots;  // (row, column) in order
+  pivots.reserve(l);
+  std::vector<std::uint32_t> active;
+  std::uint32_t min_bucket = 1;
+  for (;;) {
+    std::uint32_t chosen = r_count;
+    while (min_bucket <= max_count && chosen == r_count) {
+      auto& bucket = buckets[min_bucket];
+      if (bucket.empty()) {
+        ++min_bucket;
+        continue;
+      }
+      const std::uint32_t r = bucket.back();
+      bucket.pop_back();
+      if (!used[r] && count[r] == min_bucket) chosen = r;
+    }
+    if (chosen == r_count) break;
+    active.clear();
+    for (std::uint32_t c : rows.row(chosen)) {
+      if (state[c] == kActive) active.push_back(c);
+    }
+    // Pivot on the active column that most other rows still hold (it lowers most counts).
+    std::uint32_t pivot = active[0];
+    if (active.size() > 1) {
+      std::uint32_t best = 0;
+      for (std::uint32_t c : active) {
+        const std::uint32_t degree = col_start[c + 1] - col_start[c];
+        if (degree > best) {
+          best = degree;
+          pivot = c;
+        }
+      }
+    }
+    used[chosen] = 1;
+    for (std::uint32_t c : active) {
+      state[c] = c == pivot ? kPivot : kInactive;
+      for (std::uint32_t i = col_start[c]; i < col_start[c + 1]; ++i) {
+        const std::uint32_t q = col_rows[i];
+        if (used[q]) continue;
+        --count[q];
+        if (count[q] > 0) {
+          buckets[count[q]].push_back(q);
+          min_bucket = std::min(min_bucket, count[q]);
+        }
+      }
+    }
+    pivots.emplace_back(chosen, pivot);
+  }
+  std::vector<std::uint32_t> inactive_cols;
+  std::vector<std::uint32_t> inactive_index(l, 0);
+  for (std::uint32_t c = 0; c < l; ++c) {
+    if (state[c] == kActive) state[c] = kInactive;
+    if (state[c] == kInactive) {
+      inactive_index[c] = static_cast<std::uint32_t>(inactive_cols.size());
+      inactive_cols.push_back(c);
+    }
+  }
+  const auto u = static_cast<std::uint32_t>(inactive_cols.size());
+  const std::uint32_t words = (u + 63) / 64;
+
+  // --- Each column as (symbol Y, GF(2) vector Z over the inactive columns): C = Y + Z . C_I.
+  std::vector<std::uint64_t> z(static_cast<std::size_t>(l) * words, 0);
+  auto z_of = [&](std::uint32_t c) { return z.data() + static_cast<std::size_t>(c) * words; };
+  for (std::uint32_t j = 0; j < u; ++j) z_of(inactive_cols[j])[j / 64] |= 1ull << (j % 64);
+
+  SolvePlan plan;
+  plan.num_inputs_ = n;
+  plan.l_ = l;
+  plan.inactive_ = u;
+  auto& ops = plan.ops_;
+  ops.reserve(rows.cols.size() * 2 + static_cast<std::size_t>(ks) * 4 +
+              static_cast<std::size_t>(u) * u);
+  auto c_slot = [&](std::uint32_t c) { return n + c; };
+  const std::uint32_t acc_slot = n + l;
+  auto emit = [&](OpKind kind, std::uint32_t dst, std::uint32_t src, std::uint8_t coef = 0) {
+    ops.push_back(SymbolOp{dst, src, kind, coef});
+  };
+  // Row r's right-hand side: received symbol for LT rows, zero for LDPC rows.
+  auto emit_rhs = [&](std::uint32_t r, std::uint32_t dst) {
+    if (r >= s) {
+      emit(OpKind::kCopy, dst, r - s);
+    } else {
+      emit(OpKind::kZero, dst, 0);
+    }
+  };
+
+  // Forward pass: Y of each pivot column (written into its C slot) and its Z.
+  for (const auto& [r, pc] : pivots) {
+    emit_rhs(r, c_slot(pc));
+    std::uint64_t* zp = z_of(pc);
+    for (std::uint32_t c : rows.row(r)) {
+      if (c == pc) continue;
+      if (state[c] == kPivot) emit(OpKind::kXor, c_slot(pc), c_slot(c));
+      const std::uint64_t* zc = z_of(c);
+      for (std::uint32_t i = 0; i < words; ++i) zp[i] ^= zc[i];
+    }
+  }
+
+  // --- The dense system over the inactive columns: leftover binary rows, then the HDPC rows.
+  std::vector<std::uint8_t> dense;          // row-major, u bytes a row
+  std::vector<std::uint32_t> dense_source;  // leftover: sparse row index; HDPC: r_count + h
+  std::vector<std::uint64_t> zrow(words);
+  for (std::uint32_t r = 0; r < r_count; ++r) {
+    if (used[r]) continue;
+    std::fill(zrow.begin(), zrow.end(), 0);
+    for (std::uint32_t c : rows.row(r)) {
+      const std::uint64_t* zc = z_of(c);
+      for (std::uint32_t i = 0; i < words; ++i) zrow[i] ^= zc[i];
+    }
+    bool nonzero = false;
+    for (std::uint64_t word : zrow) nonzero = nonzero || word != 0;
+    if (!nonzero) continue;  // says only 0 = 0 (or reveals an inconsistency we cannot use)
+    const std::size_t base = dense.size();
+    dense.resize(base + u, 0);
+    for (std::uint32_t j = 0; j < u; ++j) dense[base + j] = (zrow[j / 64] >> (j % 64)) & 1u;
+    dense_source.push_back(r);
+  }
+  const auto first_hdpc = static_cast<std::uint32_t>(dense_source.size());
+  {
+    // HDPC = MT * GAMMA (section 5.3.3.3): Horner recurrence acc_j = alpha * acc_{j-1} + C_j.
+    const std::size_t base = dense.size();
+    dense.resize(base + static_cast<std::size_t>(h) * u, 0);
+    std::vector<std::uint8_t> acc(u, 0);
+    for (std::uint32_t j = 0; j < ks; ++j) {
+      symbol_scale(acc.data(), 2, u);
+      const std::uint64_t* zj = z_of(j);
+      for (std::uint32_t i = 0; i < u; ++i) acc[i] ^= (zj[i / 64] >> (i % 64)) & 1u;
+      if (j + 1 < ks) {
+        const std::uint32_t h1 = rand(j + 1, 6, h);
+        const std::uint32_t h2 = (h1 + rand(j + 1, 7, h - 1) + 1) % h;
+        symbol_xor(dense.data() + base + static_cast<std::size_t>(h1) * u, acc.data(), u);
+        symbol_xor(dense.data() + base + static_cast<std::size_t>(h2) * u, acc.data(), u);
+      } else {
+        for (std::uint32_t i = 0; i < h; ++i) {
+          symbol_mul_add(dense.data() + base + static_cast<std::size_t>(i) * u, acc.data(),
+                         gf_alpha_pow(i), u);
+        }
+      }
+    }
+    for (std::uint32_t i = 0; i < h; ++i) {
+      const std::uint64_t* zc = z_of(ks + i);
+      std::uint8_t* row = dense.data() + base + static_cast<std::size_t>(i) * u;
+      for (std::uint32_t j = 0; j < u; ++j) row[j] ^= (zc[j / 64] >> (j % 64)) & 1u;
+      dense_source.push_back(r_count + i);
+    }
+  }
+  const auto m = static_cast<std::uint32_t>(dense_source.size());
+  if (m < u) return std::nullopt;
+
+  // Gauss-Jordan on the coefficients only, recording the row operations.
+  std::vector<DenseOp> dense_ops;
+  std::vector<std::uint32_t> pivot_row_of(u, 0);
+  std::vector<std::uint8_t> is_pivot(m, 0);
+  auto drow = [&](std::uint32_t r) { return dense.data() + static_cast<std::size_t>(r) * u; };
+  for (std::uint32_t j = 0; j < u; ++j) {
+    std::uint32_t q = m;
+    for (std::uint32_t r = 0; r < m; ++r) {
+      if (!is_pivot[r] && drow(r)[j] != 0) {
+        q = r;
+        if (drow(r)[j] == 1) break;  // prefer a row that needs no scaling
+      }
+    }
+    if (q == m) return std::nullopt;
+    is_pivot[q] = 1;
+    pivot_row_of[j] = q;
+    if (drow(q)[j] != 1) {
+      const std::uint8_t inv = gf_inv(drow(q)[j]);
+      symbol_scale(drow(q), inv, u);
+      dense_ops.push_back(DenseOp{q, q, true, inv});
+    }
+    for (std::uint32_t r = 0; r < m; ++r) {
+      const std::uint8_t coef = drow(r)[j];
+      if (r == q || coef == 0) continue;
+      symbol_mul_add(drow(r), drow(q), coef, u);
+      dense_ops.push_back(DenseOp{r, q, false, coef});
+    }
+  }
+  // The pivot row of dense column j ends up holding C[inactive_cols[j]]: give it that slot.
+  std::vector<std::uint32_t> slot_of(m, 0);
+  for (std::uint32_t j = 0; j < u; ++j) slot_of[pivot_row_of[j]] = c_slot(inactive_cols[j]);
+
+  // Right-hand sides of the dense rows that are used.
+  for (std::uint32_t d = 0; d < first_hdpc; ++d) {
+    if (!is_pivot[d]) continue;
+    const std::uint32_t r = dense_source[d];
+    emit_rhs(r, slot_of[d]);
+    for (std::uint32_t c : rows.row(r)) {
+      if (state[c] == kPivot) emit(OpKind::kXor, slot_of[d], c_slot(c));
+    }
+  }
+  {
+    for (std::uint32_t i = 0; i < h; ++i) {
+      if (is_pivot[first_hdpc + i]) emit(OpKind::kZero, slot_of[first_hdpc + i], 0);
+    }
+    bool acc_live = false;
+    for (std::uint32_t j = 0; j < ks; ++j) {
+      if (acc_live) emit(OpKind::kScale, acc_slot, acc_slot, 2);
+      if (state[j] == kPivot) {
+        emit(acc_live ? OpKind::kXor : OpKind::kCopy, acc_slot, c_slot(j));
+        acc_live = true;
+      }
+      if (!acc_live) continue;
+      if (j + 1 < ks) {
+        const std::uint32_t h1 = rand(j + 1, 6, h);
+        const std::uint32_t h2 = (h1 + rand(j + 1, 7, h - 1) + 1) % h;
+        if (is_pivot[first_hdpc + h1]) emit(OpKind::kXor, slot_of[first_hdpc + h1], acc_slot);
+        if (is_pivot[first_hdpc + h2]) emit(OpKind::kXor, slot_of[first_hdpc + h2], acc_slot);
+      } else {
+        for (std::uint32_t i = 0; i < h; ++i) {
+          if (is_pivot[first_hdpc + i]) {
+            emit(OpKind::kMulAdd, slot_of[first_hdpc + i], acc_slot, gf_alpha_pow(i));
+          }
+        }
+      }
+    }
+    for (std::uint32_t i = 0; i < h; ++i) {
+      if (is_pivot[first_hdpc + i] && state[ks + i] == kPivot) {
+        emit(OpKind::kXor, slot_of[first_hdpc + i], c_slot(ks + i));
+      }
+    }
+  }
+  // The elimination itself, on the rows that matter.
+  for (const DenseOp& op : dense_ops) {
+    if (!is_pivot[op.dst]) continue;
+    if (op.scale) {
+      emit(OpKind::kScale, slot_of[op.dst], slot_of[op.dst], op.coef);
+    } else {
+      emit(op.coef == 1 ? OpKind::kXor : OpKind::kMulAdd, slot_of[op.dst], slot_of[op.src],
+           op.coef);
+    }
+  }
+  // Back-substitution: each pivot column from its row, in pivot order.
+  for (const auto& [r, pc] : pivots) {
+    emit_rhs(r, c_slot(pc));
+    for (std::uint32_t c : rows.row(r)) {
+      if (c != pc) emit(OpKind::kXor, c_slot(pc), c_slot(c));
+    }
+  }
+  return plan;
+}
+
+void SolvePlan::execute(const std::uint8_t* const* inputs, std::uint8_t* intermediate,
+                        std::uint8_t* scratch, std::size_t symbol_size) const {
+  const std::uint32_t n = num_inputs_;
+  const std::uint32_t l = l_;
+  auto read = [&](std::uint32_t slot) -> const std::uint8_t* {
+    if (slot < n) return inputs[slot];
+    if (slot < n + l) return intermediate + static_cast<std::size_t>(slot - n) * symbol_size;
+    return scratch;
+  };
+  auto write = [&](std::uint32_t slot) -> std::uint8_t* {
+    if (slot < n + l) return intermediate + static_cast<std::size_t>(slot - n) * symbol_size;
+    return scratch;
+  };
+  for (const SymbolOp& op : ops_) {
+    std::uint8_t* dst = write(op.dst);
+    switch (op.kind) {
+      case OpKind::kZero:
+        std::memset(dst, 0, symbol_size);
+        break;
+      case OpKind::kCopy:
+        std::memcpy(dst, read(op.src), symbol_size);
+        break;
+      case OpKind::kXor:
+        symbol_xor(dst, read(op.src), symbol_size);
+        break;
+      case OpKind::kMulAdd:
+        symbol_mul_add(dst, read(op.src), op.coef, symbol_size);
+        break;
+      case OpKind::kScale:
+        symbol_scale(dst, op.coef, symbol_size);
+        break;
+    }
+  }
+}
+
+}  // namespace nextmini::raptorq::detail
