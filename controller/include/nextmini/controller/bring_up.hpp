@@ -1,0 +1,103 @@
+#pragma once
+// BringUp: the controller's side of the control protocol, as a state machine without I/O.
+// The server (controller_server.hpp) feeds it connection events and decoded messages; it
+// answers with the messages to send, each addressed to a connection.
+//
+// Sequence for a node (issue 2, docs/protocol.md):
+//   StartUp{node_id or 0, token}  ->  StartUpReply{id, tun_address = base_addr + id, ...},
+//     AddNodeAddress for every node, InstallRoutes{full} with this node's entries,
+//     AddNode for each topology neighbour already connected, and AddNode about this node to
+//     each of them. Of the two ends of an edge, the higher node id dials (dial = true).
+//   NodeTopologyReady  ->  once every node is ready: TopologyReady to all (the first time), or
+//     to the node that just became ready again (after a reconnect).
+// A node id that connects again (same id) gets the full state again and its neighbours get
+// AddNode again, so they re-dial or accept; the previous connection of that id is closed.
+// Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
+// "startup.unknown_node" and close; no free id -> "startup.full" and close. A message other than
+// StartUp first, a second StartUp, or a controller-to-node type -> "protocol.unexpected"
+// (connection stays open). Multicast requests -> "protocol.unsupported" for now.
+// Thread: one (the controller's io_context); not thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nextmini/controller/config.hpp"
+#include "nextmini/controller/routing.hpp"
+#include "nextmini/controller/store.hpp"
+#include "nextmini/controller/topology.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::controller {
+
+using ConnectionId = std::uint64_t;
+
+// A message to send on a connection; close_after: close the connection once it is sent.
+struct Outgoing {
+  ConnectionId connection = 0;
+  messages::Message message;
+  bool close_after = false;
+};
+
+struct BringUpStatus {
+  std::uint32_t n_nodes = 0;
+  std::uint32_t connected = 0;
+  std::uint32_t ready = 0;
+  bool topology_ready = false;  // every node is connected and ready now
+  std::size_t routes = 0;
+  std::size_t edges = 0;
+};
+
+class BringUp {
+ public:
+  // Nodes must present config.token when it is not empty.
+  BringUp(Config config, Topology topology, RoutePlan routes, Store& store);
+
+  // A connection opened from `remote_address` (used as a node's underlay address when its
+  // StartUp leaves that empty).
+  void on_connect(ConnectionId connection, std::string remote_address);
+  // A decoded message arrived on `connection`.
+  std::vector<Outgoing> on_message(ConnectionId connection, const messages::Message& message);
+  // The connection closed (by either side).
+  void on_disconnect(ConnectionId connection);
+
+  BringUpStatus status() const;
+  // The node a connection speaks for, once its StartUp was accepted.
+  std::optional<NodeId> node_of(ConnectionId connection) const;
+  // Whether TopologyReady has been broadcast to every node (it is, once).
+  bool announced() const { return announced_; }
+  const Config& config() const { return config_; }
+
+ private:
+  struct Connection {
+    std::string remote_address;
+    NodeId node = 0;  // 0 until StartUp is accepted
+  };
+  struct NodeState {
+    ConnectionId connection = 0;  // 0: not connected
+    std::string underlay_address;
+    std::uint16_t link_port = 0;
+    std::string operating_mode;
+    bool ready = false;
+  };
+
+  std::vector<Outgoing> start_up(ConnectionId connection, const messages::StartUp& message);
+  std::vector<Outgoing> node_ready(ConnectionId connection, NodeId node);
+  std::vector<Outgoing> refuse(ConnectionId connection, std::string code, std::string message,
+                               std::string_view in_reply_to, bool close);
+  void persist(NodeId node);
+
+  Config config_;
+  Topology topology_;
+  RoutePlan routes_;
+  Store& store_;
+  std::uint64_t routes_version_ = 1;
+  std::map<ConnectionId, Connection> connections_;
+  std::vector<NodeState> nodes_;  // index = node id (0 unused)
+  std::map<NodeId, std::uint64_t> connection_counts_;
+  bool announced_ = false;
+};
+
+}  // namespace nextmini::controller

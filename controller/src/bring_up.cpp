@@ -1,0 +1,292 @@
+#include "nextmini/controller/bring_up.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "nextmini/messages/codec.hpp"
+
+namespace nextmini::controller {
+
+namespace {
+
+// Messages only the controller sends; a node sending one is a protocol error.
+bool controller_to_node(const messages::Message& message) {
+  return std::holds_alternative<messages::StartUpReply>(message) ||
+         std::holds_alternative<messages::AddNode>(message) ||
+         std::holds_alternative<messages::AddNodeAddress>(message) ||
+         std::holds_alternative<messages::InstallRoutes>(message) ||
+         std::holds_alternative<messages::TopologyReady>(message) ||
+         std::holds_alternative<messages::SetLinkParams>(message) ||
+         std::holds_alternative<messages::AddFlows>(message) ||
+         std::holds_alternative<messages::RouteAssigned>(message) ||
+         std::holds_alternative<messages::GroupCreated>(message) ||
+         std::holds_alternative<messages::InstallGroupDirectory>(message) ||
+         std::holds_alternative<messages::InstallGroupRoutes>(message) ||
+         std::holds_alternative<messages::ProbeLink>(message);
+}
+
+bool multicast_request(const messages::Message& message) {
+  return std::holds_alternative<messages::CreateGroup>(message) ||
+         std::holds_alternative<messages::JoinGroup>(message) ||
+         std::holds_alternative<messages::LeaveGroup>(message) ||
+         std::holds_alternative<messages::SetGroupRoutes>(message);
+}
+
+}  // namespace
+
+BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& store)
+    : config_(std::move(config)),
+      topology_(std::move(topology)),
+      routes_(std::move(routes)),
+      store_(store),
+      nodes_(topology_.n_nodes() + 1) {
+  std::vector<RouteRecord> records;
+  records.reserve(routes_.routes().size());
+  for (const auto& route : routes_.routes()) {
+    records.push_back({route.route_id, route.src, route.dst, route.weight, route.edges});
+  }
+  if (auto version = store_.replace_routes(std::move(records))) {
+    routes_version_ = *version;
+  } else {
+    spdlog::error("store: cannot save routes: {}", version.error().message);
+  }
+}
+
+void BringUp::on_connect(ConnectionId connection, std::string remote_address) {
+  connections_[connection] = Connection{std::move(remote_address), 0};
+}
+
+void BringUp::on_disconnect(ConnectionId connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  const NodeId node = it->second.node;
+  connections_.erase(it);
+  if (node == 0 || nodes_[node].connection != connection) return;
+  nodes_[node].connection = 0;
+  nodes_[node].ready = false;
+  persist(node);
+  const auto now = status();
+  spdlog::info("node {} disconnected ({}/{} connected)", node, now.connected, now.n_nodes);
+}
+
+std::vector<Outgoing> BringUp::refuse(ConnectionId connection, std::string code,
+                                      std::string message, std::string_view in_reply_to,
+                                      bool close) {
+  std::vector<Outgoing> out;
+  out.push_back(
+      {connection,
+       messages::ErrorMessage{std::move(code), std::move(message), std::string(in_reply_to)},
+       close});
+  return out;
+}
+
+std::vector<Outgoing> BringUp::on_message(ConnectionId connection,
+                                          const messages::Message& message) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return {};
+  const NodeId node = it->second.node;
+  const std::string type(messages::type_name(message));
+
+  if (const auto* start = std::get_if<messages::StartUp>(&message)) {
+    if (node != 0) {
+      return refuse(connection, "protocol.unexpected",
+                    fmt::format("StartUp was already accepted on this connection (node {})", node),
+                    type, false);
+    }
+    return start_up(connection, *start);
+  }
+  if (node == 0) {
+    return refuse(connection, "protocol.unexpected",
+                  fmt::format("{} before StartUp: a connection starts with StartUp", type), type,
+                  false);
+  }
+  if (controller_to_node(message)) {
+    return refuse(connection, "protocol.unexpected",
+                  fmt::format("{} is sent by the controller, not to it", type), type, false);
+  }
+  if (multicast_request(message)) {
+    return refuse(
+        connection, "protocol.unsupported",
+        fmt::format("{}: multicast groups are not supported by this controller yet", type), type,
+        false);
+  }
+  if (std::holds_alternative<messages::NodeTopologyReady>(message)) {
+    return node_ready(connection, node);
+  }
+  if (const auto* metrics = std::get_if<messages::Metrics>(&message)) {
+    messages::Metrics stored = *metrics;
+    stored.node_id = node;  // the connection speaks for its node, whatever the field says
+    if (auto saved = store_.put_metrics(stored); !saved) {
+      spdlog::warn("store: metrics of node {} not saved: {}", node, saved.error().message);
+    }
+    return {};
+  }
+  if (const auto* started = std::get_if<messages::UserFlowStart>(&message)) {
+    if (auto saved = store_.flow_started(started->flow_id, started->start_time_ns); !saved) {
+      spdlog::debug("node {}: UserFlowStart: {}", node, saved.error().message);
+    }
+    return {};
+  }
+  if (const auto* finished = std::get_if<messages::FlowFinished>(&message)) {
+    if (auto saved = store_.flow_finished(*finished); !saved) {
+      spdlog::debug("node {}: FlowFinished: {}", node, saved.error().message);
+    }
+    return {};
+  }
+  if (const auto* error = std::get_if<messages::ErrorMessage>(&message)) {
+    spdlog::warn("node {} reports an error: {}: {} (in reply to {})", node, error->code,
+                 error->message, error->in_reply_to.empty() ? "-" : error->in_reply_to);
+    return {};
+  }
+  if (const auto* probe = std::get_if<messages::ProbeLinkResult>(&message)) {
+    spdlog::info("probe {}: link {} -> {}: {}", probe->probe_id, probe->src, probe->dst,
+                 probe->ok ? fmt::format("rtt {} ns", probe->rtt_ns) : probe->error);
+    return {};
+  }
+  // AppFlowStart: nodes pick routes themselves by consistent hash; nothing to assign yet.
+  return {};
+}
+
+std::vector<Outgoing> BringUp::start_up(ConnectionId connection, const messages::StartUp& message) {
+  const std::uint32_t n = topology_.n_nodes();
+  if (!config_.token.empty() && message.token != config_.token) {
+    spdlog::warn("connection {}: StartUp with a wrong token refused", connection);
+    return refuse(connection, "auth.denied", "wrong or missing token", "StartUp", true);
+  }
+  NodeId id = message.node_id;
+  if (id == 0) {
+    for (NodeId candidate = 1; candidate <= n; ++candidate) {
+      if (nodes_[candidate].connection == 0) {
+        id = candidate;
+        break;
+      }
+    }
+    if (id == 0) {
+      return refuse(connection, "startup.full",
+                    fmt::format("every node id 1..{} is connected already", n), "StartUp", true);
+    }
+  } else if (id > n) {
+    return refuse(connection, "startup.unknown_node",
+                  fmt::format("node {} is not in the topology (nodes 1..{})", id, n), "StartUp",
+                  true);
+  }
+
+  std::vector<Outgoing> out;
+  NodeState& state = nodes_[id];
+  if (state.connection != 0) {
+    // The same node again (a restart before its old connection was noticed closed).
+    spdlog::warn("node {} connected again; closing its previous connection", id);
+    out.push_back(
+        {state.connection,
+         messages::ErrorMessage{"startup.replaced",
+                                fmt::format("node {} connected again elsewhere", id), "StartUp"},
+         true});
+    connections_[state.connection].node = 0;
+  }
+  state.connection = connection;
+  state.ready = false;
+  state.underlay_address = message.underlay_address.empty()
+                               ? connections_[connection].remote_address
+                               : message.underlay_address;
+  state.link_port = message.link_port;
+  state.operating_mode = message.operating_mode;
+  connections_[connection].node = id;
+  const std::uint64_t times = ++connection_counts_[id];
+  persist(id);
+
+  messages::StartUpReply reply;
+  reply.node_id = id;
+  reply.tun_address = node_address(config_, id);
+  reply.net_mask = config_.net_mask;
+  reply.prefix_length = prefix_length(config_);
+  reply.protocol = config_.protocol;
+  reply.mtu = config_.mtu;
+  reply.metrics_interval_ms = config_.metrics_interval_ms;
+  out.push_back({connection, reply});
+
+  for (NodeId other = 1; other <= n; ++other) {
+    out.push_back({connection, messages::AddNodeAddress{other, node_address(config_, other)}});
+  }
+  messages::InstallRoutes routes;
+  routes.version = routes_version_;
+  routes.full = true;
+  routes.routes = routes_.entries(id);
+  out.push_back({connection, std::move(routes)});
+
+  std::uint32_t linked = 0;
+  for (NodeId neighbor : topology_.neighbors(id)) {
+    const NodeState& peer = nodes_[neighbor];
+    if (peer.connection == 0) continue;
+    ++linked;
+    out.push_back({connection, messages::AddNode{neighbor, peer.underlay_address, peer.link_port,
+                                                 id > neighbor}});
+    out.push_back({peer.connection,
+                   messages::AddNode{id, state.underlay_address, state.link_port, neighbor > id}});
+  }
+  const auto now = status();
+  spdlog::info("node {} {} from {}:{} ({}/{} connected, {} of {} neighbours up)", id,
+               times > 1 ? "reconnected" : "connected", state.underlay_address, state.link_port,
+               now.connected, n, linked, topology_.neighbors(id).size());
+  return out;
+}
+
+std::vector<Outgoing> BringUp::node_ready(ConnectionId connection, NodeId node) {
+  std::vector<Outgoing> out;
+  if (nodes_[node].ready) return out;
+  nodes_[node].ready = true;
+  persist(node);
+  const auto now = status();
+  spdlog::info("node {} ready ({}/{} ready)", node, now.ready, now.n_nodes);
+  if (!now.topology_ready) return out;
+  const messages::TopologyReady ready{now.n_nodes};
+  if (!announced_) {
+    announced_ = true;
+    spdlog::info("topology ready: all {} nodes", now.n_nodes);
+    for (NodeId id = 1; id < nodes_.size(); ++id) out.push_back({nodes_[id].connection, ready});
+  } else {
+    out.push_back({connection, ready});
+  }
+  return out;
+}
+
+void BringUp::persist(NodeId node) {
+  const NodeState& state = nodes_[node];
+  NodeRecord record;
+  record.node_id = node;
+  record.underlay_address = state.underlay_address;
+  record.link_port = state.link_port;
+  record.operating_mode = state.operating_mode;
+  for (const auto& entry : config_.nodes) {
+    if (record.operating_mode.empty() && entry.node_id == node) {
+      record.operating_mode = entry.operating_mode;
+    }
+  }
+  if (record.operating_mode.empty()) record.operating_mode = "tun";
+  record.connected = state.connection != 0;
+  record.ready = state.ready;
+  record.connections = connection_counts_[node];
+  if (auto saved = store_.put_node(record); !saved) {
+    spdlog::warn("store: node {} not saved: {}", node, saved.error().message);
+  }
+}
+
+BringUpStatus BringUp::status() const {
+  BringUpStatus status;
+  status.n_nodes = topology_.n_nodes();
+  for (NodeId id = 1; id < nodes_.size(); ++id) {
+    if (nodes_[id].connection != 0) ++status.connected;
+    if (nodes_[id].connection != 0 && nodes_[id].ready) ++status.ready;
+  }
+  status.topology_ready = status.n_nodes > 0 && status.ready == status.n_nodes;
+  status.routes = routes_.routes().size();
+  status.edges = topology_.edges().size();
+  return status;
+}
+
+std::optional<NodeId> BringUp::node_of(ConnectionId connection) const {
+  auto it = connections_.find(connection);
+  if (it == connections_.end() || it->second.node == 0) return std::nullopt;
+  return it->second.node;
+}
+
+}  // namespace nextmini::controller

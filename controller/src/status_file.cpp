@@ -1,0 +1,77 @@
+#include "nextmini/controller/status_file.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace nextmini::controller {
+
+namespace {
+
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string status_json(const ControllerStatus& status) {
+  const auto& b = status.bring_up;
+  std::string errors;
+  for (std::size_t i = 0; i < status.errors.size(); ++i) {
+    if (i > 0) errors += ",";
+    errors += json_string(status.errors[i]);
+  }
+  return fmt::format(
+      "{{\"n_nodes\":{},\"connected\":{},\"ready\":{},\"topology_ready\":{},\"routes\":{},"
+      "\"edges\":{},\"port\":{},\"pid\":{},\"errors\":[{}]}}\n",
+      b.n_nodes, b.connected, b.ready, b.topology_ready ? "true" : "false", b.routes, b.edges,
+      status.port, status.pid, errors);
+}
+
+Result<void> write_status_file(const std::string& path, const ControllerStatus& status) {
+  const std::string temporary = path + ".tmp";
+  std::FILE* file = std::fopen(temporary.c_str(), "w");
+  if (file == nullptr) {
+    return fail("status.io", fmt::format("{}: {}", temporary, std::strerror(errno)));
+  }
+  const std::string text = status_json(status);
+  const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed) {
+    std::remove(temporary.c_str());
+    return fail("status.io", fmt::format("{}: write failed", temporary));
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temporary.c_str());
+    return fail("status.io", fmt::format("{}: {}", path, std::strerror(error)));
+  }
+  return ok();
+}
+
+}  // namespace nextmini::controller
