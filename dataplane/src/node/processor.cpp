@@ -120,22 +120,28 @@ struct Processor::State {
     pending.clear();
   }
 
-  // A copy of `packet` (bytes and metadata) in a fresh pool buffer, or an invalid Packet after
-  // counting why none could be made.
-  Packet clone(const Packet& packet, LinkStats& stats) noexcept {
-    Packet copy = pool.acquire();
+  // A copy of `packet` (bytes and metadata) in a fresh pool buffer with at least `min_headroom`
+  // bytes in front, or an invalid Packet after counting why none could be made (on `stats` too
+  // when given).
+  Packet copy_of(const Packet& packet, std::size_t min_headroom, LinkStats* stats) noexcept {
+    const std::size_t size = packet.size();
+    DropReason reason = DropReason::kTooBig;
+    Packet copy;
+    if (size + min_headroom <= pool.buffer_size()) {
+      copy = pool.acquire();
+      reason = DropReason::kPoolExhausted;
+    }
     if (!copy.valid()) {
-      drops.add(DropReason::kPoolExhausted);
-      stats.drops.add(DropReason::kPoolExhausted);
+      drops.add(reason);
+      if (stats != nullptr) stats->drops.add(reason);
       return copy;
     }
-    if (!copy.resize(packet.size())) {
-      copy.reset();
-      drops.add(DropReason::kTooBig);
-      stats.drops.add(DropReason::kTooBig);
-      return copy;
+    // Keep the pool's usual headroom when it fits, less (but >= min_headroom) when it does not.
+    if (copy.room() < size || copy.headroom() < min_headroom) {
+      copy.clear(pool.buffer_size() - size);
     }
-    std::memcpy(copy.data(), packet.data(), packet.size());
+    copy.resize(size);
+    std::memcpy(copy.data(), packet.data(), size);
     copy.meta() = packet.meta();
     return copy;
   }
@@ -161,7 +167,7 @@ struct Processor::State {
         emit(output, std::move(packet));
         return;
       }
-      Packet copy = clone(packet, output.stats);
+      Packet copy = copy_of(packet, 0, &output.stats);
       if (copy.valid()) emit(output, std::move(copy));
     }
     if (local_delivery) {
@@ -207,14 +213,9 @@ void Processor::State::process_local_packet(Packet& packet) {
 
   if (!packet.push_front(kOverlayHeaderSize)) {
     // Too little headroom (a buffer from elsewhere): move the packet into a pool buffer.
-    Packet copy = pool.acquire();
-    if (!copy.valid()) return drop(packet, DropReason::kPoolExhausted, nullptr);
-    if (copy.headroom() < kOverlayHeaderSize || !copy.resize(packet.size())) {
-      copy.reset();
-      return drop(packet, DropReason::kTooBig, nullptr);
-    }
-    std::memcpy(copy.data(), packet.data(), packet.size());
-    copy.meta() = packet.meta();
+    Packet copy = copy_of(packet, kOverlayHeaderSize, nullptr);
+    packet.reset();
+    if (!copy.valid()) return;  // counted by copy_of
     packet = std::move(copy);
     packet.push_front(kOverlayHeaderSize);
   }

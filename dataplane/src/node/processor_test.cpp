@@ -1,0 +1,490 @@
+#include "nextmini/dataplane/node/processor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "nextmini/dataplane/core/flow_key.hpp"
+#include "nextmini/dataplane/core/ip_packet.hpp"
+#include "nextmini/dataplane/core/overlay_header.hpp"
+#include "processor_test_support.hpp"
+
+namespace nextmini::dataplane {
+namespace {
+
+using messages::RouteEntry;
+using testing::CollectSink;
+using testing::make_udp;
+using testing::node_ip;
+
+RouteEntry entry(RouteId id, NodeId src, NodeId dst, std::vector<NodeId> hops, bool local = false,
+                 std::uint32_t weight = 1) {
+  RouteEntry e;
+  e.route_id = id;
+  e.src = src;
+  e.dst = dst;
+  e.weight = weight;
+  e.next_hops = std::move(hops);
+  e.deliver_local = local;
+  return e;
+}
+
+std::shared_ptr<const RouteTable> table(NodeId self, const std::vector<RouteEntry>& routes) {
+  std::unordered_map<std::uint32_t, NodeId> addresses;
+  for (NodeId n = 1; n <= 4; ++n) addresses[node_ip(n)] = n;
+  auto built = RouteTable::build(self, addresses, routes, 1);
+  EXPECT_TRUE(built) << built.error().message;
+  return built ? *built : nullptr;
+}
+
+// Wraps a raw IP packet in an overlay header as node `src` would have sent it.
+Packet framed(Packet packet, const OverlayHeader& header) {
+  const std::size_t extra = header.header_length - kOverlayHeaderSize;
+  EXPECT_TRUE(packet.push_front(header.header_length));
+  write_overlay_header(
+      header, std::span<std::uint8_t, kOverlayHeaderSize>(packet.data(), kOverlayHeaderSize));
+  std::fill(packet.data() + kOverlayHeaderSize, packet.data() + kOverlayHeaderSize + extra, 0x77);
+  return packet;
+}
+
+OverlayHeader header_for(NodeId src, NodeId dst, RouteId route, std::uint8_t hop_limit = 32) {
+  OverlayHeader h;
+  h.src = src;
+  h.dst = dst;
+  h.route_id = route;
+  h.hop_limit = hop_limit;
+  return h;
+}
+
+// Node 1 (10.0.0.1) with links to 2 and 3 and a local (TUN) sink.
+class ProcessorTest : public ::testing::Test {
+ protected:
+  static constexpr std::size_t kBufferSize = 2048;
+
+  ProcessorTest() : pool_(64, kBufferSize), processor_({1, 32}, pool_) {
+    processor_.attach_link(2, &link2_);
+    processor_.attach_link(3, &link3_);
+    processor_.attach_local(&local_);
+  }
+
+  void TearDown() override {
+    link2_.clear();
+    link3_.clear();
+    local_.clear();
+    EXPECT_EQ(pool_.in_use(), 0u) << "a packet buffer leaked";
+  }
+
+  void send_local(Packet packet) {
+    PacketBatch batch;
+    batch.push(std::move(packet));
+    processor_.process_local(batch);
+    EXPECT_TRUE(batch.empty());
+  }
+  void send_from(NodeId neighbor, Packet packet) {
+    PacketBatch batch;
+    batch.push(std::move(packet));
+    processor_.process_from_link(neighbor, batch);
+    EXPECT_TRUE(batch.empty());
+  }
+  std::uint64_t dropped(DropReason reason) const { return processor_.drops()[reason]; }
+  std::uint64_t total_drops() const {
+    std::uint64_t n = 0;
+    for (auto c : processor_.drops().counts) n += c;
+    return n;
+  }
+
+  PacketPool pool_;
+  Processor processor_;
+  CollectSink link2_;
+  CollectSink link3_;
+  CollectSink local_;
+};
+
+TEST_F(ProcessorTest, LocalDestinationIsDeliveredUnchanged) {
+  processor_.set_routes(table(1, {}));
+  Packet packet = make_udp(pool_, node_ip(1), node_ip(1), 1000, 2000, 100);
+  const auto original = testing::bytes_of(packet);
+  send_local(std::move(packet));
+  ASSERT_EQ(local_.packets.size(), 1u);
+  EXPECT_EQ(testing::bytes_of(local_.packets[0]), original);
+  EXPECT_EQ(processor_.local_stats().tx_packets, 1u);
+  EXPECT_EQ(total_drops(), 0u);
+  ASSERT_EQ(processor_.flows().size(), 1u);
+  const FlowStats& flow = processor_.flows().begin()->second;
+  EXPECT_EQ(flow.src, 1u);
+  EXPECT_EQ(flow.dst, 1u);
+  EXPECT_EQ(flow.bytes, original.size());
+}
+
+TEST_F(ProcessorTest, SourcePrependsHeaderInHeadroomWithoutCopy) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  Packet packet = make_udp(pool_, node_ip(1), node_ip(3), 1000, 2000, 100);
+  const auto original = testing::bytes_of(packet);
+  const std::uint8_t* payload_address = packet.data();
+  IpPacketView view;
+  ASSERT_EQ(parse_ip_packet(packet.bytes(), view), IpParseStatus::kOk);
+  const FlowKey key = FlowKey::from(view);
+  send_local(std::move(packet));
+
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  EXPECT_TRUE(link3_.packets.empty());
+  const Packet& out = link2_.packets[0];
+  EXPECT_EQ(pool_.in_use(), 1u);                                // the same buffer went out
+  EXPECT_EQ(out.data() + kOverlayHeaderSize, payload_address);  // header in the headroom
+  ASSERT_EQ(out.size(), original.size() + kOverlayHeaderSize);
+  const auto header = read_overlay_header(out.bytes());
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->version, kOverlayVersion);
+  EXPECT_EQ(header->hop_limit, 32);
+  EXPECT_EQ(header->src, 1u);
+  EXPECT_EQ(header->dst, 3u);
+  EXPECT_EQ(header->route_id, 10u);
+  EXPECT_EQ(header->flow_hash, key.flow_hash32());
+  EXPECT_EQ(header->flags, 0);
+  EXPECT_GT(header->send_time_ns, 1'600'000'000'000'000'000ULL);  // a CLOCK_REALTIME value
+  EXPECT_TRUE(std::equal(original.begin(), original.end(), out.data() + kOverlayHeaderSize));
+
+  const LinkStats* stats = processor_.link_stats(2);
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->tx_packets, 1u);
+  EXPECT_EQ(stats->tx_bytes, original.size() + kOverlayHeaderSize);
+  const FlowStats* flow = processor_.flows().find(key);
+  ASSERT_NE(flow, nullptr);
+  EXPECT_EQ(flow->dst, 3u);
+  EXPECT_EQ(flow->packets, 1u);
+  EXPECT_EQ(flow->bytes, original.size());
+}
+
+TEST_F(ProcessorTest, EveryNextHopGetsAnIntactCopy) {
+  processor_.set_routes(table(1, {entry(10, 1, 4, {2, 3})}));
+  Packet packet = make_udp(pool_, node_ip(1), node_ip(4), 1000, 2000, 300, 0x5a);
+  const auto original = testing::bytes_of(packet);
+  send_local(std::move(packet));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  ASSERT_EQ(link3_.packets.size(), 1u);
+  EXPECT_NE(link2_.packets[0].data(), link3_.packets[0].data());
+  EXPECT_EQ(testing::bytes_of(link2_.packets[0]), testing::bytes_of(link3_.packets[0]));
+  EXPECT_TRUE(
+      std::equal(original.begin(), original.end(), link3_.packets[0].data() + kOverlayHeaderSize));
+  EXPECT_EQ(pool_.in_use(), 2u);
+}
+
+TEST_F(ProcessorTest, FullSizePacketIsCopiedToEveryHop) {
+  // The largest packet a fresh buffer holds, plus the header in front: copies must still fit.
+  processor_.set_routes(table(1, {entry(10, 1, 4, {2, 3})}));
+  const std::size_t payload = kBufferSize - PacketPool::kDefaultHeadroom - 28;
+  send_local(make_udp(pool_, node_ip(1), node_ip(4), 1, 2, payload));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  ASSERT_EQ(link3_.packets.size(), 1u);
+  EXPECT_EQ(testing::bytes_of(link2_.packets[0]), testing::bytes_of(link3_.packets[0]));
+  EXPECT_EQ(total_drops(), 0u);
+}
+
+TEST_F(ProcessorTest, OutputsAreBatchedPerSink) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2}), entry(11, 1, 4, {3})}));
+  PacketBatch batch;
+  for (int i = 0; i < 20; ++i) {
+    batch.push(make_udp(pool_, node_ip(1), node_ip(i % 2 == 0 ? 3 : 4),
+                        static_cast<std::uint16_t>(1000 + i), 80, 64));
+  }
+  batch.push(make_udp(pool_, node_ip(1), node_ip(1), 7, 7, 10));
+  processor_.process_local(batch);
+  EXPECT_EQ(link2_.packets.size(), 10u);
+  EXPECT_EQ(link3_.packets.size(), 10u);
+  EXPECT_EQ(local_.packets.size(), 1u);
+  EXPECT_EQ(link2_.send_calls, 1u);
+  EXPECT_EQ(link3_.send_calls, 1u);
+  EXPECT_EQ(local_.send_calls, 1u);
+  EXPECT_EQ(processor_.flows().size(), 21u);
+}
+
+TEST_F(ProcessorTest, LocalInputDropReasons) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  // Too short: an IPv4 header cut at 12 bytes.
+  Packet short_packet = make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 10);
+  short_packet.resize(12);
+  send_local(std::move(short_packet));
+  EXPECT_EQ(dropped(DropReason::kTooShort), 1u);
+  // Not IP.
+  Packet not_ip = make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 10);
+  not_ip.data()[0] = 0x55;
+  send_local(std::move(not_ip));
+  EXPECT_EQ(dropped(DropReason::kBadIpHeader), 1u);
+  // Unknown destination address.
+  send_local(make_udp(pool_, node_ip(1), 0xc0a80001, 1, 2, 10));
+  EXPECT_EQ(dropped(DropReason::kUnknownDestination), 1u);
+  // IPv6 is not mapped to nodes yet.
+  Packet v6 = pool_.acquire();
+  v6.resize(48);
+  std::fill(v6.data(), v6.data() + 48, 0);
+  v6.data()[0] = 0x60;
+  v6.data()[5] = 8;
+  v6.data()[6] = 59;  // no next header
+  send_local(std::move(v6));
+  EXPECT_EQ(dropped(DropReason::kUnknownDestination), 2u);
+  // A known node without a route from here.
+  send_local(make_udp(pool_, node_ip(1), node_ip(4), 1, 2, 10));
+  EXPECT_EQ(dropped(DropReason::kNoRoute), 1u);
+  EXPECT_TRUE(link2_.packets.empty());
+  EXPECT_TRUE(local_.packets.empty());
+  EXPECT_EQ(total_drops(), 5u);
+  EXPECT_EQ(processor_.flows().size(), 0u);
+}
+
+TEST_F(ProcessorTest, NoTableMeansUnknownDestination) {
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 10));
+  EXPECT_EQ(dropped(DropReason::kUnknownDestination), 1u);
+  send_from(2, framed(make_udp(pool_, node_ip(3), node_ip(1), 1, 2, 10), header_for(3, 1, 5)));
+  EXPECT_EQ(dropped(DropReason::kNoRoute), 1u);
+}
+
+TEST_F(ProcessorTest, UnattachedOrDetachedLinkIsLinkDown) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2}), entry(11, 1, 4, {4, 3})}));
+  processor_.detach_link(2);
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 10));
+  EXPECT_EQ(dropped(DropReason::kLinkDown), 1u);
+  EXPECT_EQ(processor_.link_stats(2)->drops[DropReason::kLinkDown], 1u);
+  // Neighbour 4 never attached: counted on its own link; neighbour 3 still gets its copy.
+  send_local(make_udp(pool_, node_ip(1), node_ip(4), 1, 2, 10));
+  EXPECT_EQ(dropped(DropReason::kLinkDown), 2u);
+  ASSERT_NE(processor_.link_stats(4), nullptr);
+  EXPECT_EQ(processor_.link_stats(4)->drops[DropReason::kLinkDown], 1u);
+  EXPECT_EQ(link3_.packets.size(), 1u);
+  // Re-attaching brings the link back.
+  processor_.attach_link(2, &link2_);
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 10));
+  EXPECT_EQ(link2_.packets.size(), 1u);
+  const auto metrics = processor_.metrics();
+  const auto link4 = std::find_if(metrics.links.begin(), metrics.links.end(),
+                                  [](const auto& l) { return l.neighbor == 4; });
+  ASSERT_NE(link4, metrics.links.end());
+  EXPECT_FALSE(link4->up);
+  EXPECT_EQ(link4->drops.at("link_down"), 1u);
+}
+
+TEST_F(ProcessorTest, DetachedLocalSinkIsLinkDown) {
+  Processor lonely({1, 32}, pool_);
+  lonely.set_routes(table(1, {}));
+  PacketBatch batch;
+  batch.push(make_udp(pool_, node_ip(1), node_ip(1), 1, 2, 10));
+  lonely.process_local(batch);
+  EXPECT_EQ(lonely.drops()[DropReason::kLinkDown], 1u);
+  EXPECT_EQ(lonely.local_stats().drops[DropReason::kLinkDown], 1u);
+}
+
+TEST_F(ProcessorTest, PoolExhaustionOnCopyIsCounted) {
+  PacketPool tiny(1, kBufferSize);
+  Processor processor({1, 32}, tiny);
+  processor.attach_link(2, &link2_);
+  processor.attach_link(3, &link3_);
+  processor.set_routes(table(1, {entry(10, 1, 4, {2, 3})}));
+  PacketBatch batch;
+  batch.push(make_udp(tiny, node_ip(1), node_ip(4), 1, 2, 10));
+  processor.process_local(batch);
+  EXPECT_EQ(processor.drops()[DropReason::kPoolExhausted], 1u);
+  EXPECT_EQ(processor.link_stats(2)->drops[DropReason::kPoolExhausted], 1u);
+  ASSERT_EQ(link3_.packets.size(), 1u);  // the original still went to the last hop
+  link3_.clear();
+  EXPECT_EQ(tiny.in_use(), 0u);
+}
+
+TEST_F(ProcessorTest, PacketWithoutHeadroomIsMovedIntoAPoolBuffer) {
+  PacketPool no_headroom(4, kBufferSize, 0);
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  Packet packet = make_udp(no_headroom, node_ip(1), node_ip(3), 1, 2, 50);
+  const auto original = testing::bytes_of(packet);
+  send_local(std::move(packet));
+  EXPECT_EQ(no_headroom.in_use(), 0u);
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  EXPECT_TRUE(
+      std::equal(original.begin(), original.end(), link2_.packets[0].data() + kOverlayHeaderSize));
+}
+
+TEST_F(ProcessorTest, TransitForwardsWithDecrementedHopLimit) {
+  processor_.set_routes(table(1, {entry(20, 2, 3, {3})}));
+  Packet packet =
+      framed(make_udp(pool_, node_ip(2), node_ip(3), 5, 6, 40), header_for(2, 3, 20, 9));
+  const std::size_t size = packet.size();
+  send_from(2, std::move(packet));
+  ASSERT_EQ(link3_.packets.size(), 1u);
+  const auto header = read_overlay_header(link3_.packets[0].bytes());
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->hop_limit, 8);
+  EXPECT_EQ(header->src, 2u);
+  EXPECT_EQ(header->route_id, 20u);
+  EXPECT_NE(header->send_time_ns, 0u);  // rewritten for the next link
+  EXPECT_EQ(link3_.packets[0].meta().ingress_neighbor, 2u);
+  EXPECT_EQ(processor_.link_stats(2)->rx_packets, 1u);
+  EXPECT_EQ(processor_.link_stats(2)->rx_bytes, size);
+  EXPECT_EQ(processor_.link_stats(3)->tx_packets, 1u);
+  EXPECT_EQ(processor_.flows().size(), 0u);  // neither source nor sink of this flow
+}
+
+TEST_F(ProcessorTest, SinkStripsHeaderAndCountsTheFlow) {
+  processor_.set_routes(table(1, {entry(30, 3, 1, {}, true)}));
+  Packet inner = make_udp(pool_, node_ip(3), node_ip(1), 5, 6, 40);
+  const auto original = testing::bytes_of(inner);
+  OverlayHeader h = header_for(3, 1, 30, 1);  // hop limit 1 is fine for local delivery
+  h.header_length = 44;                       // a longer (future) header is skipped whole
+  send_from(3, framed(std::move(inner), h));
+  ASSERT_EQ(local_.packets.size(), 1u);
+  EXPECT_EQ(testing::bytes_of(local_.packets[0]), original);
+  ASSERT_EQ(processor_.flows().size(), 1u);
+  const FlowStats& flow = processor_.flows().begin()->second;
+  EXPECT_EQ(flow.src, 3u);
+  EXPECT_EQ(flow.dst, 1u);
+  EXPECT_EQ(flow.bytes, original.size());
+  EXPECT_EQ(total_drops(), 0u);
+}
+
+TEST_F(ProcessorTest, GsoMetadataTravelsInTheHeader) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  Packet packet = make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 100);
+  packet.meta().gso_valid = true;
+  packet.meta().gso_size = 1448;
+  packet.meta().gso_type = 4;
+  packet.meta().csum_start = 20;
+  packet.meta().csum_offset = 16;
+  send_local(std::move(packet));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  const auto header = read_overlay_header(link2_.packets[0].bytes());
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->flags, kOverlayFlagGso);
+  EXPECT_EQ(header->gso_size, 1448);
+  EXPECT_EQ(header->gso_type, 4);
+  EXPECT_EQ(header->csum_start, 20);
+  EXPECT_EQ(header->csum_offset, 16);
+
+  // The receiving side restores the metadata for the TUN writer.
+  Processor sink({3, 32}, pool_);
+  CollectSink tun;
+  sink.attach_local(&tun);
+  sink.set_routes(table(3, {entry(10, 1, 3, {}, true)}));
+  PacketBatch batch;
+  batch.push(std::move(link2_.packets[0]));
+  link2_.clear();
+  sink.process_from_link(1, batch);
+  ASSERT_EQ(tun.packets.size(), 1u);
+  const PacketMeta& meta = tun.packets[0].meta();
+  EXPECT_TRUE(meta.gso_valid);
+  EXPECT_EQ(meta.gso_size, 1448);
+  EXPECT_EQ(meta.gso_type, 4);
+  EXPECT_EQ(meta.csum_start, 20);
+  EXPECT_EQ(meta.csum_offset, 16);
+}
+
+TEST_F(ProcessorTest, LinkInputDropReasons) {
+  processor_.set_routes(table(1, {entry(20, 2, 3, {3}), entry(30, 3, 1, {}, true)}));
+  // Shorter than a header.
+  Packet short_packet = pool_.acquire();
+  short_packet.resize(10);
+  send_from(2, std::move(short_packet));
+  EXPECT_EQ(dropped(DropReason::kTooShort), 1u);
+  // Wrong version.
+  Packet bad = framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 20));
+  bad.data()[0] = 9;
+  send_from(2, std::move(bad));
+  EXPECT_EQ(dropped(DropReason::kBadOverlayHeader), 1u);
+  // Unknown route id here.
+  send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 99)));
+  EXPECT_EQ(dropped(DropReason::kNoRoute), 1u);
+  // Multicast is not routed by this stage yet.
+  OverlayHeader group = header_for(2, 3, 20);
+  group.flags = kOverlayFlagMulticast;
+  send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), group));
+  EXPECT_EQ(dropped(DropReason::kNoRoute), 2u);
+  // Hop limit exhausted on a forwarding hop.
+  send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 20, 1)));
+  send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 20, 0)));
+  EXPECT_EQ(dropped(DropReason::kHopLimit), 2u);
+  // A sink whose inner packet is not IP.
+  Packet garbage = make_udp(pool_, node_ip(3), node_ip(1), 1, 2, 10);
+  garbage.data()[0] = 0x00;
+  send_from(3, framed(std::move(garbage), header_for(3, 1, 30)));
+  EXPECT_EQ(dropped(DropReason::kBadIpHeader), 1u);
+
+  EXPECT_TRUE(link3_.packets.empty());
+  EXPECT_TRUE(local_.packets.empty());
+  EXPECT_EQ(total_drops(), 7u);
+  const LinkStats* from2 = processor_.link_stats(2);
+  ASSERT_NE(from2, nullptr);
+  EXPECT_EQ(from2->rx_packets, 6u);
+  EXPECT_EQ(from2->drops[DropReason::kHopLimit], 2u);
+  EXPECT_EQ(from2->drops[DropReason::kTooShort], 1u);
+  EXPECT_EQ(processor_.link_stats(3)->drops[DropReason::kBadIpHeader], 1u);
+}
+
+TEST_F(ProcessorTest, MetricsReportLinksFlowsAndDrops) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 4000, 5001, 100));
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 4000, 5001, 100));
+  send_local(make_udp(pool_, node_ip(1), 0x0b000001, 1, 1, 1));
+  const messages::Metrics metrics = processor_.metrics();
+  EXPECT_EQ(metrics.node_id, 1u);
+  EXPECT_GT(metrics.timestamp_ns, 0u);
+  const auto link2 = std::find_if(metrics.links.begin(), metrics.links.end(),
+                                  [](const auto& l) { return l.neighbor == 2; });
+  ASSERT_NE(link2, metrics.links.end());
+  EXPECT_EQ(link2->tx_packets, 2u);
+  EXPECT_EQ(link2->tx_bytes, 2u * (128 + kOverlayHeaderSize));
+  EXPECT_TRUE(link2->up);
+  ASSERT_EQ(metrics.flows.size(), 1u);
+  const auto& flow = metrics.flows[0];
+  EXPECT_EQ(flow.src, 1u);
+  EXPECT_EQ(flow.dst, 3u);
+  EXPECT_EQ(flow.ip_protocol, 17);
+  EXPECT_EQ(flow.src_address, "10.0.0.1");
+  EXPECT_EQ(flow.dst_address, "10.0.0.3");
+  EXPECT_EQ(flow.src_port, 4000);
+  EXPECT_EQ(flow.dst_port, 5001);
+  EXPECT_EQ(flow.packets, 2u);
+  EXPECT_EQ(flow.bytes, 256u);
+  ASSERT_EQ(metrics.drops.size(), 1u);
+  EXPECT_EQ(metrics.drops.at("unknown_destination"), 1u);
+}
+
+TEST_F(ProcessorTest, FlowTableIsBounded) {
+  Processor small({1, 32, 3}, pool_);
+  small.attach_link(2, &link2_);
+  small.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  for (std::uint16_t port = 1; port <= 5; ++port) {
+    PacketBatch batch;
+    batch.push(make_udp(pool_, node_ip(1), node_ip(3), port, 80, 10));
+    small.process_local(batch);
+  }
+  EXPECT_EQ(link2_.packets.size(), 5u);  // counting is bounded, forwarding is not
+  EXPECT_EQ(small.flows().size(), 3u);
+  EXPECT_EQ(small.flows().untracked_packets(), 2u);
+}
+
+TEST_F(ProcessorTest, FlowsStayOnTheirRouteAcrossAReinstall) {
+  processor_.set_routes(table(1, {entry(10, 1, 4, {2}), entry(11, 1, 4, {3})}));
+  std::vector<RouteId> first;
+  for (std::uint16_t port = 1; port <= 40; ++port) {
+    send_local(make_udp(pool_, node_ip(1), node_ip(4), port, 80, 10));
+  }
+  const auto route_of = [](const Packet& p) { return read_overlay_header(p.bytes())->route_id; };
+  std::vector<std::pair<std::uint16_t, RouteId>> before;
+  for (auto* sink : {&link2_, &link3_}) {
+    for (const Packet& p : sink->packets) {
+      before.emplace_back(static_cast<std::uint16_t>((p.data()[36 + 20] << 8) | p.data()[36 + 21]),
+                          route_of(p));
+    }
+  }
+  ASSERT_EQ(before.size(), 40u);
+  link2_.clear();
+  link3_.clear();
+  // Reinstall with a new, heavy route via 2: running flows keep their route.
+  processor_.set_routes(
+      table(1, {entry(10, 1, 4, {2}), entry(11, 1, 4, {3}), entry(12, 1, 4, {2}, false, 10)}));
+  for (const auto& [port, route] : before) {
+    send_local(make_udp(pool_, node_ip(1), node_ip(4), port, 80, 10));
+    CollectSink& sink = route == 11 ? link3_ : link2_;
+    ASSERT_FALSE(sink.packets.empty());
+    EXPECT_EQ(route_of(sink.packets.back()), route) << "port " << port;
+  }
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
