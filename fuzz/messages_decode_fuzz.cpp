@@ -24,11 +24,14 @@ bool is_decode_error(std::string_view code) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace nextmini::messages;
-  auto decoded = decode(std::span<const std::uint8_t>(data, size));
+  const std::span<const std::uint8_t> bytes(data, size);
+  if (peek_type_name(bytes).size() > kMaxPeekedTypeName) fuzz_failure();
+  auto decoded = decode(bytes);
   if (!decoded) {
     if (!is_decode_error(decoded.error().code) || decoded.error().message.empty()) fuzz_failure();
     return 0;
   }
+  if (peek_type_name(bytes) != type_name(*decoded)) fuzz_failure();
   const auto first = encode(*decoded);
   auto again = decode(first);
   if (!again || again->index() != decoded->index()) fuzz_failure();

@@ -259,6 +259,22 @@ TEST(CodecErrors, EnvelopeShape) {
   EXPECT_EQ(decode_error(type_is_int).code, "decode.malformed");
 }
 
+TEST(CodecErrors, DuplicateEnvelopeKeysAreMalformed) {
+  MsgpackWriter w;
+  w.write_map_header(4);
+  w.write_str("v");
+  w.write_uint(kProtocolVersion);
+  w.write_str("type");
+  w.write_str("StartUp");
+  w.write_str("type");
+  w.write_str("AddNode");
+  w.write_str("body");
+  w.write_map_header(0);
+  const auto error = decode_error(w.bytes());
+  EXPECT_EQ(error.code, "decode.malformed");
+  EXPECT_EQ(error.message, "envelope has two \"type\" keys");
+}
+
 TEST(CodecErrors, OtherVersionIsRejected) {
   for (std::uint64_t version :
        {std::uint64_t{0}, std::uint64_t{kProtocolVersion + 1}, std::uint64_t{1} << 40}) {
@@ -398,6 +414,27 @@ TEST(CodecErrors, WrongFieldTypesNameTheField) {
     EXPECT_EQ(error.code, "decode.field") << c.message;
     EXPECT_EQ(error.message, c.message);
   }
+}
+
+TEST(CodecErrors, PeekTypeNameWorksWhenTheBodyDoesNot) {
+  const auto bad_body = envelope("StartUp", [](MsgpackWriter& w) {
+    w.write_map_header(1);
+    w.write_str("link_port");
+    w.write_str("http");
+  });
+  EXPECT_EQ(decode_error(bad_body).code, "decode.field");
+  EXPECT_EQ(peek_type_name(bad_body), "StartUp");
+  EXPECT_EQ(peek_type_name(encode(Metrics{})), "Metrics");
+  EXPECT_EQ(peek_type_name(envelope("Teleport", [](MsgpackWriter& w) { w.write_nil(); })),
+            "Teleport");
+  EXPECT_EQ(peek_type_name(Bytes{}), "");
+  EXPECT_EQ(peek_type_name(Bytes{0x92, 0x01, 0x02}), "");
+  auto truncated = encode(StartUp{});
+  truncated.resize(4);  // cut inside the "v" entry, before "type"
+  EXPECT_EQ(peek_type_name(truncated), "");
+  const std::string long_name(1000, 'T');
+  EXPECT_EQ(peek_type_name(envelope(long_name, [](MsgpackWriter& w) { w.write_nil(); })).size(),
+            kMaxPeekedTypeName);
 }
 
 // ---- the fuzz seed corpus stays in step with the codec ------------------------------------------

@@ -91,6 +91,8 @@ void encode_value(MsgpackWriter& writer, const T& value);
 
 template <Described T>
 void encode_struct(MsgpackWriter& writer, const T& value) {
+  static_assert(detail::schema_is_complete<T>(),
+                "schema.hpp does not list every member of this struct (or lists too many)");
   constexpr auto& fields = Schema<T>::kFields;
   std::uint32_t present = 0;
   std::apply(
@@ -380,6 +382,23 @@ std::vector<std::uint8_t> encode(const Message& message) {
 
 std::string_view type_name(const Message& message) { return kKinds[message.index()].name; }
 
+std::string peek_type_name(std::span<const std::uint8_t> bytes) {
+  MsgpackReader reader(bytes);
+  auto entries = reader.read_map_header();
+  if (!entries) return {};
+  for (std::uint32_t i = 0; i < *entries; ++i) {
+    auto key = reader.read_str();
+    if (!key) return {};
+    if (*key == "type") {
+      auto value = reader.read_str();
+      if (!value) return {};
+      return std::string(value->substr(0, kMaxPeekedTypeName));
+    }
+    if (!reader.skip()) return {};
+  }
+  return {};
+}
+
 Result<Message> decode(std::span<const std::uint8_t> bytes) {
   // 1. The bytes must be exactly one well-formed MessagePack value.
   {
@@ -402,6 +421,9 @@ Result<Message> decode(std::span<const std::uint8_t> bytes) {
   for (std::uint32_t i = 0; i < *entries; ++i) {
     auto key = reader.read_str();
     if (!key) return malformed("envelope key " + std::to_string(i) + " is not a str");
+    const bool duplicate =
+        (*key == "v" && version) || (*key == "type" && type) || (*key == "body" && body_offset);
+    if (duplicate) return malformed("envelope has two \"" + std::string(*key) + "\" keys");
     if (*key == "v") {
       auto value = reader.read_uint();
       if (!value) return malformed("envelope v: " + value.error().message);

@@ -6,8 +6,10 @@
 // diagnostics. Wire names are the struct names, except ErrorMessage, which is "Error".
 // Adding a field: add the member in messages.hpp and one field(...) line here (append it).
 
+#include <cstddef>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 
 #include "nextmini/messages/messages.hpp"
 
@@ -30,6 +32,30 @@ constexpr Field<Struct, Member> field(std::string_view name, Member Struct::*mem
 // Specialized for every message and nested struct below.
 template <typename T>
 struct Schema;
+
+// Compile-time guard that a schema lists every member: the number of members of an aggregate,
+// found by brace-initializing it from ever more values that convert to anything (except the
+// aggregate itself, so a lone value is not taken for a copy).
+template <typename Aggregate>
+struct AnyMember {
+  template <typename T>
+  requires(!std::is_same_v<T, Aggregate>) operator T()
+      const;  // never defined: only used in unevaluated requires-expressions
+};
+
+template <typename Aggregate, typename... Members>
+constexpr std::size_t member_count() {
+  if constexpr (requires { Aggregate{Members{}..., AnyMember<Aggregate>{}}; }) {
+    return member_count<Aggregate, Members..., AnyMember<Aggregate>>();
+  } else {
+    return sizeof...(Members);
+  }
+}
+
+template <typename T>
+constexpr bool schema_is_complete() {
+  return member_count<T>() == std::tuple_size_v<std::decay_t<decltype(Schema<T>::kFields)>>;
+}
 
 template <>
 struct Schema<StartUp> {

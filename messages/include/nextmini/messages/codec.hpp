@@ -3,8 +3,10 @@
 //   { "v": <protocol version>, "type": "<message type name>", "body": { <named fields> } }
 // Unknown fields are ignored (a newer peer may add some); a missing field takes its default.
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,5 +25,11 @@ Result<Message> decode(std::span<const std::uint8_t> bytes);
 
 // The wire type name of a message ("StartUp", "InstallRoutes", ...).
 std::string_view type_name(const Message& message);
+
+// The envelope's "type" string of an encoded message, read without decoding the body, so an
+// Error reply can fill in_reply_to even when decode() failed. Empty when the bytes have no
+// readable type. At most kMaxPeekedTypeName bytes (a longer name is cut).
+inline constexpr std::size_t kMaxPeekedTypeName = 128;
+std::string peek_type_name(std::span<const std::uint8_t> bytes);
 
 }  // namespace nextmini::messages
