@@ -184,6 +184,27 @@ TEST(CodecErrors, UndecodableBytesAreMalformed) {
   }
 }
 
+TEST(CodecErrors, DeepNestingIsMalformed) {
+  // An unknown body field holding 100 nested arrays: deeper than the reader's limit of 64.
+  const auto deep = envelope("StartUp", [](MsgpackWriter& w) {
+    w.write_map_header(1);
+    w.write_str("future");
+    for (int i = 0; i < 100; ++i) w.write_array_header(1);
+    w.write_nil();
+  });
+  const auto error = decode_error(deep);
+  EXPECT_EQ(error.code, "decode.malformed");
+  EXPECT_NE(error.message.find("nested deeper"), std::string::npos) << error.message;
+  // 50 levels are fine, and ignored as an unknown field.
+  const auto ok = envelope("StartUp", [](MsgpackWriter& w) {
+    w.write_map_header(1);
+    w.write_str("future");
+    for (int i = 0; i < 50; ++i) w.write_array_header(1);
+    w.write_nil();
+  });
+  EXPECT_TRUE(decode(ok).has_value());
+}
+
 TEST(CodecErrors, TrailingBytesAreMalformed) {
   auto bytes = encode(NodeTopologyReady{3});
   bytes.push_back(0x00);
