@@ -1,0 +1,22 @@
+#pragma once
+// What `nextmini up` is asked to bring up, independent of how the config file is parsed:
+// the node ids with their overlay addresses, the links (for the summary), the controller's
+// port and token. up_command.cpp fills it from the controller's config library.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nextmini::launcher {
+
+struct NetworkPlan {
+  std::string config_path;  // absolute
+  std::uint16_t port = 3000;
+  std::string token;  // passed to the controller's nodes when the config sets one
+  std::vector<std::uint32_t> node_ids;
+  std::vector<std::string> overlay_addresses;  // parallel to node_ids
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> links;
+};
+
+}  // namespace nextmini::launcher

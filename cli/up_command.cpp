@@ -1,0 +1,89 @@
+// `nextmini up CONFIG [--timeout S] [--detach]`: a controller config turned into a running
+// network on this machine (see launcher/network_launcher.hpp for what it does step by step).
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "command_registry.hpp"
+#include "launcher/command_runner.hpp"
+#include "launcher/network_launcher.hpp"
+#include "nextmini/controller/config.hpp"
+#include "nextmini/controller/routing.hpp"
+#include "nextmini/controller/topology.hpp"
+
+namespace nextmini::cli {
+namespace {
+
+struct UpArgs {
+  std::string config;
+  double timeout_seconds = 60;
+  bool detach = false;
+};
+
+// Reads and checks the config the way the controller will, so a bad config fails before
+// anything is created (exit status 2).
+launcher::NetworkPlan make_plan(const std::string& config_path) {
+  auto config = controller::load_config_file(config_path);
+  if (!config) throw CommandFailure{config.error().message, 2};
+  auto topology = controller::build_topology(*config);
+  if (!topology) throw CommandFailure{topology.error().message, 2};
+  auto routes = controller::build_routes(*config, *topology);
+  if (!routes) throw CommandFailure{routes.error().message, 2};
+
+  launcher::NetworkPlan plan;
+  std::error_code error;
+  auto absolute = std::filesystem::absolute(config_path, error);
+  plan.config_path = error ? config_path : absolute.lexically_normal().string();
+  plan.port = config->port == 0 ? 3000 : config->port;
+  plan.token = config->token;
+  for (std::uint32_t id = 1; id <= topology->n_nodes(); ++id) {
+    plan.node_ids.push_back(id);
+    plan.overlay_addresses.push_back(controller::node_address(*config, id));
+  }
+  for (const auto& [a, b] : topology->edges()) plan.links.emplace_back(a, b);
+  return plan;
+}
+
+void run_up(const UpArgs& args) {
+  auto plan = make_plan(args.config);
+  if (::geteuid() != 0) {
+    throw CommandFailure{"`nextmini up` creates network namespaces and needs root", 1};
+  }
+  if (args.timeout_seconds <= 0) throw CommandFailure{"--timeout must be positive", 2};
+  launcher::UpOptions options;
+  options.timeout = std::chrono::milliseconds(static_cast<long>(args.timeout_seconds * 1000));
+  options.detach = args.detach;
+  launcher::NetworkLauncher network(launcher::RunDirectory::from_environment(),
+                                    launcher::self_executable());
+  auto result = network.up(plan, options);
+  if (!result) throw CommandFailure{result.error().message, 1};
+}
+
+void setup(CLI::App& app) {
+  auto args = std::make_shared<UpArgs>();
+  auto* command =
+      app.add_subcommand("up", "Bring up the network of a controller config on this machine");
+  command->footer(
+      "Makes a network namespace per node (nm-n<N>, underlay eth0 100.127.x.y), runs the "
+      "controller in nm-ctl and every node in its namespace, and waits until the controller "
+      "reports the topology ready, printing progress and then a summary. Stays in the "
+      "foreground until Ctrl-C unless --detach. Needs root. State and logs: /run/nextmini "
+      "(or $NEXTMINI_RUN_DIR).");
+  command->add_option("config", args->config, "controller config (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--timeout", args->timeout_seconds,
+                   "seconds to wait for the whole network to be ready")
+      ->capture_default_str();
+  command->add_flag("--detach,-d", args->detach,
+                    "return once the network is ready (stop it with `nextmini down`)");
+  command->callback([args] { run_up(*args); });
+}
+
+const CommandRegistration kRegistration{"up", 100, &setup};
+
+}  // namespace
+}  // namespace nextmini::cli
