@@ -64,6 +64,13 @@ Result<ControllerStatus> parse_controller_status(const std::string& text) {
   if (!ready) return Failure{ready.error()};
   status.ready = ready->count;
   status.ready_ids = ready->ids;
+  // Optional lists of node ids next to the counts (named in timeouts when present).
+  if (auto listed = count_or_list(tree, "connected_nodes"); listed && listed->ids) {
+    status.connected_ids = listed->ids;
+  }
+  if (auto listed = count_or_list(tree, "ready_nodes"); listed && listed->ids) {
+    status.ready_ids = listed->ids;
+  }
   auto routes = count_or_list(tree, "routes");
   if (!routes) return Failure{routes.error()};
   status.routes = routes->count;

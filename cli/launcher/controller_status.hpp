@@ -3,7 +3,8 @@
 // (`nextmini controller --status-file PATH`): a JSON object with at least
 //   n_nodes, connected, ready, topology_ready, routes, edges, pid, errors.
 // `connected` and `ready` may be counts or lists of node ids; `routes` and `edges` counts or
-// lists. Unknown keys are kept in `text` (the raw file) for `nextmini status`.
+// lists; optional "connected_nodes"/"ready_nodes" lists of ids name the nodes in a timeout
+// message. Unknown keys are kept in `text` (the raw file) for `nextmini status`.
 
 #include <sys/types.h>
 

@@ -207,6 +207,18 @@ TEST(ControllerStatusTest, ParsesListsAndErrors) {
   EXPECT_NE(status->errors[1].find("link down"), std::string::npos);
 }
 
+TEST(ControllerStatusTest, ReadsOptionalNodeLists) {
+  auto status = parse_controller_status(
+      R"({"n_nodes": 3, "connected": 3, "ready": 2, "ready_nodes": [1, 3],
+          "connected_nodes": [1, 2, 3], "topology_ready": false})");
+  ASSERT_TRUE(status) << status.error().message;
+  EXPECT_EQ(status->ready, 2u);
+  ASSERT_TRUE(status->ready_ids);
+  EXPECT_EQ(*status->ready_ids, (std::vector<std::uint32_t>{1, 3}));
+  ASSERT_TRUE(status->connected_ids);
+  EXPECT_EQ(status->connected_ids->size(), 3u);
+}
+
 TEST(ControllerStatusTest, RejectsMalformedFiles) {
   EXPECT_FALSE(parse_controller_status("{\"n_nodes\": 4,"));
   auto bad = parse_controller_status(R"({"n_nodes": "four"})");
