@@ -1,7 +1,8 @@
-# nextmini_add_unit_test(NAME SOURCES... LIBS...)
+# nextmini_add_unit_test(NAME SOURCES... LIBS... [TEST_PREFIX prefix])
 #   Builds a GoogleTest executable and registers each of its tests with CTest (label "unit").
+#   TEST_PREFIX, if given, is put before every CTest name (so `ctest -R prefix` selects them).
 function(nextmini_add_unit_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TEST_PREFIX" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT NEXTMINI_BUILD_TESTS)
     return()
   endif()
@@ -11,7 +12,12 @@ function(nextmini_add_unit_test name)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
+  set(prefix_args)
+  if(ARG_TEST_PREFIX)
+    set(prefix_args TEST_PREFIX ${ARG_TEST_PREFIX})
+  endif()
   gtest_discover_tests(${name}
+    ${prefix_args}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PROPERTIES LABELS "${labels}"
     DISCOVERY_TIMEOUT 60)

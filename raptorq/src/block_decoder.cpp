@@ -48,7 +48,6 @@ Result<BlockDecoder> BlockDecoder::create(std::uint32_t source_symbols, std::uin
   }
   auto state = std::make_unique<State>();
   state->params = detail::BlockParameters::for_k(source_symbols);
-  state->source.assign(static_cast<std::size_t>(source_symbols) * symbol_size, 0);
   state->have_source.assign(source_symbols, 0);
   state->zero.assign(symbol_size, 0);
   return BlockDecoder(std::move(state), symbol_size);
@@ -74,6 +73,9 @@ Result<bool> BlockDecoder::add_symbol(std::uint32_t esi, std::span<const std::ui
   }
   if (st.decoded) return true;
   const std::uint32_t k = st.params.k;
+  // The block buffer is allocated with the first symbol, so an untrusted OTI announcing a
+  // huge object costs nothing until data actually arrives.
+  if (st.source.empty()) st.source.assign(static_cast<std::size_t>(k) * symbol_size_, 0);
   if (esi < k) {
     if (st.have_source[esi]) {
       return fail("raptorq.duplicate",
