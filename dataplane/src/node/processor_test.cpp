@@ -289,6 +289,28 @@ TEST_F(ProcessorTest, PoolExhaustionOnCopyIsCounted) {
   EXPECT_EQ(tiny.in_use(), 0u);
 }
 
+TEST_F(ProcessorTest, CopyLargerThanThePoolBuffersIsTooBig) {
+  // The processor's pool has small buffers; the packet came from a reader's bigger pool.
+  PacketPool small(4, 256);
+  Processor processor({1, 32}, small);
+  processor.attach_link(2, &link2_);
+  processor.attach_link(3, &link3_);
+  processor.set_routes(table(1, {entry(10, 1, 4, {2, 3}), entry(11, 1, 3, {2})}));
+  PacketBatch batch;
+  batch.push(make_udp(pool_, node_ip(1), node_ip(4), 1, 2, 600));
+  processor.process_local(batch);
+  EXPECT_EQ(processor.drops()[DropReason::kTooBig], 1u);
+  EXPECT_EQ(processor.link_stats(2)->drops[DropReason::kTooBig], 1u);
+  EXPECT_EQ(link3_.packets.size(), 1u);  // the original buffer still went to the last hop
+  // Without headroom for the overlay header it must be moved, and does not fit either.
+  PacketPool no_headroom(1, 2048, 0);
+  batch.push(make_udp(no_headroom, node_ip(1), node_ip(3), 1, 2, 600));
+  processor.process_local(batch);
+  EXPECT_EQ(processor.drops()[DropReason::kTooBig], 2u);
+  EXPECT_EQ(no_headroom.in_use(), 0u);
+  EXPECT_EQ(small.in_use(), 0u);
+}
+
 TEST_F(ProcessorTest, PacketWithoutHeadroomIsMovedIntoAPoolBuffer) {
   PacketPool no_headroom(4, kBufferSize, 0);
   processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
