@@ -158,29 +158,56 @@ void encode_value(MsgpackWriter& writer, const T& value) {
 // ---- decoding -------------------------------------------------------------------------------
 
 // The reader and the path of the value being decoded ("InstallRoutes.routes[2].next_hops").
-struct DecodeContext {
-  MsgpackReader& reader;
-  std::string path;
+// The path is kept as a stack of parts (no allocation per field) and spelled out only when an
+// error needs it.
+struct PathPart {
+  enum class Kind { kField, kIndex, kKey };
+  Kind kind;
+  std::string_view text;  // field name, or map key (points into the schema or the input)
+  std::size_t index;      // array index
 };
 
-// Appends a path segment for the lifetime of the guard.
+struct DecodeContext {
+  MsgpackReader& reader;
+  std::string_view root;  // the message's wire name
+  std::vector<PathPart> parts;
+
+  std::string path() const {
+    std::string out(root);
+    for (const auto& part : parts) {
+      switch (part.kind) {
+        case PathPart::Kind::kField:
+          out += '.';
+          out += part.text;
+          break;
+        case PathPart::Kind::kIndex:
+          out += '[' + std::to_string(part.index) + ']';
+          break;
+        case PathPart::Kind::kKey:
+          out += "[\"" + printable(part.text) + "\"]";
+          break;
+      }
+    }
+    return out;
+  }
+};
+
+// Pushes a path part for the lifetime of the guard.
 class PathSegment {
  public:
-  PathSegment(DecodeContext& context, std::string_view segment)
-      : context_(context), size_(context.path.size()) {
-    context_.path += segment;
+  PathSegment(DecodeContext& context, PathPart part) : context_(context) {
+    context_.parts.push_back(part);
   }
-  ~PathSegment() { context_.path.resize(size_); }
+  ~PathSegment() { context_.parts.pop_back(); }
   PathSegment(const PathSegment&) = delete;
   PathSegment& operator=(const PathSegment&) = delete;
 
  private:
   DecodeContext& context_;
-  std::size_t size_;
 };
 
 Failure field_error(const DecodeContext& context, std::string_view what) {
-  return fail("decode.field", context.path + ": " + std::string(what));
+  return fail("decode.field", context.path() + ": " + std::string(what));
 }
 
 // A reader error inside the body: type and range problems name the field; anything else means
@@ -189,7 +216,7 @@ Failure reader_error(const DecodeContext& context, const Error& error) {
   if (error.code == "msgpack.type" || error.code == "msgpack.range") {
     return field_error(context, error.message);
   }
-  return fail("decode.malformed", context.path + ": " + error.message);
+  return fail("decode.malformed", context.path() + ": " + error.message);
 }
 
 template <typename T>
@@ -214,7 +241,7 @@ Result<void> decode_struct(DecodeContext& context, T& out) {
             const std::size_t this_index = index++;
             if (matched || f.name != *key) return;
             matched = true;
-            PathSegment segment(context, "." + std::string(f.name));
+            PathSegment segment(context, {PathPart::Kind::kField, f.name, 0});
             if (seen[this_index]) {
               result = field_error(context, "duplicate key");
               return;
@@ -300,7 +327,7 @@ Result<void> decode_value(DecodeContext& context, T& out) {
     out.clear();
     out.reserve(*count);  // bounded by the bytes left (see read_array_header)
     for (std::uint32_t i = 0; i < *count; ++i) {
-      PathSegment segment(context, "[" + std::to_string(i) + "]");
+      PathSegment segment(context, {PathPart::Kind::kIndex, {}, i});
       typename T::value_type element{};
       auto result = decode_value(context, element);
       if (!result) return result;
@@ -313,8 +340,8 @@ Result<void> decode_value(DecodeContext& context, T& out) {
     for (std::uint32_t i = 0; i < *count; ++i) {
       auto key = reader.read_str();
       if (!key) return field_error(context, "map key " + std::to_string(i) + " is not a str");
+      PathSegment segment(context, {PathPart::Kind::kKey, *key, 0});
       std::string name(key->data(), key->size());
-      PathSegment segment(context, "[\"" + printable(name) + "\"]");
       if (out.contains(name)) return field_error(context, "duplicate key");
       typename T::mapped_type element{};
       auto result = decode_value(context, element);
@@ -334,7 +361,8 @@ using BodyDecoder = Result<Message> (*)(MsgpackReader&);
 
 template <typename T>
 Result<Message> decode_body(MsgpackReader& reader) {
-  DecodeContext context{reader, std::string(Schema<T>::kName)};
+  DecodeContext context{reader, Schema<T>::kName, {}};
+  context.parts.reserve(8);
   T value{};
   auto result = decode_struct(context, value);
   if (!result) return Failure{std::move(result).error()};

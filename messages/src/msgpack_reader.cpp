@@ -74,7 +74,9 @@ Result<MsgpackReader::Header> MsgpackReader::read_header() const {
                        std::uint64_t per_element) -> Result<Header> {
     if (width > 0 && !load(width)) return truncated(1 + width, left);
     if (width > 0) count = field;
-    if (count * per_element > left - 1 - width) return truncated(1 + width + count, left);
+    if (count * per_element > left - 1 - width) {
+      return truncated(1 + width + count * per_element, left);  // at least that many
+    }
     return Header{type, 1 + width, count};
   };
   auto integer = [&](std::size_t width, bool is_signed) -> Result<Header> {

@@ -3,7 +3,8 @@
 // The wire form (MessagePack maps inside a versioned envelope) lives in codec.hpp; these types
 // carry no encoding logic. Optional fields are std::optional: absent on the wire means "not set"
 // (for SetLinkParams: "leave as is"). Times are nanoseconds since the Unix epoch unless named
-// otherwise; rates are bits per second; sizes are bytes.
+// otherwise; rates are bits per second; sizes are bytes. Every struct compares with == (all
+// fields), so tests and stores can diff messages.
 
 #include <cstdint>
 #include <map>
