@@ -132,6 +132,39 @@ TEST(Codec, UnknownFieldsInBodyAndEnvelopeAreIgnored) {
   EXPECT_EQ(std::get<StartUp>(*decoded), expected);
 }
 
+TEST(Codec, UnknownFieldsInNestedStructsAreIgnored) {
+  auto decoded = decode(envelope("InstallRoutes", [](MsgpackWriter& w) {
+    w.write_map_header(1);
+    w.write_str("routes");
+    w.write_array_header(1);
+    w.write_map_header(3);
+    w.write_str("route_id");
+    w.write_uint(5);
+    w.write_str("latency_class");  // unknown to this build
+    w.write_str("gold");
+    w.write_str("next_hops");
+    w.write_array_header(1);
+    w.write_uint(2);
+  }));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().message;
+  const auto& routes = std::get<InstallRoutes>(*decoded).routes;
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0], (RouteEntry{5, 0, 0, 1, {2}, false}));
+}
+
+TEST(Codec, AnyIntegerFormatThatFitsIsAccepted) {
+  // Peers may write small non-negative values in signed or wide formats. Hand-made body:
+  // {"node_id": int32 7, "link_port": uint64 8000, "dial": false}, keys in a different order.
+  Bytes bytes = envelope("AddNode", [](MsgpackWriter& w) { w.write_map_header(3); });
+  const Bytes fields{0xa4, 'd',  'i',  'a',  'l',  0xc2, 0xa7, 'n',  'o',  'd',  'e',  '_', 'i',
+                     'd',  0xd2, 0x00, 0x00, 0x00, 0x07, 0xa9, 'l',  'i',  'n',  'k',  '_', 'p',
+                     'o',  'r',  't',  0xcf, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1f, 0x40};
+  bytes.insert(bytes.end(), fields.begin(), fields.end());
+  auto decoded = decode(bytes);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().message;
+  EXPECT_EQ(std::get<AddNode>(*decoded), (AddNode{7, "", 8000, false}));
+}
+
 TEST(Codec, MissingFieldsKeepTheirDefaults) {
   auto decoded = decode(envelope("StartUpReply", [](MsgpackWriter& w) {
     w.write_map_header(1);

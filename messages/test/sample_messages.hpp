@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "nextmini/messages/messages.hpp"
@@ -112,6 +113,18 @@ inline std::vector<Message> sample_messages() {
   out.push_back(ProbeLink{8, 1, 2, 10});
   out.push_back(ProbeLinkResult{8, 1, 2, true, 250'000, "timeout on 1 of 10"});
   out.push_back(ErrorMessage{"decode.unknown_type", "unknown message type \"Foo\"", "Foo"});
+  {
+    // Long forms: str8 / str16 strings, array16 and map16 containers.
+    ErrorMessage long_error{std::string(40, 'c'), std::string(300, 'm'), std::string(1000, 't')};
+    out.push_back(long_error);
+    InstallRoutes many;
+    for (RouteId id = 1; id <= 20; ++id) many.removed.push_back(id * 1000);
+    many.routes.push_back(RouteEntry{7, 1, 2, 1, std::vector<NodeId>(300, 9), false});
+    out.push_back(many);
+    Metrics counters;
+    for (int i = 0; i < 20; ++i) counters.drops["reason_" + std::to_string(i)] = 1ULL << i;
+    out.push_back(counters);
+  }
   return out;
 }
 
