@@ -113,9 +113,10 @@ struct Processor::State {
   }
 
   void flush_all() {
-    for (Output* output : pending) {
-      flush(*output);
-      output->pending = false;
+    // By index: a sink's send() may attach a link, which can grow `pending`'s capacity.
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      flush(*pending[i]);
+      pending[i]->pending = false;
     }
     pending.clear();
   }
@@ -204,7 +205,7 @@ void Processor::State::process_local_packet(Packet& packet) {
   packet.meta().flow_hash = key.flow_hash32();
   const std::size_t ip_bytes = packet.size();
   if (*dst == config.self) {
-    flows.count(key, config.self, config.self, ip_bytes);
+    flows.count(key, config.self, config.self, ip_bytes, now_ns);
     return deliver_local(std::move(packet));
   }
   const auto route = selector.select(hash, *dst, table->routes_to(*dst));
@@ -236,7 +237,7 @@ void Processor::State::process_local_packet(Packet& packet) {
   }
   write_overlay_header(
       header, std::span<std::uint8_t, kOverlayHeaderSize>(packet.data(), kOverlayHeaderSize));
-  flows.count(key, config.self, *dst, ip_bytes);
+  flows.count(key, config.self, *dst, ip_bytes, now_ns);
   fan_out(std::move(packet), hop->next_hops, 0);
 }
 
@@ -278,7 +279,7 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
       ingress.stats.drops.add(ip_drop_reason(status));
       local_delivery = false;
     } else {
-      flows.count(FlowKey::from(view), header.src, config.self, inner.size());
+      flows.count(FlowKey::from(view), header.src, config.self, inner.size(), now_ns);
     }
   }
   if (hops.empty() && !local_delivery) {
@@ -372,6 +373,10 @@ messages::Metrics Processor::metrics() const {
   }
   metrics.drops = drop_map(s.drops);
   return metrics;
+}
+
+std::size_t Processor::expire_flows(std::uint64_t idle_ns) {
+  return state_->flows.expire(realtime_ns(), idle_ns);
 }
 
 const DropCounters& Processor::drops() const noexcept { return state_->drops; }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "nextmini/dataplane/core/flow_key.hpp"
@@ -506,6 +508,54 @@ TEST_F(ProcessorTest, FlowsStayOnTheirRouteAcrossAReinstall) {
     ASSERT_FALSE(sink.packets.empty());
     EXPECT_EQ(route_of(sink.packets.back()), route) << "port " << port;
   }
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
+
+namespace nextmini::dataplane {
+namespace {
+
+FlowKey key_with_port(std::uint16_t port) {
+  FlowKey key;
+  key.ip_version = 4;
+  key.protocol = 17;
+  key.src_port = port;
+  return key;
+}
+
+TEST(FlowTable, ExpireForgetsIdleFlowsAndMakesRoom) {
+  FlowTable table(2);
+  table.count(key_with_port(1), 1, 2, 100, 1'000);
+  table.count(key_with_port(2), 1, 2, 100, 5'000);
+  table.count(key_with_port(3), 1, 2, 100, 5'000);  // full: untracked
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.untracked_packets(), 1u);
+  EXPECT_EQ(table.expire(6'000, 10'000), 0u);  // nothing idle that long
+  EXPECT_EQ(table.expire(6'000, 2'000), 1u);   // port 1 was idle 5,000 ns
+  EXPECT_EQ(table.find(key_with_port(1)), nullptr);
+  ASSERT_NE(table.find(key_with_port(2)), nullptr);
+  table.count(key_with_port(3), 1, 2, 100, 7'000);
+  ASSERT_NE(table.find(key_with_port(3)), nullptr);
+  EXPECT_EQ(table.find(key_with_port(3))->last_seen_ns, 7'000u);
+}
+
+TEST(ProcessorFlows, ExpireFlowsUsesTheClock) {
+  PacketPool pool(8, 2048);
+  Processor processor({1, 32}, pool);
+  CollectSink tun;
+  processor.attach_local(&tun);
+  processor.set_routes(table(1, {}));
+  PacketBatch batch;
+  batch.push(make_udp(pool, node_ip(1), node_ip(1), 1, 2, 10));
+  processor.process_local(batch);
+  tun.clear();
+  ASSERT_EQ(processor.flows().size(), 1u);
+  EXPECT_EQ(processor.expire_flows(3'600'000'000'000ULL), 0u);  // an hour: still fresh
+  EXPECT_EQ(processor.flows().size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(processor.expire_flows(1'000'000), 1u);  // idle for more than 1 ms
+  EXPECT_EQ(processor.flows().size(), 0u);
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // max_flows entries. The processor counts a flow where it enters the overlay (its source node)
 // and where it leaves it (its sink). The first packet of a new flow inserts an entry (the only
 // allocation, and bounded); once the table is full, packets of flows not in it are counted in
-// untracked_packets()/untracked_bytes() instead. Thread: the processor's worker.
+// untracked_packets()/untracked_bytes() instead; expire() forgets idle flows to make room.
+// Thread: the processor's worker.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,7 @@ struct FlowStats {
   messages::NodeId dst = 0;  // node where it leaves
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t last_seen_ns = 0;  // time of the batch that carried its latest packet
 };
 
 class FlowTable {
@@ -29,8 +31,9 @@ class FlowTable {
     flows_.reserve(max_flows);
   }
 
-  // Adds one packet of `bytes` to the flow (inserting it if there is room).
-  void count(const FlowKey& key, messages::NodeId src, messages::NodeId dst, std::size_t bytes) {
+  // Adds one packet of `bytes`, seen at `now_ns`, to the flow (inserting it if there is room).
+  void count(const FlowKey& key, messages::NodeId src, messages::NodeId dst, std::size_t bytes,
+             std::uint64_t now_ns = 0) {
     auto it = flows_.find(key);
     if (it == flows_.end()) {
       if (flows_.size() >= max_flows_) {
@@ -38,10 +41,19 @@ class FlowTable {
         untracked_bytes_ += bytes;
         return;
       }
-      it = flows_.emplace(key, FlowStats{src, dst, 0, 0}).first;
+      it = flows_.emplace(key, FlowStats{src, dst, 0, 0, now_ns}).first;
     }
     ++it->second.packets;
     it->second.bytes += bytes;
+    it->second.last_seen_ns = now_ns;
+  }
+
+  // Removes flows last seen more than `idle_ns` before `now_ns`; returns how many.
+  std::size_t expire(std::uint64_t now_ns, std::uint64_t idle_ns) {
+    return static_cast<std::size_t>(std::erase_if(flows_, [&](const auto& entry) {
+      const std::uint64_t seen = entry.second.last_seen_ns;
+      return seen < now_ns && now_ns - seen > idle_ns;
+    }));
   }
 
   const FlowStats* find(const FlowKey& key) const noexcept {

@@ -53,6 +53,10 @@ class Processor {
 
   // A snapshot of the counters in the Metrics message's shape (node_id and timestamp filled).
   messages::Metrics metrics() const;
+  // Forgets the counters of flows without a packet for `idle_ns` (so the bounded flow table
+  // makes room for new flows); returns how many. Call it off the per-packet path, e.g. on the
+  // metrics timer.
+  std::size_t expire_flows(std::uint64_t idle_ns);
   // Node-wide drops by reason (also in metrics()).
   const DropCounters& drops() const noexcept;
   // Counters of the link to `neighbor`, or nullptr if no packet or attachment concerned it yet.
