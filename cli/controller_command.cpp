@@ -42,8 +42,8 @@ struct Plan {
 Plan load_plan(const ControllerArgs& args) {
   auto config = controller::load_config_file(args.config);
   if (!config) {
-    throw CommandFailure{fmt::format("{}:\n{}", args.config, config.error().message),
-                         config.error().code == "config.io" ? 1 : 2};
+    if (config.error().code == "config.io") throw CommandFailure{config.error().message, 1};
+    throw CommandFailure{fmt::format("{}:\n{}", args.config, config.error().message), 2};
   }
   if (args.port) config->port = static_cast<std::uint16_t>(*args.port);
   if (args.listen) {
@@ -77,8 +77,15 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
               controller::node_address(config, 1).c_str(),
               controller::node_address(config, n).c_str(), controller::prefix_length(config),
               plan.topology.edges().size());
+  constexpr std::size_t kShownEdges = 64;
   std::string edges;
-  for (const auto& [a, b] : plan.topology.edges()) edges += fmt::format(" {}-{}", a, b);
+  const auto& all_edges = plan.topology.edges();
+  for (std::size_t i = 0; i < all_edges.size() && i < kShownEdges; ++i) {
+    edges += fmt::format(" {}-{}", all_edges[i].first, all_edges[i].second);
+  }
+  if (all_edges.size() > kShownEdges) {
+    edges += fmt::format(" ... ({} more)", all_edges.size() - kShownEdges);
+  }
   std::printf("edges:%s\n", edges.empty() ? " none" : edges.c_str());
   std::printf("routes: %zu (%zu from [[routes]], %s for the other pairs)\n",
               plan.routes.routes().size(), configured, config.routing_protocol.c_str());
