@@ -1,0 +1,138 @@
+#pragma once
+// Node: one dataplane node (DESIGN.md §3) — an object, not a process. It owns its io_context,
+// PacketPool, Processor, TunDevice, tcp links, LinkListener and ControlClient, and applies what
+// the controller says:
+//   StartUpReply   adopt the id, open/configure the TUN (address, prefix, MTU), metrics interval
+//   AddNode        create the link to that neighbour (dial, or wait for its connection)
+//   AddNodeAddress, InstallRoutes (full or delta)  merge, rebuild the RouteTable snapshot and
+//                  swap it into the Processor
+//   TopologyReady  logged; SetLinkParams stored only (link emulation comes later); others logged
+// It sends NodeTopologyReady when, on the current controller connection, routes are installed
+// and every link it was told about, and every next hop its routes name, is connected
+// (re-evaluated on each event, once per controller connection), and Metrics every
+// metrics interval (processor counters merged with link and TUN counters).
+// Data path: TUN (or inject_local) -> Processor -> links / local sink (TUN, or a callback when
+// the TUN is disabled); links -> Processor.process_from_link.
+// Thread: run() runs the io_context on the calling thread (workers = 1 for now); every
+// component lives on it. async_stop() is safe from any thread.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "nextmini/common/result.hpp"
+#include "nextmini/dataplane/core/packet_batch.hpp"
+#include "nextmini/dataplane/core/packet_pool.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::dataplane {
+
+class ControlClient;
+class LinkListener;
+class Processor;
+class TcpLink;
+class TunDevice;
+
+struct NodeConfig {
+  std::string controller_url;    // ws://HOST:PORT
+  messages::NodeId node_id = 0;  // 0: the controller assigns one
+  std::string token;
+  bool use_tun = true;
+  std::string tun_name = "utun";
+  std::string listen_address = "0.0.0.0";
+  // Where neighbours reach the listener; empty: the listen address, or when that is a wildcard
+  // the first non-loopback IPv4 address of this network namespace.
+  std::string advertise_address;
+  std::uint16_t link_port = 4000;  // 0: an ephemeral port
+  unsigned workers = 1;
+  std::size_t pool_buffers = 8192;
+  std::size_t buffer_size = 2048;
+  // Without a TUN, packets delivered locally go here (on the node's thread).
+  std::function<void(PacketBatch& batch)> local_delivery;
+};
+
+class Node {
+ public:
+  explicit Node(NodeConfig config);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();
+
+  // Opens the link listener and starts the control client. Errors: bad url, listen failure.
+  Result<void> start();
+  // start() (if needed), then runs until stopped. Returns a fatal error that stopped the node
+  // (TUN cannot be opened, the controller refused the token), or success after async_stop().
+  Result<void> run();
+  // Refuses new work and closes everything; run() returns once in-flight work is done.
+  // Safe from any thread and from signal-handling code running on the node's io_context.
+  void async_stop();
+
+  // Raw IP packets as if read from the TUN (the Python package's path). Node thread only.
+  void inject_local(PacketBatch& batch);
+
+  boost::asio::io_context& io_context() noexcept { return io_; }
+  PacketPool& pool() noexcept { return pool_; }
+  // Readable from any thread.
+  messages::NodeId id() const noexcept { return id_.load(); }
+  bool topology_ready() const noexcept { return topology_ready_.load(); }
+  bool reported_ready() const noexcept { return reported_ready_.load(); }
+  std::uint16_t link_port() const noexcept { return bound_port_.load(); }
+  // The counters as they go into Metrics. Node thread only.
+  messages::Metrics metrics() const;
+
+ private:
+  class LocalSink;
+
+  void on_message(messages::Message& message);
+  void on_control_state(bool connected);
+  void apply(const messages::StartUpReply& reply);
+  void apply(const messages::AddNode& add);
+  void apply(const messages::AddNodeAddress& address);
+  void apply(const messages::InstallRoutes& install);
+  void on_accept(messages::NodeId neighbor, boost::asio::ip::tcp::socket socket);
+  void ensure_processor();
+  void rebuild_routes();
+  void evaluate_readiness();
+  void schedule_metrics();
+  void stop_now(std::optional<Error> fatal);
+
+  NodeConfig config_;
+  PacketPool pool_;  // declared before io_ so it outlives handlers destroyed with io_
+  boost::asio::io_context io_;
+  std::unique_ptr<LocalSink> local_sink_;
+  std::unique_ptr<Processor> processor_;
+  std::unique_ptr<TunDevice> tun_;
+  std::unique_ptr<LinkListener> listener_;
+  std::unique_ptr<ControlClient> client_;
+  std::map<messages::NodeId, std::unique_ptr<TcpLink>> links_;
+  std::vector<std::unique_ptr<TcpLink>> retired_links_;  // closed, kept until handlers drain
+  std::map<messages::NodeId, boost::asio::ip::tcp::socket> pending_accepts_;
+  std::unordered_map<std::uint32_t, messages::NodeId> addresses_;
+  std::map<messages::RouteId, messages::RouteEntry> routes_;
+  std::uint64_t routes_version_ = 0;
+  bool routes_this_session_ = false;
+  std::map<std::pair<messages::NodeId, messages::NodeId>, messages::LinkParams> link_params_;
+  std::string tun_address_;
+  std::uint32_t metrics_interval_ms_ = 1000;
+  boost::asio::steady_timer metrics_timer_;
+  bool metrics_running_ = false;
+  bool started_ = false;
+  bool stopping_ = false;
+  std::optional<Error> fatal_;
+  std::atomic<messages::NodeId> id_{0};
+  std::atomic<bool> topology_ready_{false};
+  std::atomic<bool> reported_ready_{false};
+  std::atomic<std::uint16_t> bound_port_{0};
+};
+
+}  // namespace nextmini::dataplane

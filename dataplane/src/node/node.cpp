@@ -1,0 +1,435 @@
+#include "nextmini/dataplane/node/node.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <iterator>
+#include <type_traits>
+#include <vector>
+
+#include "nextmini/dataplane/io/tun_device.hpp"
+#include "nextmini/dataplane/node/control_client.hpp"
+#include "nextmini/dataplane/node/processor.hpp"
+#include "nextmini/dataplane/route/route_table.hpp"
+#include "nextmini/dataplane/transport/link_listener.hpp"
+#include "nextmini/dataplane/transport/tcp_link.hpp"
+#include "nextmini/messages/codec.hpp"
+
+namespace nextmini::dataplane {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// The first IPv4 address of an interface that is up and not loopback, or "" if none.
+std::string first_non_loopback_ipv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return {};
+  std::string found;
+  for (ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
+    if ((entry->ifa_flags & IFF_LOOPBACK) != 0 || (entry->ifa_flags & IFF_UP) == 0) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    if (::inet_ntop(AF_INET, &address->sin_addr, text, sizeof(text)) != nullptr) {
+      found = text;
+      break;
+    }
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
+  in_addr address{};
+  if (::inet_pton(AF_INET, text.c_str(), &address) != 1) return std::nullopt;
+  return ntohl(address.s_addr);
+}
+
+void add_drops(std::map<std::string, std::uint64_t>& into, const DropCounters& drops) {
+  for (std::size_t i = 0; i < kDropReasonCount; ++i)
+    if (drops.counts[i] != 0)
+      into[std::string(drop_reason_name(static_cast<DropReason>(i)))] += drops.counts[i];
+}
+
+}  // namespace
+
+// Local deliveries when there is no TUN: hands batches to NodeConfig::local_delivery.
+class Node::LocalSink final : public PacketSink {
+ public:
+  explicit LocalSink(std::function<void(PacketBatch&)> deliver) : deliver_(std::move(deliver)) {}
+  void send(PacketBatch& batch) override {
+    if (deliver_) deliver_(batch);
+    batch.clear();
+  }
+
+ private:
+  std::function<void(PacketBatch&)> deliver_;
+};
+
+Node::Node(NodeConfig config)
+    : config_(std::move(config)),
+      pool_(config_.pool_buffers, config_.buffer_size),
+      metrics_timer_(io_) {
+  if (config_.workers != 1)
+    spdlog::warn("node: {} workers requested; this build runs one worker", config_.workers);
+  if (!config_.use_tun) local_sink_ = std::make_unique<LocalSink>(config_.local_delivery);
+}
+
+Node::~Node() {
+  stop_now(std::nullopt);
+  // Let cancelled handlers finish without blocking, so their buffers go back to the pool.
+  io_.restart();
+  io_.poll();
+}
+
+Result<void> Node::start() {
+  if (started_) return ok();
+  auto control = ControlClientConfig::from_url(config_.controller_url);
+  if (!control) return Failure{control.error()};
+
+  listener_ =
+      std::make_unique<LinkListener>(io_, [this](messages::NodeId neighbor, tcp::socket socket) {
+        on_accept(neighbor, std::move(socket));
+      });
+  if (auto listening = listener_->listen(config_.listen_address, config_.link_port); !listening)
+    return Failure{listening.error()};
+  bound_port_ = listener_->port();
+
+  std::string advertise = config_.advertise_address;
+  if (advertise.empty()) {
+    const bool wildcard = config_.listen_address == "0.0.0.0" || config_.listen_address == "::";
+    advertise = wildcard ? first_non_loopback_ipv4() : config_.listen_address;
+    if (advertise.empty()) {
+      spdlog::warn(
+          "node: no non-loopback IPv4 address to advertise; neighbours will use the "
+          "address the controller sees");
+    }
+  }
+
+  messages::StartUp startup;
+  startup.node_id = config_.node_id;
+  startup.token = config_.token;
+  startup.underlay_address = advertise;
+  startup.link_port = listener_->port();
+  startup.operating_mode = config_.use_tun ? "tun" : "python";
+  id_ = config_.node_id;
+
+  client_ = std::make_unique<ControlClient>(
+      io_, std::move(*control), [this](messages::Message& message) { on_message(message); },
+      [this](bool connected) { on_control_state(connected); });
+  client_->set_startup(std::move(startup));
+  client_->start();
+  started_ = true;
+  spdlog::info("node: links on {}:{} (advertised as {}), controller {}", config_.listen_address,
+               listener_->port(), advertise.empty() ? "-" : advertise, config_.controller_url);
+  return ok();
+}
+
+Result<void> Node::run() {
+  if (!started_) {
+    if (auto started = start(); !started) return started;
+  }
+  io_.run();
+  if (fatal_) return Failure{*fatal_};
+  return ok();
+}
+
+void Node::async_stop() {
+  asio::post(io_, [this] { stop_now(std::nullopt); });
+}
+
+void Node::stop_now(std::optional<Error> fatal) {
+  if (fatal && !fatal_) fatal_ = std::move(fatal);
+  if (stopping_) return;
+  stopping_ = true;
+  metrics_timer_.cancel();
+  if (client_) client_->close();
+  if (listener_) listener_->close();
+  for (auto& [neighbor, link] : links_) link->close();
+  pending_accepts_.clear();
+  if (tun_) tun_->close();
+}
+
+void Node::inject_local(PacketBatch& batch) {
+  if (processor_ && !stopping_) processor_->process_local(batch);
+  batch.clear();
+}
+
+void Node::on_control_state(bool connected) {
+  if (!connected) {
+    // The controller resends the full state on reconnect; readiness is reported again then.
+    routes_this_session_ = false;
+    reported_ready_ = false;
+    topology_ready_ = false;
+  }
+}
+
+void Node::on_message(messages::Message& message) {
+  if (stopping_) return;
+  std::visit(
+      [this](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, messages::StartUpReply> ||
+                      std::is_same_v<T, messages::AddNode> ||
+                      std::is_same_v<T, messages::AddNodeAddress> ||
+                      std::is_same_v<T, messages::InstallRoutes>) {
+          apply(body);
+        } else if constexpr (std::is_same_v<T, messages::TopologyReady>) {
+          topology_ready_ = true;
+          spdlog::info("node {}: topology ready ({} nodes)", id_.load(), body.n_nodes);
+        } else if constexpr (std::is_same_v<T, messages::SetLinkParams>) {
+          link_params_[{body.src, body.dst}] = body.params;
+          spdlog::debug(
+              "node {}: SetLinkParams {}->{} stored; link emulation is not implemented "
+              "yet, so it has no effect",
+              id_.load(), body.src, body.dst);
+        } else if constexpr (std::is_same_v<T, messages::ErrorMessage>) {
+          if (body.code == "auth.denied") {
+            spdlog::error("node: the controller refused this node: {}", body.message);
+            stop_now(Error{"control.refused", "the controller refused this node (" + body.code +
+                                                  "): " + body.message});
+          } else {
+            spdlog::warn("node {}: controller reports {}: {}", id_.load(), body.code, body.message);
+          }
+        } else {
+          spdlog::debug("node {}: ignoring {} (not handled by this node yet)", id_.load(),
+                        messages::type_name(messages::Message(body)));
+        }
+      },
+      message);
+  if (!stopping_) evaluate_readiness();
+}
+
+void Node::apply(const messages::StartUpReply& reply) {
+  if (reply.node_id == 0) {
+    spdlog::warn("node: StartUpReply without a node id; ignoring it");
+    return;
+  }
+  if (id_ != 0 && id_ != reply.node_id && processor_) {
+    spdlog::warn("node: the controller changed this node's id from {} to {}", id_.load(),
+                 reply.node_id);
+    for (auto& [neighbor, link] : links_) processor_->detach_link(neighbor);
+    processor_.reset();
+  }
+  id_ = reply.node_id;
+  messages::StartUp startup = client_->startup();
+  startup.node_id = reply.node_id;
+  client_->set_startup(std::move(startup));
+  metrics_interval_ms_ = reply.metrics_interval_ms == 0 ? 1000 : reply.metrics_interval_ms;
+  spdlog::info("node {}: started (tun address {}/{}, mtu {}, protocol {})", reply.node_id,
+               reply.tun_address, reply.prefix_length, reply.mtu, reply.protocol);
+  if (reply.protocol != "tcp")
+    spdlog::warn("node {}: link protocol '{}' is not supported yet; using tcp", reply.node_id,
+                 reply.protocol);
+
+  if (config_.use_tun) {
+    if (!tun_) {
+      auto opened = TunDevice::open(io_, pool_, config_.tun_name);
+      if (!opened) {
+        spdlog::error("node {}: {}", reply.node_id, opened.error().message);
+        stop_now(opened.error());
+        return;
+      }
+      tun_ = std::move(*opened);
+    }
+    if (tun_address_ != reply.tun_address) {
+      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, reply.mtu});
+      if (!configured) {
+        spdlog::error("node {}: {}", reply.node_id, configured.error().message);
+        stop_now(configured.error());
+        return;
+      }
+      tun_address_ = reply.tun_address;
+    }
+  }
+  ensure_processor();
+  if (tun_) {
+    tun_->start([this](PacketBatch& batch) {
+      if (processor_) processor_->process_local(batch);
+    });
+  }
+  schedule_metrics();
+  rebuild_routes();
+}
+
+void Node::ensure_processor() {
+  if (processor_ || id_ == 0) return;
+  ProcessorConfig processor_config;
+  processor_config.self = id_;
+  processor_ = std::make_unique<Processor>(processor_config, pool_);
+  if (tun_) {
+    processor_->attach_local(tun_.get());
+  } else {
+    processor_->attach_local(local_sink_.get());
+  }
+  for (auto& [neighbor, link] : links_) processor_->attach_link(neighbor, link.get());
+}
+
+void Node::apply(const messages::AddNode& add) {
+  if (add.node_id == 0 || add.node_id == id_) {
+    spdlog::warn("node {}: AddNode for node {} ignored", id_.load(), add.node_id);
+    return;
+  }
+  auto existing = links_.find(add.node_id);
+  if (existing != links_.end()) {
+    TcpLink& link = *existing->second;
+    if (link.config().dial == add.dial) {
+      if (add.dial &&
+          (link.config().address != add.underlay_address || link.config().port != add.link_port)) {
+        spdlog::info("node {}: neighbour {} moved to {}:{}; redialing", id_.load(), add.node_id,
+                     add.underlay_address, add.link_port);
+        link.set_remote(add.underlay_address, add.link_port);
+        link.drop_connection();
+      }
+      return;
+    }
+    // The controller swapped who dials: replace the link.
+    if (processor_) processor_->detach_link(add.node_id);
+    link.close();
+    retired_links_.push_back(std::move(existing->second));
+    links_.erase(existing);
+  }
+  TcpLinkConfig link_config;
+  link_config.self = id_;
+  link_config.neighbor = add.node_id;
+  link_config.dial = add.dial;
+  link_config.address = add.underlay_address;
+  link_config.port = add.link_port;
+  auto link = std::make_unique<TcpLink>(
+      io_, pool_, link_config,
+      [this](messages::NodeId neighbor, PacketBatch& batch) {
+        if (processor_ && !stopping_) processor_->process_from_link(neighbor, batch);
+      },
+      [this](messages::NodeId neighbor, bool connected) {
+        spdlog::info("node {}: link to node {} {}", id_.load(), neighbor,
+                     connected ? "up" : "down");
+        if (!stopping_) evaluate_readiness();
+      });
+  TcpLink& added = *link;
+  links_[add.node_id] = std::move(link);
+  if (processor_) processor_->attach_link(add.node_id, &added);
+  spdlog::info("node {}: neighbour {} at {}:{} ({})", id_.load(), add.node_id, add.underlay_address,
+               add.link_port, add.dial ? "dialing" : "waiting for it");
+  added.start();
+  if (!add.dial) {
+    auto pending = pending_accepts_.find(add.node_id);
+    if (pending != pending_accepts_.end()) {
+      tcp::socket socket = std::move(pending->second);
+      pending_accepts_.erase(pending);
+      added.adopt(std::move(socket));
+    }
+  }
+}
+
+void Node::on_accept(messages::NodeId neighbor, tcp::socket socket) {
+  if (stopping_) return;
+  auto link = links_.find(neighbor);
+  if (link == links_.end()) {
+    // Its AddNode has not arrived yet: keep the newest connection until it does.
+    pending_accepts_.insert_or_assign(neighbor, std::move(socket));
+    return;
+  }
+  if (link->second->config().dial) {
+    spdlog::warn("node {}: node {} connected to us, but this node dials it; closing", id_.load(),
+                 neighbor);
+    return;  // the socket closes here
+  }
+  link->second->adopt(std::move(socket));
+}
+
+void Node::apply(const messages::AddNodeAddress& address) {
+  const auto parsed = parse_ipv4(address.tun_address);
+  if (!parsed || address.node_id == 0) {
+    spdlog::warn("node {}: AddNodeAddress for node {} with address '{}' ignored", id_.load(),
+                 address.node_id, address.tun_address);
+    return;
+  }
+  std::erase_if(addresses_, [&](const auto& entry) { return entry.second == address.node_id; });
+  addresses_[*parsed] = address.node_id;
+  rebuild_routes();
+}
+
+void Node::apply(const messages::InstallRoutes& install) {
+  if (install.full) routes_.clear();
+  for (const messages::RouteId removed : install.removed) routes_.erase(removed);
+  for (const messages::RouteEntry& entry : install.routes) routes_[entry.route_id] = entry;
+  routes_version_ = install.version;
+  routes_this_session_ = true;
+  rebuild_routes();
+}
+
+void Node::rebuild_routes() {
+  if (!processor_) return;
+  std::vector<messages::RouteEntry> entries;
+  entries.reserve(routes_.size());
+  for (const auto& [route_id, entry] : routes_) entries.push_back(entry);
+  auto table = RouteTable::build(id_, addresses_, entries, routes_version_);
+  if (!table) {
+    spdlog::error("node {}: cannot install routes (version {}): {}; keeping the previous ones",
+                  id_.load(), routes_version_, table.error().message);
+    return;
+  }
+  processor_->set_routes(std::move(*table));
+}
+
+void Node::evaluate_readiness() {
+  if (stopping_ || !client_ || !client_->connected() || !processor_ || !routes_this_session_)
+    return;
+  for (const auto& [neighbor, link] : links_) {
+    if (!link->connected()) return;  // evaluated again when a link comes up
+  }
+  // Routes arrive before the AddNode messages of their next hops: wait for those links too.
+  for (const auto& [route_id, entry] : routes_) {
+    for (const messages::NodeId hop : entry.next_hops) {
+      if (!links_.contains(hop)) return;
+    }
+  }
+  if (reported_ready_) return;
+  reported_ready_ = true;
+  spdlog::info("node {}: links and routes are in ({} links, {} routes)", id_.load(), links_.size(),
+               routes_.size());
+  client_->send(messages::NodeTopologyReady{id_});
+}
+
+void Node::schedule_metrics() {
+  if (metrics_running_ || stopping_) return;
+  metrics_running_ = true;
+  metrics_timer_.expires_after(std::chrono::milliseconds(metrics_interval_ms_));
+  metrics_timer_.async_wait([this](const boost::system::error_code& error) {
+    metrics_running_ = false;
+    if (error || stopping_) return;
+    if (client_ && client_->connected() && processor_) client_->send(metrics());
+    schedule_metrics();
+  });
+}
+
+messages::Metrics Node::metrics() const {
+  messages::Metrics metrics;
+  if (processor_) {
+    metrics = processor_->metrics();
+  } else {
+    metrics.node_id = id_;
+  }
+  for (const auto& [neighbor, link] : links_) {
+    auto entry = std::find_if(metrics.links.begin(), metrics.links.end(),
+                              [&](const auto& counters) { return counters.neighbor == neighbor; });
+    if (entry == metrics.links.end()) {
+      metrics.links.push_back({});
+      entry = std::prev(metrics.links.end());
+      entry->neighbor = neighbor;
+    }
+    entry->up = link->connected();
+    add_drops(entry->drops, link->counters().drops);
+  }
+  if (tun_) add_drops(metrics.drops, tun_->counters().drops);
+  return metrics;
+}
+
+}  // namespace nextmini::dataplane

@@ -1,0 +1,285 @@
+#include "nextmini/dataplane/node/node.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "fake_controller.hpp"
+
+namespace nextmini::dataplane {
+namespace {
+
+using test_support::FakeController;
+using Bytes = std::vector<std::uint8_t>;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+template <typename Predicate>
+bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    io.run_one_for(10ms);
+  }
+  return true;
+}
+
+// An IPv4/UDP packet (no checksums needed by the overlay) between two overlay addresses.
+Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port, std::uint16_t dst_port,
+                 const std::string& payload) {
+  Bytes p(28 + payload.size(), 0);
+  p[0] = 0x45;
+  p[2] = static_cast<std::uint8_t>(p.size() >> 8);
+  p[3] = static_cast<std::uint8_t>(p.size());
+  p[8] = 64;
+  p[9] = 17;
+  ::inet_pton(AF_INET, src, p.data() + 12);
+  ::inet_pton(AF_INET, dst, p.data() + 16);
+  p[20] = static_cast<std::uint8_t>(src_port >> 8);
+  p[21] = static_cast<std::uint8_t>(src_port);
+  p[22] = static_cast<std::uint8_t>(dst_port >> 8);
+  p[23] = static_cast<std::uint8_t>(dst_port);
+  const std::size_t udp_length = 8 + payload.size();
+  p[24] = static_cast<std::uint8_t>(udp_length >> 8);
+  p[25] = static_cast<std::uint8_t>(udp_length);
+  std::memcpy(p.data() + 28, payload.data(), payload.size());
+  return p;
+}
+
+// A node without a TUN, running on its own thread, recording what it delivers locally.
+struct TestNode {
+  explicit TestNode(std::uint16_t controller_port) : node(make_config(controller_port)) {}
+
+  NodeConfig make_config(std::uint16_t controller_port) {
+    NodeConfig config;
+    config.controller_url = "ws://127.0.0.1:" + std::to_string(controller_port);
+    config.use_tun = false;
+    config.listen_address = "127.0.0.1";
+    config.link_port = 0;
+    config.pool_buffers = 256;
+    config.local_delivery = [this](PacketBatch& batch) {
+      std::lock_guard lock(mutex);
+      for (Packet& packet : batch)
+        delivered.emplace_back(packet.data(), packet.data() + packet.size());
+    };
+    return config;
+  }
+
+  void start() {
+    thread = std::thread([this] {
+      auto result = node.run();
+      EXPECT_TRUE(result) << result.error().message;
+    });
+  }
+  void stop() {
+    node.async_stop();
+    if (thread.joinable()) thread.join();
+  }
+  void inject(const Bytes& bytes) {
+    asio::post(node.io_context(), [this, bytes] {
+      PacketBatch batch;
+      Packet packet = node.pool().acquire();
+      ASSERT_TRUE(packet.valid());
+      ASSERT_TRUE(packet.resize(bytes.size()));
+      std::memcpy(packet.data(), bytes.data(), bytes.size());
+      batch.push(std::move(packet));
+      node.inject_local(batch);
+    });
+  }
+  std::vector<Bytes> received() {
+    std::lock_guard lock(mutex);
+    return delivered;
+  }
+
+  std::mutex mutex;
+  std::vector<Bytes> delivered;
+  Node node;
+  std::thread thread;
+};
+
+template <typename T>
+std::size_t count_of(const std::vector<messages::Message>& messages) {
+  std::size_t n = 0;
+  for (const auto& message : messages) n += std::holds_alternative<T>(message) ? 1 : 0;
+  return n;
+}
+
+// What the controller tells node `self` (1 or 2) of the two-node line 1 - 2.
+void bring_up(FakeController& controller, std::size_t connection, messages::NodeId self,
+              const messages::StartUp& peer) {
+  messages::StartUpReply reply;
+  reply.node_id = self;
+  reply.tun_address = self == 1 ? "10.0.0.1" : "10.0.0.2";
+  reply.metrics_interval_ms = 50;
+  controller.send(connection, reply);
+  controller.send(connection, messages::AddNodeAddress{1, "10.0.0.1"});
+  controller.send(connection, messages::AddNodeAddress{2, "10.0.0.2"});
+  messages::InstallRoutes routes;
+  routes.version = 1;
+  messages::RouteEntry one_to_two{10, 1, 2, 1, {}, false};
+  messages::RouteEntry two_to_one{20, 2, 1, 1, {}, false};
+  if (self == 1) {
+    one_to_two.next_hops = {2};
+    two_to_one.deliver_local = true;
+  } else {
+    one_to_two.deliver_local = true;
+    two_to_one.next_hops = {1};
+  }
+  routes.routes = {one_to_two, two_to_one};
+  controller.send(connection, routes);
+  // The higher id dials.
+  controller.send(connection, messages::AddNode{self == 1 ? 2u : 1u, peer.underlay_address,
+                                                peer.link_port, self == 2});
+}
+
+TEST(Node, TwoNodesComeUpForwardBothWaysReportAndResync) {
+  asio::io_context io;
+  FakeController controller(io);
+  TestNode first(controller.port());
+  TestNode second(controller.port());
+  first.start();
+  ASSERT_TRUE(run_until(
+      io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
+  second.start();
+  ASSERT_TRUE(run_until(
+      io, [&] { return controller.connections() == 2 && !controller.received(1).empty(); }));
+  const auto startup1 = std::get<messages::StartUp>(controller.received(0)[0]);
+  const auto startup2 = std::get<messages::StartUp>(controller.received(1)[0]);
+  EXPECT_EQ(startup1.node_id, 0u);
+  EXPECT_EQ(startup1.underlay_address, "127.0.0.1");
+  EXPECT_EQ(startup1.link_port, first.node.link_port());
+  EXPECT_NE(startup1.link_port, 0);
+  EXPECT_EQ(startup1.operating_mode, "python");
+
+  bring_up(controller, 0, 1, startup2);
+  bring_up(controller, 1, 2, startup1);
+  ASSERT_TRUE(run_until(io, [&] {
+    return count_of<messages::NodeTopologyReady>(controller.received(0)) == 1 &&
+           count_of<messages::NodeTopologyReady>(controller.received(1)) == 1;
+  }));
+  EXPECT_EQ(first.node.id(), 1u);
+  EXPECT_EQ(second.node.id(), 2u);
+  controller.send(0, messages::TopologyReady{2});
+  controller.send(1, messages::TopologyReady{2});
+  ASSERT_TRUE(
+      run_until(io, [&] { return first.node.topology_ready() && second.node.topology_ready(); }));
+
+  const Bytes forward = udp_packet("10.0.0.1", "10.0.0.2", 5000, 6000, "over the link");
+  const Bytes backward = udp_packet("10.0.0.2", "10.0.0.1", 6000, 5000, "and back");
+  first.inject(forward);
+  second.inject(backward);
+  ASSERT_TRUE(
+      run_until(io, [&] { return second.received().size() == 1 && first.received().size() == 1; }));
+  EXPECT_EQ(second.received()[0], forward);
+  EXPECT_EQ(first.received()[0], backward);
+
+  // Metrics arrive on the interval, with the link's counters.
+  auto link_counters_sent = [&] {
+    for (const auto& message : controller.received(0)) {
+      const auto* metrics = std::get_if<messages::Metrics>(&message);
+      if (metrics == nullptr) continue;
+      for (const auto& link : metrics->links)
+        if (link.neighbor == 2 && link.up && link.tx_packets >= 1) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(run_until(io, link_counters_sent));
+
+  // Node 2's controller connection drops: it reconnects as node 2, is resynced, reports ready
+  // again, and the data path kept working meanwhile.
+  controller.drop(1);
+  ASSERT_TRUE(run_until(
+      io, [&] { return controller.connections() == 3 && !controller.received(2).empty(); }));
+  EXPECT_EQ(std::get<messages::StartUp>(controller.received(2)[0]).node_id, 2u);
+  first.inject(forward);
+  ASSERT_TRUE(run_until(io, [&] { return second.received().size() == 2; }));
+  bring_up(controller, 2, 2, startup1);
+  ASSERT_TRUE(run_until(
+      io, [&] { return count_of<messages::NodeTopologyReady>(controller.received(2)) == 1; }));
+
+  // Garbage from the controller is not fatal.
+  controller.send_bytes(0, {0x93, 0x01});
+  first.inject(forward);
+  ASSERT_TRUE(run_until(io, [&] { return second.received().size() == 3; }));
+
+  first.stop();
+  second.stop();
+  EXPECT_EQ(first.node.pool().in_use(), 0u);
+  EXPECT_EQ(second.node.pool().in_use(), 0u);
+  controller.close();
+  io.restart();
+  io.run();
+}
+
+TEST(Node, LinkAcceptedBeforeItsAddNodeIsKept) {
+  asio::io_context io;
+  FakeController controller(io);
+  TestNode first(controller.port());
+  TestNode second(controller.port());
+  first.start();
+  second.start();
+  ASSERT_TRUE(run_until(io, [&] {
+    return controller.connections() == 2 && !controller.received(0).empty() &&
+           !controller.received(1).empty();
+  }));
+  const auto startup_a = std::get<messages::StartUp>(controller.received(0)[0]);
+  const auto startup_b = std::get<messages::StartUp>(controller.received(1)[0]);
+  // The dialer (node 2) hears about the link first; node 1 learns of it only later.
+  bring_up(controller, 1, 2, startup_a);
+  std::this_thread::sleep_for(200ms);  // give node 2 time to dial before node 1 knows
+  bring_up(controller, 0, 1, startup_b);
+  ASSERT_TRUE(run_until(io, [&] {
+    return count_of<messages::NodeTopologyReady>(controller.received(0)) == 1 &&
+           count_of<messages::NodeTopologyReady>(controller.received(1)) == 1;
+  }));
+  first.stop();
+  second.stop();
+  EXPECT_EQ(first.node.pool().in_use(), 0u);
+  EXPECT_EQ(second.node.pool().in_use(), 0u);
+  controller.close();
+  io.restart();
+  io.run();
+}
+
+TEST(Node, StartFailsClearlyOnABadControllerUrl) {
+  NodeConfig config;
+  config.controller_url = "http://nowhere";
+  config.use_tun = false;
+  config.listen_address = "127.0.0.1";
+  config.link_port = 0;
+  Node node(config);
+  auto started = node.start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, "control.url");
+}
+
+TEST(Node, StopsWithAnErrorWhenTheControllerRefusesTheToken) {
+  asio::io_context io;
+  FakeController controller(io);
+  TestNode node(controller.port());
+  std::promise<Result<void>> outcome;
+  node.thread = std::thread([&] { outcome.set_value(node.node.run()); });
+  ASSERT_TRUE(run_until(
+      io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
+  controller.send(0, messages::ErrorMessage{"auth.denied", "wrong token", "StartUp"});
+  auto future = outcome.get_future();
+  ASSERT_TRUE(run_until(io, [&] { return future.wait_for(0ms) == std::future_status::ready; }));
+  node.thread.join();
+  auto result = future.get();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, "control.refused");
+  EXPECT_NE(result.error().message.find("wrong token"), std::string::npos);
+  controller.close();
+  io.restart();
+  io.run();
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
