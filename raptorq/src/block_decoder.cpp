@@ -133,12 +133,14 @@ bool BlockDecoder::try_decode() {
     ++st.failed_attempts;
     return false;
   }
-  std::vector<std::uint8_t> intermediate(static_cast<std::size_t>(p.l) * symbol_size_);
+  // Every byte is written by the plan before it is read: no need to zero it.
+  std::unique_ptr<std::uint8_t[]> intermediate(
+      new std::uint8_t[static_cast<std::size_t>(p.l) * symbol_size_]);
   std::vector<std::uint8_t> scratch(symbol_size_);
-  plan->execute(inputs.data(), intermediate.data(), scratch.data(), symbol_size_);
+  plan->execute(inputs.data(), intermediate.get(), scratch.data(), symbol_size_);
   for (std::uint32_t i = 0; i < k; ++i) {
     if (st.have_source[i]) continue;
-    detail::lt_encode(p, intermediate.data(), symbol_size_, i,
+    detail::lt_encode(p, intermediate.get(), symbol_size_, i,
                       st.source.data() + static_cast<std::size_t>(i) * symbol_size_);
   }
   st.decoded = true;

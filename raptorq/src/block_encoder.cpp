@@ -13,8 +13,8 @@ namespace nextmini::raptorq {
 
 struct BlockEncoder::State {
   detail::BlockParameters params;
-  std::vector<std::uint8_t> source;        // K * T
-  std::vector<std::uint8_t> intermediate;  // L * T
+  std::vector<std::uint8_t> source;              // K * T
+  std::unique_ptr<std::uint8_t[]> intermediate;  // L * T, every byte written by the plan
 };
 
 BlockEncoder::BlockEncoder(std::unique_ptr<State> state, std::uint16_t symbol_size)
@@ -40,7 +40,7 @@ Result<BlockEncoder> BlockEncoder::create(std::span<const std::uint8_t> source_b
   state->params = detail::BlockParameters::for_k(static_cast<std::uint32_t>(k));
   state->source.assign(source_block.begin(), source_block.end());
   const auto& p = state->params;
-  state->intermediate.resize(static_cast<std::size_t>(p.l) * symbol_size);
+  state->intermediate.reset(new std::uint8_t[static_cast<std::size_t>(p.l) * symbol_size]);
 
   const auto plan = detail::encoder_plan(p);
   std::vector<std::uint8_t> zero(symbol_size, 0);
@@ -50,7 +50,7 @@ Result<BlockEncoder> BlockEncoder::create(std::span<const std::uint8_t> source_b
         i < k ? state->source.data() + static_cast<std::size_t>(i) * symbol_size : zero.data();
   }
   std::vector<std::uint8_t> scratch(symbol_size);
-  plan->execute(inputs.data(), state->intermediate.data(), scratch.data(), symbol_size);
+  plan->execute(inputs.data(), state->intermediate.get(), scratch.data(), symbol_size);
   return BlockEncoder(std::move(state), symbol_size);
 }
 
@@ -76,7 +76,7 @@ void BlockEncoder::encode_unchecked(std::uint32_t esi, std::uint8_t* out) const 
                 symbol_size_);
     return;
   }
-  detail::lt_encode(p, state_->intermediate.data(), symbol_size_, esi + (p.k_prime - p.k), out);
+  detail::lt_encode(p, state_->intermediate.get(), symbol_size_, esi + (p.k_prime - p.k), out);
 }
 
 }  // namespace nextmini::raptorq

@@ -59,16 +59,13 @@ namespace nextmini::raptorq::detail {
 
 void lt_encode(const BlockParameters& params, const std::uint8_t* intermediate,
                std::size_t symbol_size, std::uint32_t isi, std::uint8_t* out) {
-  bool first = true;
+  // At most 30 LT and 3 PI neighbours (section 5.3.5.4).
+  const std::uint8_t* srcs[40];
+  std::size_t count = 0;
   for_each_tuple_column(params, make_tuple(params, isi), [&](std::uint32_t c) {
-    const std::uint8_t* src = intermediate + static_cast<std::size_t>(c) * symbol_size;
-    if (first) {
-      std::memcpy(out, src, symbol_size);
-      first = false;
-    } else {
-      symbol_xor(out, src, symbol_size);
-    }
+    srcs[count++] = intermediate + static_cast<std::size_t>(c) * symbol_size;
   });
+  symbol_xor_sum(out, srcs, count, symbol_size);
 }
 
 }  // namespace nextmini::raptorq::detail

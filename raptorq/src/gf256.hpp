@@ -45,6 +45,9 @@ constexpr std::uint8_t gf_alpha_pow(std::uint32_t i) { return kOct.exp[i % 255];
 
 // dst[0..n) ^= src[0..n)
 void symbol_xor(std::uint8_t* dst, const std::uint8_t* src, std::size_t n);
+// dst[0..n) = srcs[0][0..n) ^ ... ^ srcs[count-1][0..n), count >= 1, in one pass over dst.
+void symbol_xor_sum(std::uint8_t* dst, const std::uint8_t* const* srcs, std::size_t count,
+                    std::size_t n);
 // dst[0..n) ^= c * src[0..n)
 void symbol_mul_add(std::uint8_t* dst, const std::uint8_t* src, std::uint8_t c, std::size_t n);
 // dst[0..n) = c * dst[0..n)

@@ -45,6 +45,33 @@ struct DenseOp {
   std::uint8_t coef;
 };
 
+// kExpand[b] holds bit i of b as byte i (0 or 1): turns 8 bits of a GF(2) vector into 8 bytes.
+struct ExpandTable {
+  std::uint64_t value[256];
+};
+constexpr ExpandTable make_expand_table() {
+  ExpandTable t{};
+  for (std::uint32_t b = 0; b < 256; ++b) {
+    std::uint64_t v = 0;
+    for (std::uint32_t i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>((b >> i) & 1u) << (8 * i);
+    t.value[b] = v;
+  }
+  return t;
+}
+constexpr ExpandTable kExpand = make_expand_table();
+
+// out[0..u) ^= the bits of z (u bits) as 0/1 bytes. out has room for u rounded up to 8.
+void xor_bits_as_bytes(std::uint8_t* out, const std::uint64_t* z, std::uint32_t u) {
+  for (std::uint32_t i = 0; i < u; i += 8) {
+    const auto byte = static_cast<std::uint8_t>(z[i / 64] >> (i % 64));
+    if (byte == 0) continue;
+    std::uint64_t word;
+    std::memcpy(&word, out + i, 8);
+    word ^= kExpand.value[byte];
+    std::memcpy(out + i, &word, 8);
+  }
+}
+
 }  // namespace
 
 std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
@@ -188,32 +215,45 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
   auto c_slot = [&](std::uint32_t c) { return n + c; };
   const std::uint32_t acc_slot = n + l;
   auto emit = [&](OpKind kind, std::uint32_t dst, std::uint32_t src, std::uint8_t coef = 0) {
-    ops.push_back(SymbolOp{dst, src, kind, coef});
+    ops.push_back(SymbolOp{dst, src, 0, kind, coef});
   };
-  // Row r's right-hand side: received symbol for LT rows, zero for LDPC rows.
-  auto emit_rhs = [&](std::uint32_t r, std::uint32_t dst) {
-    if (r >= s) {
-      emit(OpKind::kCopy, dst, r - s);
-    } else {
+  // dst = XOR of the slots in `terms` (none: zero), in one pass.
+  auto emit_sum = [&](std::uint32_t dst, const std::vector<std::uint32_t>& terms) {
+    if (terms.empty()) {
       emit(OpKind::kZero, dst, 0);
+    } else if (terms.size() == 1) {
+      emit(OpKind::kCopy, dst, terms[0]);
+    } else {
+      ops.push_back(SymbolOp{dst, static_cast<std::uint32_t>(plan.terms_.size()),
+                             static_cast<std::uint32_t>(terms.size()), OpKind::kSum, 0});
+      plan.terms_.insert(plan.terms_.end(), terms.begin(), terms.end());
     }
+  };
+  std::vector<std::uint32_t> terms;
+  // Starts `terms` with row r's right-hand side: the received symbol of an LT row; LDPC rows
+  // have zero.
+  auto start_terms = [&](std::uint32_t r) {
+    terms.clear();
+    if (r >= s) terms.push_back(r - s);
   };
 
   // Forward pass: Y of each pivot column (written into its C slot) and its Z.
   for (const auto& [r, pc] : pivots) {
-    emit_rhs(r, c_slot(pc));
+    start_terms(r);
     std::uint64_t* zp = z_of(pc);
     for (std::uint32_t c : rows.row(r)) {
       if (c == pc) continue;
-      if (state[c] == kPivot) emit(OpKind::kXor, c_slot(pc), c_slot(c));
+      if (state[c] == kPivot) terms.push_back(c_slot(c));
       const std::uint64_t* zc = z_of(c);
       for (std::uint32_t i = 0; i < words; ++i) zp[i] ^= zc[i];
     }
+    emit_sum(c_slot(pc), terms);
   }
 
   // --- The dense system over the inactive columns: leftover binary rows, then the HDPC rows.
-  std::vector<std::uint8_t> dense;          // row-major, u bytes a row
-  std::vector<std::uint32_t> dense_source;  // leftover: sparse row index; HDPC: r_count + h
+  const std::uint32_t stride = (u + 7) / 8 * 8;  // bytes per dense row
+  std::vector<std::uint8_t> dense;               // row-major, `stride` bytes a row
+  std::vector<std::uint32_t> dense_source;       // leftover: sparse row index; HDPC: r_count + h
   std::vector<std::uint64_t> zrow(words);
   for (std::uint32_t r = 0; r < r_count; ++r) {
     if (used[r]) continue;
@@ -226,36 +266,34 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
     for (std::uint64_t word : zrow) nonzero = nonzero || word != 0;
     if (!nonzero) continue;  // says only 0 = 0 (or reveals an inconsistency we cannot use)
     const std::size_t base = dense.size();
-    dense.resize(base + u, 0);
-    for (std::uint32_t j = 0; j < u; ++j) dense[base + j] = (zrow[j / 64] >> (j % 64)) & 1u;
+    dense.resize(base + stride, 0);
+    xor_bits_as_bytes(dense.data() + base, zrow.data(), u);
     dense_source.push_back(r);
   }
   const auto first_hdpc = static_cast<std::uint32_t>(dense_source.size());
   {
     // HDPC = MT * GAMMA (section 5.3.3.3): Horner recurrence acc_j = alpha * acc_{j-1} + C_j.
     const std::size_t base = dense.size();
-    dense.resize(base + static_cast<std::size_t>(h) * u, 0);
-    std::vector<std::uint8_t> acc(u, 0);
+    dense.resize(base + static_cast<std::size_t>(h) * stride, 0);
+    std::vector<std::uint8_t> acc(stride, 0);
     for (std::uint32_t j = 0; j < ks; ++j) {
       symbol_scale(acc.data(), 2, u);
-      const std::uint64_t* zj = z_of(j);
-      for (std::uint32_t i = 0; i < u; ++i) acc[i] ^= (zj[i / 64] >> (i % 64)) & 1u;
+      xor_bits_as_bytes(acc.data(), z_of(j), u);
       if (j + 1 < ks) {
         const std::uint32_t h1 = rand(j + 1, 6, h);
         const std::uint32_t h2 = (h1 + rand(j + 1, 7, h - 1) + 1) % h;
-        symbol_xor(dense.data() + base + static_cast<std::size_t>(h1) * u, acc.data(), u);
-        symbol_xor(dense.data() + base + static_cast<std::size_t>(h2) * u, acc.data(), u);
+        symbol_xor(dense.data() + base + static_cast<std::size_t>(h1) * stride, acc.data(), u);
+        symbol_xor(dense.data() + base + static_cast<std::size_t>(h2) * stride, acc.data(), u);
       } else {
         for (std::uint32_t i = 0; i < h; ++i) {
-          symbol_mul_add(dense.data() + base + static_cast<std::size_t>(i) * u, acc.data(),
+          symbol_mul_add(dense.data() + base + static_cast<std::size_t>(i) * stride, acc.data(),
                          gf_alpha_pow(i), u);
         }
       }
     }
     for (std::uint32_t i = 0; i < h; ++i) {
-      const std::uint64_t* zc = z_of(ks + i);
-      std::uint8_t* row = dense.data() + base + static_cast<std::size_t>(i) * u;
-      for (std::uint32_t j = 0; j < u; ++j) row[j] ^= (zc[j / 64] >> (j % 64)) & 1u;
+      xor_bits_as_bytes(dense.data() + base + static_cast<std::size_t>(i) * stride, z_of(ks + i),
+                        u);
       dense_source.push_back(r_count + i);
     }
   }
@@ -266,7 +304,7 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
   std::vector<DenseOp> dense_ops;
   std::vector<std::uint32_t> pivot_row_of(u, 0);
   std::vector<std::uint8_t> is_pivot(m, 0);
-  auto drow = [&](std::uint32_t r) { return dense.data() + static_cast<std::size_t>(r) * u; };
+  auto drow = [&](std::uint32_t r) { return dense.data() + static_cast<std::size_t>(r) * stride; };
   for (std::uint32_t j = 0; j < u; ++j) {
     std::uint32_t q = m;
     for (std::uint32_t r = 0; r < m; ++r) {
@@ -298,10 +336,11 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
   for (std::uint32_t d = 0; d < first_hdpc; ++d) {
     if (!is_pivot[d]) continue;
     const std::uint32_t r = dense_source[d];
-    emit_rhs(r, slot_of[d]);
+    start_terms(r);
     for (std::uint32_t c : rows.row(r)) {
-      if (state[c] == kPivot) emit(OpKind::kXor, slot_of[d], c_slot(c));
+      if (state[c] == kPivot) terms.push_back(c_slot(c));
     }
+    emit_sum(slot_of[d], terms);
   }
   {
     for (std::uint32_t i = 0; i < h; ++i) {
@@ -346,10 +385,11 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
   }
   // Back-substitution: each pivot column from its row, in pivot order.
   for (const auto& [r, pc] : pivots) {
-    emit_rhs(r, c_slot(pc));
+    start_terms(r);
     for (std::uint32_t c : rows.row(r)) {
-      if (c != pc) emit(OpKind::kXor, c_slot(pc), c_slot(c));
+      if (c != pc) terms.push_back(c_slot(c));
     }
+    emit_sum(c_slot(pc), terms);
   }
   return plan;
 }
@@ -385,6 +425,24 @@ void SolvePlan::execute(const std::uint8_t* const* inputs, std::uint8_t* interme
       case OpKind::kScale:
         symbol_scale(dst, op.coef, symbol_size);
         break;
+      case OpKind::kSum: {
+        // Fold the terms in batches; after the first batch, dst itself is the first source.
+        constexpr std::size_t kBatch = 32;
+        const std::uint8_t* srcs[kBatch];
+        const std::uint32_t* term = terms_.data() + op.src;
+        std::size_t left = op.count;
+        std::size_t filled = 0;
+        while (left > 0) {
+          while (filled < kBatch && left > 0) {
+            srcs[filled++] = read(*term++);
+            --left;
+          }
+          symbol_xor_sum(dst, srcs, filled, symbol_size);
+          srcs[0] = dst;
+          filled = 1;
+        }
+        break;
+      }
     }
   }
 }

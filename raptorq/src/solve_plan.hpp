@@ -24,11 +24,13 @@
 
 namespace nextmini::raptorq::detail {
 
-enum class OpKind : std::uint8_t { kZero, kCopy, kXor, kMulAdd, kScale };
+// kSum: dst = XOR of `count` slots listed in the plan's term list from index `src`.
+enum class OpKind : std::uint8_t { kZero, kCopy, kXor, kMulAdd, kScale, kSum };
 
 struct SymbolOp {
   std::uint32_t dst;
   std::uint32_t src;
+  std::uint32_t count;
   OpKind kind;
   std::uint8_t coef;
 };
@@ -46,12 +48,14 @@ class SolvePlan {
 
   std::uint32_t inactive_columns() const { return inactive_; }
   std::size_t op_count() const { return ops_.size(); }
+  std::span<const SymbolOp> ops() const { return ops_; }
 
  private:
   std::uint32_t num_inputs_ = 0;
   std::uint32_t l_ = 0;
   std::uint32_t inactive_ = 0;
   std::vector<SymbolOp> ops_;
+  std::vector<std::uint32_t> terms_;
 };
 
 }  // namespace nextmini::raptorq::detail
