@@ -153,6 +153,14 @@ TEST(Gf256, VectorAndPortableSymbolOpsAgree) {
       std::vector<std::uint8_t> x(dst);
       symbol_xor(x.data(), src.data(), n);
       EXPECT_EQ(x, expect_xor) << symbol_ops_backend() << " n=" << n;
+      // dst = dst ^ src ^ src ^ dst2 ... : the multi-source form, dst also as first source.
+      std::vector<std::uint8_t> y(dst);
+      const std::uint8_t* srcs[4] = {y.data(), src.data(), dst.data(), src.data()};
+      symbol_xor_sum(y.data(), srcs, 2, n);
+      EXPECT_EQ(y, expect_xor) << symbol_ops_backend() << " n=" << n;
+      std::vector<std::uint8_t> z(n, 0xee);
+      symbol_xor_sum(z.data(), srcs + 1, 3, n);  // src ^ dst ^ src = dst
+      EXPECT_EQ(z, dst) << symbol_ops_backend() << " n=" << n;
     }
   }
   force_portable_symbol_ops(false);

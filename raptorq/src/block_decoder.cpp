@@ -18,7 +18,10 @@ constexpr std::uint32_t kChunkSymbols = 64;
 
 struct BlockDecoder::State {
   detail::BlockParameters params;
-  std::vector<std::uint8_t> source;  // K * T, received source symbols land here directly
+  // K * T, received source symbols land here directly; missing ones are written when the
+  // block decodes (the buffer is not zeroed: nothing reads a slot before it is written).
+  std::unique_ptr<std::uint8_t[]> source;
+  std::size_t source_size = 0;
   std::vector<std::uint8_t> have_source;
   std::uint32_t source_received = 0;
   // Repair symbols in fixed-size chunks, so they never move once stored.
@@ -59,7 +62,9 @@ std::uint32_t BlockDecoder::failed_attempts() const { return state_->failed_atte
 std::uint32_t BlockDecoder::symbols_received() const {
   return state_->source_received + static_cast<std::uint32_t>(state_->repair_esis.size());
 }
-std::span<const std::uint8_t> BlockDecoder::source_block() const { return state_->source; }
+std::span<const std::uint8_t> BlockDecoder::source_block() const {
+  return {state_->source.get(), state_->source_size};
+}
 
 Result<bool> BlockDecoder::add_symbol(std::uint32_t esi, std::span<const std::uint8_t> symbol) {
   State& st = *state_;
@@ -75,13 +80,16 @@ Result<bool> BlockDecoder::add_symbol(std::uint32_t esi, std::span<const std::ui
   const std::uint32_t k = st.params.k;
   // The block buffer is allocated with the first symbol, so an untrusted OTI announcing a
   // huge object costs nothing until data actually arrives.
-  if (st.source.empty()) st.source.assign(static_cast<std::size_t>(k) * symbol_size_, 0);
+  if (!st.source) {
+    st.source_size = static_cast<std::size_t>(k) * symbol_size_;
+    st.source.reset(new std::uint8_t[st.source_size]);
+  }
   if (esi < k) {
     if (st.have_source[esi]) {
       return fail("raptorq.duplicate",
                   "source symbol ESI " + std::to_string(esi) + " received twice");
     }
-    std::memcpy(st.source.data() + static_cast<std::size_t>(esi) * symbol_size_, symbol.data(),
+    std::memcpy(st.source.get() + static_cast<std::size_t>(esi) * symbol_size_, symbol.data(),
                 symbol_size_);
     st.have_source[esi] = 1;
     ++st.source_received;
@@ -118,7 +126,7 @@ bool BlockDecoder::try_decode() {
   for (std::uint32_t i = 0; i < k; ++i) {
     if (!st.have_source[i]) continue;
     isis.push_back(i);
-    inputs.push_back(st.source.data() + static_cast<std::size_t>(i) * symbol_size_);
+    inputs.push_back(st.source.get() + static_cast<std::size_t>(i) * symbol_size_);
   }
   for (std::uint32_t i = k; i < p.k_prime; ++i) {
     isis.push_back(i);
@@ -141,7 +149,7 @@ bool BlockDecoder::try_decode() {
   for (std::uint32_t i = 0; i < k; ++i) {
     if (st.have_source[i]) continue;
     detail::lt_encode(p, intermediate.get(), symbol_size_, i,
-                      st.source.data() + static_cast<std::size_t>(i) * symbol_size_);
+                      st.source.get() + static_cast<std::size_t>(i) * symbol_size_);
   }
   st.decoded = true;
   st.chunks.clear();

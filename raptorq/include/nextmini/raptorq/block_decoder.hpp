@@ -30,7 +30,7 @@ class BlockDecoder {
   std::uint32_t symbols_received() const;
   // Decode attempts that found the received set rank deficient.
   std::uint32_t failed_attempts() const;
-  // K * T bytes (empty until the first symbol arrives); complete once decoded().
+  // K * T bytes once the first symbol arrived (empty before); only meaningful once decoded().
   std::span<const std::uint8_t> source_block() const;
 
   BlockDecoder(BlockDecoder&&) noexcept;
