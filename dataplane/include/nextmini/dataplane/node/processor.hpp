@@ -9,7 +9,16 @@
 //   next hop. Link packets: validate the header, decrement the hop limit, deliver locally
 //   and/or forward to the route's next hops here.
 //   Every packet is emitted or dropped with a DropReason; nothing throws, logs or allocates per
-//   packet. Counters: per link (tx/rx packets and bytes, drops), per flow, node-wide drops.
+//   packet (a new flow's counter entry and a new neighbour's output are the bounded exceptions).
+//   Drops: too_short / bad_ip_header (a TUN packet that does not parse), unknown_destination (no
+//   node owns the address; IPv6 for now), no_route, too_short / bad_overlay_header (a link packet
+//   whose header does not decode), hop_limit (it would be forwarded with a hop limit <= 1),
+//   link_down (next hop or local sink not attached), pool_exhausted / too_big (no copy possible).
+//   Outputs are collected per sink and sent once per input batch (or whenever 64 are waiting).
+//   The header's send time is written per link (at batch time); PacketMeta's GSO fields travel
+//   in the header's offload fields and are restored at the receiving node.
+//   Counters: per link (tx = handed to its sink, rx = received, drops on its account), per flow
+//   (at the flow's source node and at its sink, bounded, expire_flows()), node-wide drops.
 //   Thread: the worker that owns the node's pool; set_routes() swaps the snapshot between batches.
 //   Not re-entrant: a sink's send() must not call back into the same Processor synchronously
 //   (queue the batch and hand it over later, as links and the in-process tests do).
