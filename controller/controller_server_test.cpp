@@ -361,6 +361,13 @@ TEST(ControllerServerTest, GarbageFramesGetAnErrorAndTheServerKeepsServing) {
   EXPECT_EQ(garbage.code.rfind("decode.", 0), 0u) << garbage.code;
   node.send_bytes({});
   EXPECT_EQ(node.read_as<messages::ErrorMessage>().code.rfind("decode.", 0), 0u);
+  // A known envelope whose body does not decode: the answer names its type.
+  auto start = messages::encode(start_up(1));
+  start.resize(start.size() - 3);
+  node.send_bytes(start);
+  const auto truncated = node.read_as<messages::ErrorMessage>();
+  EXPECT_EQ(truncated.code.rfind("decode.", 0), 0u);
+  EXPECT_EQ(truncated.in_reply_to, "StartUp");
   node.send_text("hello");
   EXPECT_EQ(node.read_as<messages::ErrorMessage>().code, "decode.malformed");
   node.send(messages::NodeTopologyReady{1});
@@ -375,7 +382,7 @@ TEST(ControllerServerTest, GarbageFramesGetAnErrorAndTheServerKeepsServing) {
   EXPECT_EQ(other.read_as<messages::StartUpReply>().node_id, 2u);
 
   const auto counters = controller.counters();
-  EXPECT_EQ(counters.decode_errors, 3u);
+  EXPECT_EQ(counters.decode_errors, 4u);
   EXPECT_EQ(counters.protocol_errors, 1u);
   EXPECT_EQ(counters.connections, 2u);
 }

@@ -90,13 +90,16 @@ void ControllerServer::on_frame(const std::shared_ptr<detail::NodeSession>& sess
               false}});
     return;
   }
-  auto decoded = messages::decode(std::span<const std::uint8_t>(data, size));
+  const std::span<const std::uint8_t> bytes(data, size);
+  auto decoded = messages::decode(bytes);
   if (!decoded) {
     ++counters_.decode_errors;
     spdlog::warn("connection {} (node {}): undecodable frame of {} bytes: {}", session->id(),
                  bring_up_.node_of(session->id()).value_or(0), size, decoded.error().message);
     deliver({{session->id(),
-              messages::ErrorMessage{decoded.error().code, decoded.error().message, ""}, false}});
+              messages::ErrorMessage{decoded.error().code, decoded.error().message,
+                                     messages::peek_type_name(bytes)},
+              false}});
     return;
   }
   const bool bring_up_event = std::holds_alternative<messages::StartUp>(*decoded) ||

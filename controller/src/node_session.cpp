@@ -17,6 +17,8 @@ NodeSession::NodeSession(boost::asio::ip::tcp::socket socket, ConnectionId id,
                          ControllerServer* server)
     : ws_(std::move(socket)), id_(id), server_(server) {
   boost::system::error_code error;
+  // Control messages are small and latency matters more than packing: no Nagle delay.
+  beast::get_lowest_layer(ws_).socket().set_option(boost::asio::ip::tcp::no_delay(true), error);
   const auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(error);
   if (!error) remote_address_ = endpoint.address().to_string();
 }
