@@ -2,6 +2,11 @@
 // Wire form of the control protocol: one MessagePack map per WebSocket binary frame,
 //   { "v": <protocol version>, "type": "<message type name>", "body": { <named fields> } }
 // Unknown fields are ignored (a newer peer may add some); a missing field takes its default.
+// Unset optional fields are left out; nil reads as unset. Integers of any MessagePack format
+// are accepted when they fit the field; float fields accept float32, float64 and integers.
+// The field lists live in messages/src/schema.hpp; docs/protocol.md describes every message.
+// encode() and decode() are stateless and safe to call from any thread; decode() never throws
+// on bad input (it returns an Error) and never reads outside `bytes`.
 
 #include <cstddef>
 #include <cstdint>
