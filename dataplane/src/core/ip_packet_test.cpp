@@ -130,6 +130,21 @@ TEST(IpPacket, Ipv4TrailingBytesBeyondTotalLengthAreIgnored) {
   EXPECT_EQ(v.packet_length, length);
 }
 
+TEST(IpPacket, ZeroLengthFieldMeansTheWholeSuperPacket) {
+  auto v4 = ipv4(kIpProtoTcp, ports(1, 2, 20));
+  v4.resize(v4.size() + 3000, 0x11);  // a GSO super-packet larger than its length field says
+  put16(v4, 2, 0);
+  IpPacketView v;
+  ASSERT_EQ(parse_ip_packet(v4, v), IpParseStatus::kOk);
+  EXPECT_EQ(v.packet_length, v4.size());
+  auto v6 = ipv6(kIpProtoTcp, {}, ports(3, 4, 20));
+  v6.resize(v6.size() + 3000, 0x22);
+  put16(v6, 4, 0);
+  ASSERT_EQ(parse_ip_packet(v6, v), IpParseStatus::kOk);
+  EXPECT_EQ(v.packet_length, v6.size());
+  EXPECT_EQ(v.dst_port, 4);
+}
+
 TEST(IpPacket, Ipv4FragmentsHaveNoPorts) {
   auto first = ipv4(kIpProtoUdp, ports(1000, 2000));
   put16(first, 6, 0x2000);  // MF, offset 0
