@@ -1,6 +1,7 @@
 #include "nextmini/messages/detail/msgpack_writer.hpp"
 
 #include <bit>
+#include <cassert>
 #include <limits>
 
 namespace nextmini::messages::detail {
@@ -68,6 +69,7 @@ void MsgpackWriter::write_float64(double value) {
 
 void MsgpackWriter::write_str(std::string_view value) {
   const std::uint64_t size = value.size();
+  assert(size <= std::numeric_limits<std::uint32_t>::max());
   if (size <= 31) {
     put(static_cast<std::uint8_t>(0xa0 | size));
   } else if (size <= std::numeric_limits<std::uint8_t>::max()) {
@@ -85,6 +87,7 @@ void MsgpackWriter::write_str(std::string_view value) {
 
 void MsgpackWriter::write_bin(std::span<const std::uint8_t> value) {
   const std::uint64_t size = value.size();
+  assert(size <= std::numeric_limits<std::uint32_t>::max());
   if (size <= std::numeric_limits<std::uint8_t>::max()) {
     put(0xc4);
     put_be(size, 1);

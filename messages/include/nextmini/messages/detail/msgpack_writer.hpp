@@ -4,6 +4,8 @@
 // its smallest MessagePack format (integers pick the narrowest width, non-negative integers
 // always use the unsigned formats). Containers are written as a header with the element count
 // followed by the elements, which the caller writes next (a map: key, value, key, value, ...).
+// MessagePack cannot express a str, bin or container longer than 2^32 - 1; passing one is a bug
+// (control messages are far smaller) and trips an assertion in debug builds.
 // No knobs, no counters; not thread-safe (one writer per encoding).
 
 #include <cstdint>
