@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <csignal>
 #include <iterator>
 #include <type_traits>
 #include <vector>
@@ -126,6 +127,14 @@ Result<void> Node::start() {
       [this](bool connected) { on_control_state(connected); });
   client_->set_startup(std::move(startup));
   client_->start();
+  if (config_.handle_signals) {
+    signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+    signals_->async_wait([this](const boost::system::error_code& error, int signal) {
+      if (error) return;
+      spdlog::info("node {}: signal {}; stopping", id_.load(), signal);
+      stop_now(std::nullopt);
+    });
+  }
   started_ = true;
   spdlog::info("node: links on {}:{} (advertised as {}), controller {}", config_.listen_address,
                listener_->port(), advertise.empty() ? "-" : advertise, config_.controller_url);
@@ -150,6 +159,10 @@ void Node::stop_now(std::optional<Error> fatal) {
   if (stopping_) return;
   stopping_ = true;
   metrics_timer_.cancel();
+  if (signals_) {
+    boost::system::error_code ignored;
+    signals_->cancel(ignored);
+  }
   if (client_) client_->close();
   if (listener_) listener_->close();
   for (auto& [neighbor, link] : links_) link->close();

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
@@ -57,6 +58,8 @@ struct NodeConfig {
   unsigned workers = 1;
   std::size_t pool_buffers = 8192;
   std::size_t buffer_size = 2048;
+  // Stop cleanly on SIGINT/SIGTERM (the `node` command; not for embedded nodes).
+  bool handle_signals = false;
   // Without a TUN, packets delivered locally go here (on the node's thread).
   std::function<void(PacketBatch& batch)> local_delivery;
 };
@@ -125,6 +128,7 @@ class Node {
   std::string tun_address_;
   std::uint32_t metrics_interval_ms_ = 1000;
   boost::asio::steady_timer metrics_timer_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
   bool metrics_running_ = false;
   bool started_ = false;
   bool stopping_ = false;
