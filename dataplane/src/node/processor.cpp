@@ -205,7 +205,7 @@ void Processor::State::process_local_packet(Packet& packet) {
   packet.meta().flow_hash = key.flow_hash32();
   const std::size_t ip_bytes = packet.size();
   if (*dst == config.self) {
-    flows.count(key, config.self, config.self, ip_bytes, now_ns);
+    if (local.sink != nullptr) flows.count(key, config.self, config.self, ip_bytes, now_ns);
     return deliver_local(std::move(packet));
   }
   const auto route = selector.select(hash, *dst, table->routes_to(*dst));
@@ -278,7 +278,7 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
       drops.add(ip_drop_reason(status));
       ingress.stats.drops.add(ip_drop_reason(status));
       local_delivery = false;
-    } else {
+    } else if (local.sink != nullptr) {  // (a detached local sink is counted as link_down)
       flows.count(FlowKey::from(view), header.src, config.self, inner.size(), now_ns);
     }
   }

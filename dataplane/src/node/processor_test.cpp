@@ -273,6 +273,13 @@ TEST_F(ProcessorTest, DetachedLocalSinkIsLinkDown) {
   lonely.process_local(batch);
   EXPECT_EQ(lonely.drops()[DropReason::kLinkDown], 1u);
   EXPECT_EQ(lonely.local_stats().drops[DropReason::kLinkDown], 1u);
+  EXPECT_EQ(lonely.flows().size(), 0u);  // a dropped packet is not counted as delivered
+  // The same at a route's sink.
+  lonely.set_routes(table(1, {entry(30, 3, 1, {}, true)}));
+  batch.push(framed(make_udp(pool_, node_ip(3), node_ip(1), 1, 2, 10), header_for(3, 1, 30)));
+  lonely.process_from_link(3, batch);
+  EXPECT_EQ(lonely.drops()[DropReason::kLinkDown], 2u);
+  EXPECT_EQ(lonely.flows().size(), 0u);
 }
 
 TEST_F(ProcessorTest, PoolExhaustionOnCopyIsCounted) {
