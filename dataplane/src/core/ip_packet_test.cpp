@@ -184,6 +184,24 @@ TEST(IpPacket, Ipv6TcpPorts) {
   EXPECT_EQ(v.dst_port, 51000);
 }
 
+TEST(IpPacket, Ipv6IcmpEchoUsesIdentifier) {
+  std::vector<std::uint8_t> icmp(8, 0);
+  icmp[0] = 128;  // echo request
+  put16(icmp, 4, 0x0bad);
+  IpPacketView v;
+  const auto echo = ipv6(kIpProtoIcmpv6, {}, icmp);
+  ASSERT_EQ(parse_ip_packet(echo, v), IpParseStatus::kOk);
+  EXPECT_TRUE(v.has_ports);
+  EXPECT_EQ(v.dst_port, 0x0bad);
+  // ICMPv4 inside IPv6 (and ICMPv6 inside IPv4) carries no identifier we read.
+  const auto odd = ipv6(kIpProtoIcmp, {}, icmp);
+  ASSERT_EQ(parse_ip_packet(odd, v), IpParseStatus::kOk);
+  EXPECT_FALSE(v.has_ports);
+  const auto odd4 = ipv4(kIpProtoIcmpv6, icmp);
+  ASSERT_EQ(parse_ip_packet(odd4, v), IpParseStatus::kOk);
+  EXPECT_FALSE(v.has_ports);
+}
+
 TEST(IpPacket, Ipv6WalksExtensionHeaders) {
   // Hop-by-hop (8 bytes) then destination options (16 bytes) then UDP.
   std::vector<std::uint8_t> chain(24, 0);
