@@ -112,18 +112,20 @@ void run_decode(const DecodeArgs& args) {
   std::size_t index = 0;
   std::size_t refused = 0;
   while (pos < file.size() && !decoder->complete()) {
+    // A cut-off last record (a truncated capture) ends the input; what came before still counts.
     if (file.size() - pos < 4) {
-      throw CommandFailure{fmt::format("{}: truncated length at byte {}", args.packets_path, pos),
-                           1};
+      std::fprintf(stderr, "nextmini: %s: %zu stray bytes at the end ignored\n",
+                   args.packets_path.c_str(), file.size() - pos);
+      break;
     }
     const std::size_t len = (static_cast<std::size_t>(file[pos]) << 24) |
                             (static_cast<std::size_t>(file[pos + 1]) << 16) |
                             (static_cast<std::size_t>(file[pos + 2]) << 8) | file[pos + 3];
     pos += 4;
     if (file.size() - pos < len) {
-      throw CommandFailure{fmt::format("{}: packet {} claims {} bytes, {} left", args.packets_path,
-                                       index, len, file.size() - pos),
-                           1};
+      std::fprintf(stderr, "nextmini: %s: packet %zu claims %zu bytes, only %zu left: ignored\n",
+                   args.packets_path.c_str(), index, len, file.size() - pos);
+      break;
     }
     auto added = decoder->add_packet(std::span(file.data() + pos, len));
     if (!added) {
