@@ -90,8 +90,10 @@ TEST(RoutingTest, ExplicitPathReplacesTheShortestPath) {
   // The reverse direction keeps its shortest path.
   EXPECT_EQ(find_route(routes, 3, 1)->edges.size(), 2u);
   // Node 5 forwards route 1->3 to 4; node 3 delivers it; node 2 does not see it.
+  std::vector<std::vector<messages::RouteEntry>> entries(7);
+  for (NodeId node = 1; node <= 6; ++node) entries[node] = routes.entries(node);
   auto entry_at = [&](NodeId node) -> const messages::RouteEntry* {
-    for (const auto& entry : routes.entries(node)) {
+    for (const auto& entry : entries[node]) {
       if (entry.route_id == route->route_id) return &entry;
     }
     return nullptr;

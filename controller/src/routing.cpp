@@ -56,25 +56,17 @@ std::vector<std::pair<NodeId, NodeId>> path_edges(const std::vector<NodeId>& pat
 
 RoutePlan::RoutePlan(std::uint32_t n_nodes, std::vector<Route> routes,
                      std::vector<std::pair<NodeId, NodeId>> unreachable)
-    : routes_(std::move(routes)), unreachable_(std::move(unreachable)), entries_(n_nodes + 1) {
-  for (const auto& route : routes_) {
-    std::map<NodeId, std::vector<NodeId>> next_hops;
-    next_hops[route.dst];  // the sink has none
-    for (const auto& [from, to] : route.edges) {
-      next_hops[from].push_back(to);
-      next_hops[to];
-    }
-    for (auto& [node, hops] : next_hops) {
-      if (node >= entries_.size()) continue;
-      std::sort(hops.begin(), hops.end());
-      messages::RouteEntry entry;
-      entry.route_id = route.route_id;
-      entry.src = route.src;
-      entry.dst = route.dst;
-      entry.weight = route.weight;
-      entry.next_hops = std::move(hops);
-      entry.deliver_local = node == route.dst;
-      entries_[node].push_back(std::move(entry));
+    : routes_(std::move(routes)), unreachable_(std::move(unreachable)), through_(n_nodes + 1) {
+  std::vector<NodeId> nodes;
+  for (std::uint32_t index = 0; index < routes_.size(); ++index) {
+    const auto& route = routes_[index];
+    nodes.clear();
+    nodes.push_back(route.dst);
+    for (const auto& edge : route.edges) nodes.push_back(edge.first);
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    for (NodeId node : nodes) {
+      if (node < through_.size()) through_[node].push_back(index);
     }
   }
 }
@@ -88,9 +80,25 @@ std::vector<std::string> RoutePlan::unreachable_messages() const {
   return messages;
 }
 
-const std::vector<messages::RouteEntry>& RoutePlan::entries(NodeId node) const {
-  static const std::vector<messages::RouteEntry> kNone;
-  return node < entries_.size() ? entries_[node] : kNone;
+std::vector<messages::RouteEntry> RoutePlan::entries(NodeId node) const {
+  std::vector<messages::RouteEntry> entries;
+  if (node >= through_.size()) return entries;
+  entries.reserve(through_[node].size());
+  for (std::uint32_t index : through_[node]) {  // ascending, so by route id
+    const auto& route = routes_[index];
+    messages::RouteEntry entry;
+    entry.route_id = route.route_id;
+    entry.src = route.src;
+    entry.dst = route.dst;
+    entry.weight = route.weight;
+    for (const auto& [from, to] : route.edges) {
+      if (from == node) entry.next_hops.push_back(to);
+    }
+    std::sort(entry.next_hops.begin(), entry.next_hops.end());
+    entry.deliver_local = node == route.dst;
+    entries.push_back(std::move(entry));
+  }
+  return entries;
 }
 
 std::vector<NodeId> shortest_path(const Topology& topology, NodeId src, NodeId dst) {

@@ -44,13 +44,14 @@ class RoutePlan {
   const std::vector<std::pair<NodeId, NodeId>>& unreachable() const { return unreachable_; }
   // "no path from 3 to 7", one per unreachable pair.
   std::vector<std::string> unreachable_messages() const;
-  // This node's InstallRoutes entries, by route id. Empty for an unknown node.
-  const std::vector<messages::RouteEntry>& entries(NodeId node) const;
+  // This node's InstallRoutes entries, by route id, built on demand (a plan keeps only an index
+  // of the routes through each node). Empty for an unknown node.
+  std::vector<messages::RouteEntry> entries(NodeId node) const;
 
  private:
   std::vector<Route> routes_;
   std::vector<std::pair<NodeId, NodeId>> unreachable_;
-  std::vector<std::vector<messages::RouteEntry>> entries_;  // index = node id
+  std::vector<std::vector<std::uint32_t>> through_;  // index = node id; positions in routes_
 };
 
 // Shortest path (node sequence) from src to dst, or empty when there is none.
