@@ -43,7 +43,9 @@ Trial run_trial(const BlockEncoder& encoder, const std::vector<std::uint8_t>& so
     auto added = decoder->add_symbol(esis[i], symbol);
     EXPECT_TRUE(added) << added.error().message;
     // The decoder must not claim success before it holds K symbols.
-    if (added && *added) EXPECT_GE(i + 1, k);
+    if (added && *added) {
+      EXPECT_GE(i + 1, k);
+    }
   }
   trial.decoded = decoder->decoded();
   trial.correct =

@@ -63,7 +63,9 @@ TEST(RfcTables, SystematicIndexTable) {
   for (std::size_t i = 0; i < kSystematicIndices.size(); ++i) {
     const auto& r = kSystematicIndices[i];
     check += static_cast<std::uint64_t>(r.k_prime) * r.j + r.s * r.h + r.w;
-    if (i > 0) EXPECT_GT(r.k_prime, kSystematicIndices[i - 1].k_prime);
+    if (i > 0) {
+      EXPECT_GT(r.k_prime, kSystematicIndices[i - 1].k_prime);
+    }
     // S and W are primes (section 5.6), W >= K' + S... and H >= 10.
     EXPECT_GE(r.h, 10u);
     EXPECT_GT(r.w, r.s);
