@@ -407,7 +407,25 @@ void SolvePlan::execute(const std::uint8_t* const* inputs, std::uint8_t* interme
     if (slot < n + l) return intermediate + static_cast<std::size_t>(slot - n) * symbol_size;
     return scratch;
   };
-  for (const SymbolOp& op : ops_) {
+  // Start fetching the next op's first source lines while this op runs: large blocks live in
+  // L3, and the first lines of each symbol are what the hardware prefetcher misses.
+  auto prefetch = [&](const SymbolOp& op) {
+    const std::size_t lines = symbol_size < 256 ? (symbol_size + 63) / 64 : 4;
+    if (op.kind == OpKind::kSum) {
+      const std::uint32_t* term = terms_.data() + op.src;
+      for (std::uint32_t i = 0; i < op.count; ++i) {
+        const std::uint8_t* p = read(term[i]);
+        for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(p + 64 * line);
+      }
+    } else if (op.kind != OpKind::kZero && op.kind != OpKind::kScale) {
+      const std::uint8_t* p = read(op.src);
+      for (std::size_t line = 0; line < lines; ++line) __builtin_prefetch(p + 64 * line);
+    }
+  };
+  const std::size_t count = ops_.size();
+  for (std::size_t index = 0; index < count; ++index) {
+    const SymbolOp& op = ops_[index];
+    if (index + 1 < count) prefetch(ops_[index + 1]);
     std::uint8_t* dst = write(op.dst);
     switch (op.kind) {
       case OpKind::kZero:
