@@ -24,6 +24,8 @@
 namespace nextmini::cli {
 namespace {
 
+constexpr std::size_t kShownUnreachable = 50;
+
 struct ControllerArgs {
   std::string config;
   std::optional<int> port;
@@ -93,7 +95,12 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
               config.listen_address.c_str(), config.port, config.protocol.c_str(), config.mtu,
               config.metrics_interval_ms, config.token.empty() ? "no token" : "token required");
   const auto unreachable = plan.routes.unreachable_messages();
-  for (const auto& line : unreachable) std::printf("unreachable: %s\n", line.c_str());
+  for (std::size_t i = 0; i < unreachable.size() && i < kShownUnreachable; ++i) {
+    std::printf("unreachable: %s\n", unreachable[i].c_str());
+  }
+  if (unreachable.size() > kShownUnreachable) {
+    std::printf("unreachable: ... and %zu more pairs\n", unreachable.size() - kShownUnreachable);
+  }
 }
 
 void run_controller(const ControllerArgs& args) {
@@ -103,14 +110,15 @@ void run_controller(const ControllerArgs& args) {
     return;
   }
 
-  const auto unreachable = plan.routes.unreachable_messages();
-  constexpr std::size_t kShown = 20;
-  for (std::size_t i = 0; i < unreachable.size() && i < kShown; ++i) {
-    spdlog::warn("{}", unreachable[i]);
+  // Unreachable pairs go to the log and the status file, the first kShownUnreachable of them.
+  auto unreachable = plan.routes.unreachable_messages();
+  const std::size_t unreachable_count = unreachable.size();
+  if (unreachable_count > kShownUnreachable) {
+    unreachable.resize(kShownUnreachable);
+    unreachable.push_back(
+        fmt::format("... and {} more unreachable pairs", unreachable_count - kShownUnreachable));
   }
-  if (unreachable.size() > kShown) {
-    spdlog::warn("... and {} more unreachable pairs", unreachable.size() - kShown);
-  }
+  for (const auto& line : unreachable) spdlog::warn("{}", line);
 
   const auto n_nodes = plan.topology.n_nodes();
   controller::ControllerServer::Options options;
