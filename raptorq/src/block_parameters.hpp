@@ -36,18 +36,25 @@ Tuple make_tuple(const BlockParameters& params, std::uint32_t isi);
 // (section 5.3.5.3), LT columns first, then PI columns.
 template <typename Visit>
 void for_each_tuple_column(const BlockParameters& params, const Tuple& tuple, Visit&& visit) {
+  // a < W and a1 < P1, so each step wraps with one conditional subtraction instead of a
+  // division.
   std::uint32_t b = tuple.b;
   visit(b);
   for (std::uint32_t j = 1; j < tuple.d; ++j) {
-    b = (b + tuple.a) % params.w;
+    b += tuple.a;
+    if (b >= params.w) b -= params.w;
     visit(b);
   }
+  const auto next_b1 = [&](std::uint32_t x) {
+    x += tuple.a1;
+    return x >= params.p1 ? x - params.p1 : x;
+  };
   std::uint32_t b1 = tuple.b1;
-  while (b1 >= params.p) b1 = (b1 + tuple.a1) % params.p1;
+  while (b1 >= params.p) b1 = next_b1(b1);
   visit(params.w + b1);
   for (std::uint32_t j = 1; j < tuple.d1; ++j) {
-    b1 = (b1 + tuple.a1) % params.p1;
-    while (b1 >= params.p) b1 = (b1 + tuple.a1) % params.p1;
+    b1 = next_b1(b1);
+    while (b1 >= params.p) b1 = next_b1(b1);
     visit(params.w + b1);
   }
 }

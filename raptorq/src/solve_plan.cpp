@@ -31,6 +31,11 @@ struct SparseRows {
     }
     start.push_back(static_cast<std::uint32_t>(cols.size()));
   }
+  // Appends a row whose columns are known to be distinct.
+  void add_distinct(const std::vector<std::uint32_t>& row) {
+    cols.insert(cols.end(), row.begin(), row.end());
+    start.push_back(static_cast<std::uint32_t>(cols.size()));
+  }
   std::span<const std::uint32_t> row(std::uint32_t r) const {
     return {cols.data() + start[r], cols.data() + start[r + 1]};
   }
@@ -87,6 +92,9 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
 
   // --- The sparse part of A: S LDPC rows (section 5.3.3.3), then one LT row per ISI.
   SparseRows rows;
+  rows.cols.reserve(3 * static_cast<std::size_t>(params.b) + 3 * s +
+                    static_cast<std::size_t>(n) * 10);
+  rows.start.reserve(static_cast<std::size_t>(s) + n + 1);
   {
     std::vector<std::vector<std::uint32_t>> ldpc(s);
     for (std::uint32_t i = 0; i < params.b; ++i) {
@@ -109,7 +117,11 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
       row.clear();
       for_each_tuple_column(params, make_tuple(params, isi),
                             [&](std::uint32_t c) { row.push_back(c); });
-      rows.add(row);
+      // LT neighbours are distinct (W prime, d < W), PI neighbours too (P1 prime), and the
+      // two ranges do not overlap.
+      // Sorted, so sums read the intermediate symbols in address order.
+      std::sort(row.begin(), row.end());
+      rows.add_distinct(row);
     }
   }
   const std::uint32_t r_count = rows.size();
