@@ -18,6 +18,7 @@ struct StatusArgs {
 };
 
 const char* liveness(const launcher::ManagedProcess& process) {
+  if (process.argv.empty()) return "python mode";
   return launcher::ProcessControl::runs_command(process.pid, process.argv) ? "running"
                                                                            : "NOT RUNNING";
 }

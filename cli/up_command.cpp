@@ -43,6 +43,9 @@ launcher::NetworkPlan make_plan(const std::string& config_path) {
     plan.overlay_addresses.push_back(controller::node_address(*config, id));
   }
   for (const auto& [a, b] : topology->edges()) plan.links.emplace_back(a, b);
+  for (const auto& node : config->nodes) {
+    if (node.operating_mode == "python") plan.external_nodes.push_back(node.node_id);
+  }
   return plan;
 }
 
@@ -71,9 +74,8 @@ void setup(CLI::App& app) {
       "reports the topology ready, printing progress and then a summary. Stays in the "
       "foreground until Ctrl-C unless --detach. Needs root. State and logs: /run/nextmini "
       "(or $NEXTMINI_RUN_DIR).");
-  command->add_option("config", args->config, "controller config (TOML)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  // No CLI11 file check: load_config_file() reports a missing file as a config error (exit 2).
+  command->add_option("config", args->config, "controller config (TOML)")->required();
   command
       ->add_option("--timeout", args->timeout_seconds,
                    "seconds to wait for the whole network to be ready")

@@ -34,6 +34,7 @@ constexpr std::size_t kLogTailLines = 20;
 // How a child that has exited ended ("exit status 1", "killed by signal 9"), or empty while
 // it still runs. Reaps it when it is our child.
 std::string exit_description(pid_t pid) {
+  if (pid <= 0) return {};  // never waitpid(0 or -1): that would reap any child
   int status = 0;
   pid_t got = ::waitpid(pid, &status, WNOHANG);
   if (got == pid) {
@@ -137,6 +138,8 @@ Result<void> NetworkLauncher::start_processes(const NetworkPlan& plan, LauncherS
                            plan.config_path,
                            "--port",
                            std::to_string(plan.port),
+                           "--listen",  // whatever the config says: nodes dial the bridge
+                           "0.0.0.0",
                            "--status-file",
                            run_dir_.status_path()};
   auto controller_pid = spawn_logged(state.controller.argv, state.controller.log);
@@ -160,9 +163,16 @@ Result<void> NetworkLauncher::start_processes(const NetworkPlan& plan, LauncherS
       node.process.argv.push_back("--token");
       node.process.argv.push_back(plan.token);
     }
-    auto pid = spawn_logged(node.process.argv, node.process.log);
-    if (!pid) return Failure{pid.error()};
-    node.process.pid = *pid;
+    bool external = std::find(plan.external_nodes.begin(), plan.external_nodes.end(), id) !=
+                    plan.external_nodes.end();
+    if (external) {
+      node.process.name = fmt::format("node {} (python mode, not started by the launcher)", id);
+      node.process.argv.clear();
+    } else {
+      auto pid = spawn_logged(node.process.argv, node.process.log);
+      if (!pid) return Failure{pid.error()};
+      node.process.pid = *pid;
+    }
     state.nodes.push_back(std::move(node));
   }
   return write_state(run_dir_.state_path(), state);
@@ -229,6 +239,11 @@ Result<void> NetworkLauncher::await_ready(const NetworkPlan& plan, LauncherState
         }
       }
       message += fmt::format(" ({})", last_status->progress_line());
+      if (!plan.external_nodes.empty()) {
+        message +=
+            fmt::format("; python-mode nodes, which you start yourself in their namespaces: {}",
+                        list_ids(plan.external_nodes));
+      }
       if (!not_ready.empty()) {
         message += fmt::format("; nodes not ready: {}", list_ids(not_ready));
         for (auto id : not_ready) {
@@ -254,6 +269,10 @@ void NetworkLauncher::print_summary(const NetworkPlan& plan, const LauncherState
   for (const auto& node : state.nodes) {
     std::printf("  %-10u %-16s %-16s %-10s %d\n", node.id, node.overlay_address.c_str(),
                 node.underlay_address.c_str(), node.process.netns.c_str(), node.process.pid);
+  }
+  if (!plan.external_nodes.empty()) {
+    std::printf("python-mode nodes (pid 0, not started by the launcher): %s\n",
+                list_ids(plan.external_nodes).c_str());
   }
   std::printf("  %-10s %-16s %-16s %-10s %d\n", "controller",
               fmt::format("ws port {}", state.port).c_str(),
@@ -392,6 +411,12 @@ Result<pid_t> NetworkLauncher::restart_node(std::uint32_t id) {
     for (const auto& known : state.nodes) ids.push_back(known.id);
     return fail("launcher.no_such_node",
                 fmt::format("no node {} in the running network (nodes: {})", id, list_ids(ids)));
+  }
+  if (node->process.argv.empty()) {
+    return fail("launcher.external_node",
+                fmt::format("node {} runs in python mode: the launcher does not start it; run it "
+                            "yourself with `nextmini exec {} -- python3 …`",
+                            id, id));
   }
   if (!Netns::exists(node->process.netns)) {
     return fail("launcher.no_namespace",

@@ -57,7 +57,8 @@ def test_explicit_route_takes_the_long_way(network):
     network.up(RING4)
     via2, via4 = bytes_through_nodes_2_and_4(network)
     print(f"computed route: node 2 {via2} bytes, node 4 {via4} bytes")
-    assert via2 > 2 * sent, "the data did not go through node 2"
+    # The data crosses node 2's port twice (into node 2, and out to node 3).
+    assert via2 > 1.5 * sent, "the data did not go through node 2"
     assert via4 < sent / 20, "the data went through node 4 without an explicit route"
     down = network.down()
     assert down.returncode == 0, down.stderr
@@ -67,7 +68,7 @@ def test_explicit_route_takes_the_long_way(network):
     network.up(RING4_LONG)
     via2, via4 = bytes_through_nodes_2_and_4(network)
     print(f"explicit route 1-4-3: node 2 {via2} bytes, node 4 {via4} bytes")
-    assert via4 > 2 * sent, "the data did not take the explicit route through node 4"
+    assert via4 > 1.5 * sent, "the data did not take the explicit route through node 4"
     assert via2 < via4 / 5, "most of the traffic still went through node 2"
 
 
