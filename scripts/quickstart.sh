@@ -5,6 +5,7 @@
 #   test across the same two hops, printing the figures, then takes the network down.
 # The network is always taken down, also when a step fails or on Ctrl-C.
 # Usage: scripts/quickstart.sh [CONFIG]   (default examples/ring4.toml)
+#   NEXTMINI_BIN=path/to/nextmini skips the install-and-build step and uses that binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,12 @@ if [ ! -f "$config" ]; then
   exit 1
 fi
 
-bash scripts/build.sh
-nextmini="$PWD/build/cli/nextmini"
+if [ -n "${NEXTMINI_BIN:-}" ]; then
+  nextmini="$NEXTMINI_BIN"
+else
+  bash scripts/build.sh
+  nextmini="$PWD/build/cli/nextmini"
+fi
 
 iperf_server=""
 cleanup() {
