@@ -199,8 +199,8 @@ void run_bench(const BenchArgs& args) {
   const RunTime encode_s = time_per_run(args.seconds / 2, [&] {
     auto encoder = BlockEncoder::create(source, t);
     if (!encoder) throw CommandFailure{encoder.error().message, 1};
-    for (std::uint32_t i = 0; i < k; ++i) {
-      encoder->encode_unchecked(k + i, repair.data() + static_cast<std::size_t>(i) * t);
+    if (auto made = encoder->encode_range(k, k, repair); !made) {
+      throw CommandFailure{made.error().message, 1};
     }
   });
 

@@ -182,6 +182,24 @@ TEST(BlockEncoder, BadInputIsAnError) {
   std::vector<std::uint8_t> small(9);
   EXPECT_FALSE(encoder->encode(3, small));
   EXPECT_TRUE(encoder->encode((1u << 24) - 1, out));
+  std::vector<std::uint8_t> range(30);
+  EXPECT_FALSE(encoder->encode_range((1u << 24) - 2, 3, range));  // runs past 2^24
+  EXPECT_FALSE(encoder->encode_range(0, 2, range));               // wrong output size
+}
+
+TEST(BlockEncoder, EncodeRangeMatchesOneByOne) {
+  std::mt19937_64 rng(5);
+  const auto source = random_bytes(37 * 24, rng);
+  auto encoder = BlockEncoder::create(source, 24);
+  ASSERT_TRUE(encoder);
+  // Straddles the source/repair boundary.
+  std::vector<std::uint8_t> range(50 * 24);
+  ASSERT_TRUE(encoder->encode_range(20, 50, range));
+  std::vector<std::uint8_t> one(24);
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    ASSERT_TRUE(encoder->encode(20 + i, one));
+    EXPECT_TRUE(std::equal(one.begin(), one.end(), range.begin() + i * 24)) << "ESI " << 20 + i;
+  }
 }
 
 TEST(ObjectCodec, RoundTripWithLossAndBadPackets) {

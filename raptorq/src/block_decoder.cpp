@@ -146,11 +146,16 @@ bool BlockDecoder::try_decode() {
       new std::uint8_t[static_cast<std::size_t>(p.l) * symbol_size_]);
   std::vector<std::uint8_t> scratch(symbol_size_);
   plan->execute(inputs.data(), intermediate.get(), scratch.data(), symbol_size_);
+  std::vector<std::uint32_t> missing;
+  missing.reserve(k - st.source_received);
   for (std::uint32_t i = 0; i < k; ++i) {
-    if (st.have_source[i]) continue;
-    detail::lt_encode(p, intermediate.get(), symbol_size_, i,
-                      st.source.get() + static_cast<std::size_t>(i) * symbol_size_);
+    if (!st.have_source[i]) missing.push_back(i);
   }
+  std::uint8_t* source = st.source.get();
+  const std::size_t t = symbol_size_;
+  detail::lt_encode_many(
+      p, intermediate.get(), t, missing.size(), [&](std::size_t i) { return missing[i]; },
+      [&](std::size_t i) { return source + static_cast<std::size_t>(missing[i]) * t; });
   st.decoded = true;
   st.chunks.clear();
   return true;

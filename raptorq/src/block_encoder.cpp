@@ -69,6 +69,33 @@ Result<void> BlockEncoder::encode(std::uint32_t esi, std::span<std::uint8_t> out
   return ok();
 }
 
+Result<void> BlockEncoder::encode_range(std::uint32_t first_esi, std::uint32_t count,
+                                        std::span<std::uint8_t> out) const {
+  if (count > 0 && (first_esi > kMaxEsi || count - 1 > kMaxEsi - first_esi)) {
+    return fail("raptorq.esi", "ESIs " + std::to_string(first_esi) + " + " + std::to_string(count) +
+                                   " do not fit in 24 bits");
+  }
+  if (out.size() != static_cast<std::size_t>(count) * symbol_size_) {
+    return fail("raptorq.symbol_size", "output of " + std::to_string(out.size()) + " bytes for " +
+                                           std::to_string(count) + " symbols of " +
+                                           std::to_string(symbol_size_));
+  }
+  const auto& p = state_->params;
+  std::uint32_t done = 0;
+  for (; done < count && first_esi + done < p.k; ++done) {
+    encode_unchecked(first_esi + done, out.data() + static_cast<std::size_t>(done) * symbol_size_);
+  }
+  const std::uint32_t offset = p.k_prime - p.k;
+  const std::uint32_t first_repair = first_esi + done;
+  std::uint8_t* base = out.data() + static_cast<std::size_t>(done) * symbol_size_;
+  const std::size_t t = symbol_size_;
+  detail::lt_encode_many(
+      p, state_->intermediate.get(), t, count - done,
+      [&](std::size_t i) { return first_repair + static_cast<std::uint32_t>(i) + offset; },
+      [&](std::size_t i) { return base + i * t; });
+  return ok();
+}
+
 void BlockEncoder::encode_unchecked(std::uint32_t esi, std::uint8_t* out) const {
   const auto& p = state_->params;
   if (esi < p.k) {

@@ -3,6 +3,7 @@
 #include "block_parameters.hpp"
 
 #include <cstring>
+#include <functional>
 
 #include "gf256.hpp"
 #include "rfc_tables.hpp"
@@ -57,15 +58,53 @@ Tuple make_tuple(const BlockParameters& params, std::uint32_t isi) {
 
 namespace nextmini::raptorq::detail {
 
-void lt_encode(const BlockParameters& params, const std::uint8_t* intermediate,
-               std::size_t symbol_size, std::uint32_t isi, std::uint8_t* out) {
-  // At most 30 LT and 3 PI neighbours (section 5.3.5.4).
+namespace {
+
+// The intermediate symbols one ISI sums: at most 30 LT and 3 PI neighbours (section 5.3.5.4).
+struct Neighbours {
   const std::uint8_t* srcs[40];
   std::size_t count = 0;
+};
+
+void find_neighbours(const BlockParameters& params, const std::uint8_t* intermediate,
+                     std::size_t symbol_size, std::uint32_t isi, Neighbours& out) {
+  out.count = 0;
   for_each_tuple_column(params, make_tuple(params, isi), [&](std::uint32_t c) {
-    srcs[count++] = intermediate + static_cast<std::size_t>(c) * symbol_size;
+    out.srcs[out.count++] = intermediate + static_cast<std::size_t>(c) * symbol_size;
   });
-  symbol_xor_sum(out, srcs, count, symbol_size);
+}
+
+}  // namespace
+
+void lt_encode(const BlockParameters& params, const std::uint8_t* intermediate,
+               std::size_t symbol_size, std::uint32_t isi, std::uint8_t* out) {
+  Neighbours n;
+  find_neighbours(params, intermediate, symbol_size, isi, n);
+  symbol_xor_sum(out, n.srcs, n.count, symbol_size);
+}
+
+void lt_encode_many(const BlockParameters& params, const std::uint8_t* intermediate,
+                    std::size_t symbol_size, std::size_t count,
+                    const std::function<std::uint32_t(std::size_t)>& isi_of,
+                    const std::function<std::uint8_t*(std::size_t)>& out_of) {
+  if (count == 0) return;
+  // While one symbol is summed, the next one's neighbours are already being fetched.
+  const std::size_t lines = symbol_size < 256 ? (symbol_size + 63) / 64 : 4;
+  Neighbours buffers[2];
+  find_neighbours(params, intermediate, symbol_size, isi_of(0), buffers[0]);
+  for (std::size_t i = 0; i < count; ++i) {
+    Neighbours& current = buffers[i % 2];
+    if (i + 1 < count) {
+      Neighbours& next = buffers[(i + 1) % 2];
+      find_neighbours(params, intermediate, symbol_size, isi_of(i + 1), next);
+      for (std::size_t s = 0; s < next.count; ++s) {
+        for (std::size_t line = 0; line < lines; ++line) {
+          __builtin_prefetch(next.srcs[s] + 64 * line);
+        }
+      }
+    }
+    symbol_xor_sum(out_of(i), current.srcs, current.count, symbol_size);
+  }
 }
 
 }  // namespace nextmini::raptorq::detail

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace nextmini::raptorq::detail {
 
@@ -66,5 +67,11 @@ namespace nextmini::raptorq::detail {
 // out = the encoding symbol of this ISI, from the L intermediate symbols (section 5.3.5.3).
 void lt_encode(const BlockParameters& params, const std::uint8_t* intermediate,
                std::size_t symbol_size, std::uint32_t isi, std::uint8_t* out);
+
+// lt_encode for `count` symbols: ISI isi_of(i) into out_of(i), prefetching ahead.
+void lt_encode_many(const BlockParameters& params, const std::uint8_t* intermediate,
+                    std::size_t symbol_size, std::size_t count,
+                    const std::function<std::uint32_t(std::size_t)>& isi_of,
+                    const std::function<std::uint8_t*(std::size_t)>& out_of);
 
 }  // namespace nextmini::raptorq::detail

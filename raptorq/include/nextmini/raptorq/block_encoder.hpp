@@ -25,7 +25,11 @@ class BlockEncoder {
 
   // Writes the encoding symbol with this ESI (< 2^24) into out (symbol_size bytes).
   Result<void> encode(std::uint32_t esi, std::span<std::uint8_t> out) const;
-  // The same without checks, for hot loops: esi < 2^24, out.size() == symbol_size.
+  // Encoding symbols first_esi .. first_esi + count - 1, one after another, into out
+  // (count * symbol_size bytes); faster than one encode() per symbol for repair runs.
+  Result<void> encode_range(std::uint32_t first_esi, std::uint32_t count,
+                            std::span<std::uint8_t> out) const;
+  // The same as encode() without checks, for hot loops: esi < 2^24, out.size() == symbol_size.
   void encode_unchecked(std::uint32_t esi, std::uint8_t* out) const;
 
   BlockEncoder(BlockEncoder&&) noexcept;
