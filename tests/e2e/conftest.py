@@ -56,12 +56,13 @@ def leftovers(binary):
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if len(argv) >= 2 and argv[0] and argv[1] in (b"controller", b"node"):
+        if len(argv) >= 2 and argv[1] in (b"controller", b"node"):
+            # Only processes of the binary under test (other builds may run their own).
             try:
-                exe = os.path.realpath(argv[0].decode())
-            except UnicodeDecodeError:
+                exe = os.readlink(entry / "exe").removesuffix(" (deleted)")
+            except OSError:
                 continue
-            if exe == real_binary or os.path.basename(exe) == "nextmini":
+            if exe == real_binary:
                 found.append(f"process {entry.name}: {b' '.join(argv).decode(errors='replace')}")
     if (RUN_DIR / "state.json").exists():
         found.append(f"state file {RUN_DIR / 'state.json'}")
