@@ -274,8 +274,13 @@ BringUpStatus BringUp::status() const {
   BringUpStatus status;
   status.n_nodes = topology_.n_nodes();
   for (NodeId id = 1; id < nodes_.size(); ++id) {
-    if (nodes_[id].connection != 0) ++status.connected;
-    if (nodes_[id].connection != 0 && nodes_[id].ready) ++status.ready;
+    if (nodes_[id].connection == 0) continue;
+    ++status.connected;
+    status.connected_nodes.push_back(id);
+    if (nodes_[id].ready) {
+      ++status.ready;
+      status.ready_nodes.push_back(id);
+    }
   }
   status.topology_ready = status.n_nodes > 0 && status.ready == status.n_nodes;
   status.routes = routes_.routes().size();

@@ -48,6 +48,8 @@ struct BringUpStatus {
   bool topology_ready = false;  // every node is connected and ready now
   std::size_t routes = 0;
   std::size_t edges = 0;
+  std::vector<NodeId> connected_nodes;  // ascending
+  std::vector<NodeId> ready_nodes;      // ascending
 };
 
 class BringUp {

@@ -2,7 +2,8 @@
 // The controller's bring-up progress as a small JSON document, rewritten atomically (temporary
 // file + rename) on every bring-up event so a launcher can poll it without seeing a partial file:
 //   {"n_nodes":4,"connected":4,"ready":4,"topology_ready":true,"routes":12,"edges":4,
-//    "port":3000,"pid":1234,"errors":["no path from 3 to 7"]}
+//    "port":3000,"pid":1234,"errors":["no path from 3 to 7"],"connected_nodes":[1,2,3,4],
+//    "ready_nodes":[1,2,3,4]}
 
 #include <cstdint>
 #include <string>
