@@ -28,6 +28,11 @@ void run_down(const DownArgs& args) {
   std::optional<launcher::LauncherState> recorded;
   if (state) {
     recorded = *state;
+    if (recorded) {
+      // Tell a foreground `up` that what follows is deliberate.
+      recorded->stopping = true;
+      (void)launcher::write_state(run_dir.state_path(), *recorded);
+    }
   } else {
     // A corrupt state file must not stop the clean-up: the namespaces are found anyway.
     std::fprintf(stderr, "nextmini: %s; cleaning up what can be found\n",

@@ -102,6 +102,7 @@ std::string encode_state(const LauncherState& state) {
   out += fmt::format("  \"launcher_pid\": {},\n", state.launcher_pid);
   out += fmt::format("  \"detached\": {},\n", state.detached);
   out += fmt::format("  \"ready\": {},\n", state.ready);
+  out += fmt::format("  \"stopping\": {},\n", state.stopping);
   out += fmt::format("  \"ready_seconds\": {:.3f},\n", state.ready_seconds);
   out += fmt::format("  \"port\": {},\n", state.port);
   out += fmt::format("  \"status_file\": {},\n", json_quote(state.status_file));
@@ -135,6 +136,7 @@ Result<LauncherState> decode_state(const std::string& text) {
   state.launcher_pid = static_cast<pid_t>(tree.get<long>("launcher_pid", 0));
   state.detached = tree.get<bool>("detached", false);
   state.ready = tree.get<bool>("ready", false);
+  state.stopping = tree.get<bool>("stopping", false);
   state.ready_seconds = tree.get<double>("ready_seconds", 0.0);
   auto port = required<unsigned>(tree, "port", "state");
   if (!port) return Failure{port.error()};

@@ -38,6 +38,7 @@ struct LauncherState {
   pid_t launcher_pid = 0;
   bool detached = false;
   bool ready = false;
+  bool stopping = false;  // set by `down` before it stops anything
   double ready_seconds = 0;
   std::uint16_t port = 0;
   std::string status_file;

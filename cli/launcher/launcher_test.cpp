@@ -71,6 +71,7 @@ LauncherState sample_state() {
   state.detached = true;
   state.ready = true;
   state.ready_seconds = 1.25;
+  state.stopping = true;
   state.port = 3000;
   state.status_file = "/run/nextmini/status.json";
   state.namespaces = {"nm-ctl", "nm-n1", "nm-n2"};
@@ -105,6 +106,7 @@ TEST(LauncherStateTest, RoundTripsThroughJson) {
   EXPECT_EQ(decoded->launcher_pid, 4242);
   EXPECT_TRUE(decoded->detached);
   EXPECT_TRUE(decoded->ready);
+  EXPECT_TRUE(decoded->stopping);
   EXPECT_DOUBLE_EQ(decoded->ready_seconds, 1.25);
   EXPECT_EQ(decoded->port, 3000);
   EXPECT_EQ(decoded->namespaces, state.namespaces);

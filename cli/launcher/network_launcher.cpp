@@ -360,6 +360,10 @@ Result<void> NetworkLauncher::run_foreground(const UpOptions& options) {
       return ok();
     }
     if (!state) continue;
+    if ((*state)->stopping) {
+      std::printf("`nextmini down` is taking the network down; exiting\n");
+      return ok();
+    }
     std::vector<const ManagedProcess*> processes = {&(*state)->controller};
     for (const auto& node : (*state)->nodes) processes.push_back(&node.process);
     for (const auto* process : processes) {

@@ -117,6 +117,27 @@ def test_foreground_up_tears_down_on_ctrl_c(network):
             launcher.wait()
 
 
+def test_foreground_up_exits_when_down_runs_elsewhere(network):
+    launcher = subprocess.Popen([network.binary, "up", str(RING4)], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        output, ready = read_until(launcher.stdout, "running in the foreground", 90)
+        assert ready, output
+        down = network.down()
+        assert down.returncode == 0, down.stderr
+        rest = launcher.communicate(timeout=30)[0]
+        assert launcher.returncode == 0, output + rest
+        assert ("`nextmini down` is taking the network down" in rest
+                or "taken down by another command" in rest), rest
+        # It did not report the processes `down` stopped as crashes.
+        assert "exited" not in rest, rest
+        assert leftovers(network.binary) == []
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+
+
 def test_down_cleans_up_after_a_launcher_crash(network):
     launcher = subprocess.Popen([network.binary, "up", str(RING4)], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
