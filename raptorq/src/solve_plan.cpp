@@ -201,13 +201,9 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
     pivots.emplace_back(chosen, pivot);
   }
   std::vector<std::uint32_t> inactive_cols;
-  std::vector<std::uint32_t> inactive_index(l, 0);
   for (std::uint32_t c = 0; c < l; ++c) {
     if (state[c] == kActive) state[c] = kInactive;
-    if (state[c] == kInactive) {
-      inactive_index[c] = static_cast<std::uint32_t>(inactive_cols.size());
-      inactive_cols.push_back(c);
-    }
+    if (state[c] == kInactive) inactive_cols.push_back(c);
   }
   const auto u = static_cast<std::uint32_t>(inactive_cols.size());
   const std::uint32_t words = (u + 63) / 64;
@@ -222,8 +218,9 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
   plan.l_ = l;
   plan.inactive_ = u;
   auto& ops = plan.ops_;
-  ops.reserve(rows.cols.size() * 2 + static_cast<std::size_t>(ks) * 4 +
+  ops.reserve(pivots.size() * 2 + static_cast<std::size_t>(ks) * 4 +
               static_cast<std::size_t>(u) * u);
+  plan.terms_.reserve(rows.cols.size() * 2);
   auto c_slot = [&](std::uint32_t c) { return n + c; };
   const std::uint32_t acc_slot = n + l;
   auto emit = [&](OpKind kind, std::uint32_t dst, std::uint32_t src, std::uint8_t coef = 0) {
