@@ -1,6 +1,7 @@
 #include "nextmini/dataplane/node/node.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -58,6 +59,18 @@ void add_drops(std::map<std::string, std::uint64_t>& into, const DropCounters& d
     if (drops.counts[i] != 0)
       into[std::string(drop_reason_name(static_cast<DropReason>(i)))] += drops.counts[i];
 }
+
+// " kQueueFull=3 kLinkDown=1", or " none".
+std::string format_drops(const DropCounters& drops) {
+  std::string text;
+  for (std::size_t i = 0; i < kDropReasonCount; ++i)
+    if (drops.counts[i] != 0)
+      text += fmt::format(" {}={}", drop_reason_name(static_cast<DropReason>(i)), drops.counts[i]);
+  return text.empty() ? " none" : text;
+}
+
+// Room kept in a packet buffer for the overlay header (and spare) when sizing the TUN MTU.
+constexpr std::size_t kFrameReserve = 64;
 
 }  // namespace
 
@@ -146,6 +159,7 @@ Result<void> Node::run() {
     if (auto started = start(); !started) return started;
   }
   io_.run();
+  log_summary();
   if (fatal_) return Failure{*fatal_};
   return ok();
 }
@@ -252,8 +266,19 @@ void Node::apply(const messages::StartUpReply& reply) {
       }
       tun_ = std::move(*opened);
     }
+    // A TUN read must fit a pool buffer, and the framed packet (overlay header in front) must
+    // fit the neighbour's: keep the MTU below that.
+    const std::size_t room = pool_.buffer_size() - pool_.headroom();
+    const std::uint32_t max_mtu =
+        room > kFrameReserve ? static_cast<std::uint32_t>(room - kFrameReserve) : 0;
+    std::uint32_t mtu = reply.mtu;
+    if (mtu > max_mtu) {
+      spdlog::warn("node {}: mtu {} does not fit a {}-byte packet buffer; using {}", reply.node_id,
+                   mtu, pool_.buffer_size(), max_mtu);
+      mtu = max_mtu;
+    }
     if (tun_address_ != reply.tun_address) {
-      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, reply.mtu});
+      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, mtu});
       if (!configured) {
         spdlog::error("node {}: {}", reply.node_id, configured.error().message);
         stop_now(configured.error());
@@ -421,6 +446,25 @@ void Node::schedule_metrics() {
     if (client_ && client_->connected() && processor_) client_->send(metrics());
     schedule_metrics();
   });
+}
+
+void Node::log_summary() const {
+  for (const auto& [neighbor, link] : links_) {
+    const TcpLinkCounters& c = link->counters();
+    spdlog::info(
+        "node {}: link {}: {} connects, {} disconnects, {} bad frames, tx {} pkts {} B, "
+        "rx {} pkts {} B, drops:{}",
+        id_.load(), neighbor, c.connects, c.disconnects, c.bad_frames, c.tx_packets, c.tx_bytes,
+        c.rx_packets, c.rx_bytes, format_drops(c.drops));
+  }
+  if (tun_) {
+    const TunCounters& c = tun_->counters();
+    spdlog::info("node {}: tun {}: rx {} pkts {} B, tx {} pkts {} B, drops:{}", id_.load(),
+                 tun_->name(), c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
+                 format_drops(c.drops));
+  }
+  if (processor_)
+    spdlog::info("node {}: processor drops:{}", id_.load(), format_drops(processor_->drops()));
 }
 
 messages::Metrics Node::metrics() const {

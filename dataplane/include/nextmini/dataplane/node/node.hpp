@@ -108,6 +108,7 @@ class Node {
   void evaluate_readiness();
   void schedule_metrics();
   void stop_now(std::optional<Error> fatal);
+  void log_summary() const;
 
   NodeConfig config_;
   PacketPool pool_;  // declared before io_ so it outlives handlers destroyed with io_
