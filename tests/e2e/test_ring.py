@@ -2,10 +2,11 @@
 explicit route taking the long way round, a killed node restarted, garbage on the wire."""
 
 import os
+import re
 import signal
 import time
 
-from conftest import CONFIGS, link_bytes
+from conftest import CONFIGS, RUN_DIR, link_bytes
 from iperf import run_client, start_server, stop_server
 
 RING4 = CONFIGS / "ring4.toml"
@@ -50,26 +51,52 @@ def bytes_through_nodes_2_and_4(network, megabytes=20):
     return after[0] - before[0], after[1] - before[1]
 
 
+def link_tx_bytes(node):
+    """Nextmini's own per-link counters of `node`, {neighbour: tx bytes}, from the summary the
+    node logs when it stops (so read after `nextmini down`, which keeps the logs)."""
+    log = (RUN_DIR / "logs" / f"node-{node}.log").read_text(errors="replace")
+    counters = {}
+    for match in re.finditer(rf"node {node}: link (\d+): .*?tx (\d+) pkts (\d+) B", log):
+        counters[int(match.group(1))] = int(match.group(3))
+    assert counters, f"no per-link counters in node {node}'s log:\n{log[-2000:]}"
+    return counters
+
+
 def test_explicit_route_takes_the_long_way(network):
+    # iperf3 -n stops once the client has written this much; a little may still be in flight
+    # when the counters are read, hence the 0.8 (per link) and 1.2 (underlay, counted twice).
     sent = 20 * 1024 * 1024
     # The computed route 1 -> 2 -> 3: node 2 forwards the data, node 4 sees only control
     # traffic and (the replies' route 3 -> 2 -> 1 also avoids it) nothing else.
     network.up(RING4)
     via2, via4 = bytes_through_nodes_2_and_4(network)
-    print(f"computed route: node 2 {via2} bytes, node 4 {via4} bytes")
-    # The data crosses node 2's port twice (into node 2, and out to node 3).
-    assert via2 > 1.5 * sent, "the data did not go through node 2"
-    assert via4 < sent / 20, "the data went through node 4 without an explicit route"
     down = network.down()
     assert down.returncode == 0, down.stderr
+    node1, node2 = link_tx_bytes(1), link_tx_bytes(2)
+    print(f"computed route: underlay node 2 {via2} B, node 4 {via4} B; "
+          f"nextmini links 1->2 {node1[2]} B, 1->4 {node1[4]} B, 2->3 {node2[3]} B")
+    # The data crosses node 2's port twice (into node 2, and out to node 3).
+    assert via2 > 1.2 * sent, "the data did not go through node 2"
+    assert via4 < sent / 20, "the data went through node 4 without an explicit route"
+    assert node1[2] > 0.8 * sent and node2[3] > 0.8 * sent, \
+        "Nextmini's link counters miss the data"
+    assert node1[4] < sent / 20
 
     # [[routes]] route = [1, 4, 3]: the data goes 1 -> 4 -> 3 (in and out of node 4's port);
     # only the replies (TCP acknowledgements, 3 -> 2 -> 1) cross node 2.
     network.up(RING4_LONG)
     via2, via4 = bytes_through_nodes_2_and_4(network)
-    print(f"explicit route 1-4-3: node 2 {via2} bytes, node 4 {via4} bytes")
-    assert via4 > 1.5 * sent, "the data did not take the explicit route through node 4"
+    down = network.down()
+    assert down.returncode == 0, down.stderr
+    node1, node2, node4 = link_tx_bytes(1), link_tx_bytes(2), link_tx_bytes(4)
+    print(f"explicit route 1-4-3: underlay node 2 {via2} B, node 4 {via4} B; "
+          f"nextmini links 1->2 {node1[2]} B, 1->4 {node1[4]} B, 4->3 {node4[3]} B, "
+          f"2->3 {node2[3]} B")
+    assert via4 > 1.2 * sent, "the data did not take the explicit route through node 4"
     assert via2 < via4 / 5, "most of the traffic still went through node 2"
+    assert node1[4] > 0.8 * sent and node4[3] > 0.8 * sent, \
+        "Nextmini's link counters miss the long way"
+    assert node1[2] < sent / 20 and node2[3] < sent / 20, "data still went 1 -> 2 -> 3"
 
 
 def test_killed_node_restarts_and_traffic_comes_back(network):
