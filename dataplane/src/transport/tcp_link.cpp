@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "nextmini/dataplane/transport/link_frame.hpp"
 #include "nextmini/dataplane/transport/link_hello.hpp"
 
 namespace nextmini::dataplane {
@@ -19,18 +20,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kMinReceiveBuffer = 256 * 1024;
-
-std::uint32_t load_be32(const std::uint8_t* at) {
-  return (std::uint32_t{at[0]} << 24) | (std::uint32_t{at[1]} << 16) | (std::uint32_t{at[2]} << 8) |
-         std::uint32_t{at[3]};
-}
-
-void store_be32(std::uint8_t* at, std::uint32_t value) {
-  at[0] = static_cast<std::uint8_t>(value >> 24);
-  at[1] = static_cast<std::uint8_t>(value >> 16);
-  at[2] = static_cast<std::uint8_t>(value >> 8);
-  at[3] = static_cast<std::uint8_t>(value);
-}
 
 }  // namespace
 
@@ -241,7 +230,7 @@ void TcpLink::send(PacketBatch& batch) {
     } else if (!packet.push_front(kFramePrefix)) {
       counters_.drops.add(DropReason::kTooBig);  // no headroom left for the frame prefix
     } else {
-      store_be32(packet.data(), static_cast<std::uint32_t>(packet.size() - kFramePrefix));
+      write_link_frame_prefix(packet.data(), packet.size() - kFramePrefix);
       connection->push(std::move(packet));
     }
   }
@@ -302,22 +291,23 @@ void TcpLink::start_read(const ConnectionPtr& connection) {
 bool TcpLink::parse_frames(Connection& connection) {
   std::size_t offset = 0;
   bool in_sync = true;
-  while (connection.rx_used - offset >= kFramePrefix) {
-    const std::uint32_t length = load_be32(connection.rx.data() + offset);
-    if (length == 0 || length > max_frame_) {
+  for (;;) {
+    const auto cut = cut_link_frame(
+        std::span<const std::uint8_t>(connection.rx.data() + offset, connection.rx_used - offset),
+        max_frame_);
+    if (cut.status == LinkFrameCut::Status::kNeedMore) break;
+    if (cut.status == LinkFrameCut::Status::kBad) {
       in_sync = false;
       break;
     }
-    if (connection.rx_used - offset - kFramePrefix < length) break;  // incomplete frame
-    const std::uint8_t* frame = connection.rx.data() + offset + kFramePrefix;
-    offset += kFramePrefix + length;
+    offset += cut.consumed;
     Packet packet = pool_.acquire();
     if (!packet.valid()) {
       counters_.drops.add(DropReason::kPoolExhausted);
       continue;
     }
-    packet.resize(length);
-    std::memcpy(packet.data(), frame, length);
+    packet.resize(cut.payload.size());
+    std::memcpy(packet.data(), cut.payload.data(), cut.payload.size());
     packet.meta().ingress_neighbor = config_.neighbor;
     ++counters_.rx_packets;
     rx_batch_.push(std::move(packet));

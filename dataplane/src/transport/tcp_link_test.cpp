@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "nextmini/dataplane/transport/link_frame.hpp"
 #include "nextmini/dataplane/transport/link_hello.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
 
@@ -458,6 +459,41 @@ TEST(LinkListener, ReportsAClearErrorWhenThePortIsTaken) {
   first.close();
   second.close();
   io.run();
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
+
+namespace nextmini::dataplane {
+namespace {
+
+TEST(LinkFrame, CutsWholeFramesOnly) {
+  std::vector<std::uint8_t> stream(4 + 3 + 4 + 2);
+  write_link_frame_prefix(stream.data(), 3);
+  stream[4] = 'a';
+  stream[5] = 'b';
+  stream[6] = 'c';
+  write_link_frame_prefix(stream.data() + 7, 2);
+  stream[11] = 'o';
+  stream[12] = 'k';
+
+  auto first = cut_link_frame(stream, 100);
+  ASSERT_EQ(first.status, LinkFrameCut::Status::kFrame);
+  EXPECT_EQ(first.consumed, 7u);
+  EXPECT_EQ(std::string(first.payload.begin(), first.payload.end()), "abc");
+  auto second = cut_link_frame(std::span(stream).subspan(7), 100);
+  ASSERT_EQ(second.status, LinkFrameCut::Status::kFrame);
+  EXPECT_EQ(std::string(second.payload.begin(), second.payload.end()), "ok");
+
+  // Every strict prefix of a frame needs more bytes.
+  for (std::size_t n = 0; n < 7; ++n)
+    EXPECT_EQ(cut_link_frame(std::span(stream).first(n), 100).status,
+              LinkFrameCut::Status::kNeedMore)
+        << n;
+  // Out of range lengths put the stream out of sync.
+  EXPECT_EQ(cut_link_frame(stream, 2).status, LinkFrameCut::Status::kBad);
+  const std::uint8_t zero[] = {0, 0, 0, 0, 1};
+  EXPECT_EQ(cut_link_frame(zero, 100).status, LinkFrameCut::Status::kBad);
 }
 
 }  // namespace

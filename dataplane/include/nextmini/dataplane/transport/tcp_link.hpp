@@ -34,6 +34,7 @@
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/core/packet_sink.hpp"
 #include "nextmini/dataplane/transport/backoff.hpp"
+#include "nextmini/dataplane/transport/link_frame.hpp"
 #include "nextmini/messages/messages.hpp"
 
 namespace nextmini::dataplane {
@@ -63,7 +64,7 @@ struct TcpLinkCounters {
 
 class TcpLink final : public PacketSink {
  public:
-  static constexpr std::size_t kFramePrefix = 4;
+  static constexpr std::size_t kFramePrefix = kLinkFramePrefix;
   using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
   using StateHandler = std::function<void(messages::NodeId neighbor, bool connected)>;
 
