@@ -2,7 +2,15 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstring>
@@ -12,6 +20,7 @@
 #include <vector>
 
 #include "fake_controller.hpp"
+#include "nextmini/dataplane/io/unique_fd.hpp"
 
 namespace nextmini::dataplane {
 namespace {
@@ -50,17 +59,23 @@ Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port, std::
   p[24] = static_cast<std::uint8_t>(udp_length >> 8);
   p[25] = static_cast<std::uint8_t>(udp_length);
   std::memcpy(p.data() + 28, payload.data(), payload.size());
+  std::uint32_t sum = 0;  // IPv4 header checksum (the kernel checks it on TUN writes)
+  for (std::size_t i = 0; i < 20; i += 2) sum += (p[i] << 8) | p[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  p[10] = static_cast<std::uint8_t>(~sum >> 8);
+  p[11] = static_cast<std::uint8_t>(~sum);
   return p;
 }
 
 // A node without a TUN, running on its own thread, recording what it delivers locally.
 struct TestNode {
-  explicit TestNode(std::uint16_t controller_port) : node(make_config(controller_port)) {}
+  explicit TestNode(std::uint16_t controller_port, bool use_tun = false)
+      : node(make_config(controller_port, use_tun)) {}
 
-  NodeConfig make_config(std::uint16_t controller_port) {
+  NodeConfig make_config(std::uint16_t controller_port, bool use_tun) {
     NodeConfig config;
     config.controller_url = "ws://127.0.0.1:" + std::to_string(controller_port);
-    config.use_tun = false;
+    config.use_tun = use_tun;
     config.listen_address = "127.0.0.1";
     config.link_port = 0;
     config.pool_buffers = 256;
@@ -279,6 +294,96 @@ TEST(Node, StopsWithAnErrorWhenTheControllerRefusesTheToken) {
   controller.close();
   io.restart();
   io.run();
+}
+
+// ---- with a real TUN, as root, in a private network namespace --------------------------------
+
+void bring_loopback_up() {
+  UniqueFd socket_fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(socket_fd.valid());
+  ifreq request{};
+  std::strcpy(request.ifr_name, "lo");
+  ASSERT_EQ(::ioctl(socket_fd.get(), SIOCGIFFLAGS, &request), 0);
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  ASSERT_EQ(::ioctl(socket_fd.get(), SIOCSIFFLAGS, &request), 0);
+}
+
+// Node 1 has a TUN (10.0.0.1/16); node 2 runs without one. Everything — the controller, both
+// nodes and the sockets — lives in a namespace of its own, so the host's interfaces are untouched.
+TEST(NodeRoot, TunTrafficCrossesALinkBothWays) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  std::thread body([] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      ADD_FAILURE() << "unshare(CLONE_NEWNET): " << std::strerror(errno);
+      return;
+    }
+    bring_loopback_up();
+    asio::io_context io;
+    FakeController controller(io);
+    TestNode first(controller.port(), /*use_tun=*/true);
+    TestNode second(controller.port());
+    first.start();  // threads inherit this thread's namespace
+    ASSERT_TRUE(run_until(
+        io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
+    second.start();
+    ASSERT_TRUE(run_until(
+        io, [&] { return controller.connections() == 2 && !controller.received(1).empty(); }));
+    const auto startup1 = std::get<messages::StartUp>(controller.received(0)[0]);
+    const auto startup2 = std::get<messages::StartUp>(controller.received(1)[0]);
+    EXPECT_EQ(startup1.operating_mode, "tun");
+    bring_up(controller, 0, 1, startup2);
+    bring_up(controller, 1, 2, startup1);
+    ASSERT_TRUE(run_until(io, [&] {
+      return count_of<messages::NodeTopologyReady>(controller.received(0)) == 1 &&
+             count_of<messages::NodeTopologyReady>(controller.received(1)) == 1;
+    }));
+
+    // An application on node 1 sends to 10.0.0.2: TUN -> processor -> link -> node 2.
+    UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(udp.valid());
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "10.0.0.1", &local.sin_addr);
+    ASSERT_EQ(::bind(udp.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0)
+        << std::strerror(errno);
+    socklen_t local_size = sizeof(local);
+    ASSERT_EQ(::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&local), &local_size), 0);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(7000);
+    ::inet_pton(AF_INET, "10.0.0.2", &remote.sin_addr);
+    const std::string hello = "from an application on node 1";
+    ASSERT_EQ(::sendto(udp.get(), hello.data(), hello.size(), 0,
+                       reinterpret_cast<sockaddr*>(&remote), sizeof(remote)),
+              static_cast<ssize_t>(hello.size()));
+    auto arrived = [&] {
+      for (const Bytes& packet : second.received())
+        if (packet.size() == 28 + hello.size() && packet[9] == 17 &&
+            std::equal(hello.begin(), hello.end(), packet.begin() + 28))
+          return true;
+      return false;
+    };
+    ASSERT_TRUE(run_until(io, arrived)) << second.received().size() << " other packets arrived";
+
+    // Node 2 answers: link -> node 1 -> TUN -> the application's socket.
+    const std::string answer = "answer from node 2";
+    second.inject(udp_packet("10.0.0.2", "10.0.0.1", 7000, ntohs(local.sin_port), answer));
+    timeval timeout{5, 0};
+    ::setsockopt(udp.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    char buffer[128] = {};
+    const ssize_t got = ::recv(udp.get(), buffer, sizeof(buffer), 0);
+    ASSERT_EQ(got, static_cast<ssize_t>(answer.size())) << std::strerror(errno);
+    EXPECT_EQ(std::string(buffer, static_cast<std::size_t>(got)), answer);
+
+    first.stop();
+    second.stop();
+    EXPECT_EQ(first.node.pool().in_use(), 0u);
+    EXPECT_EQ(second.node.pool().in_use(), 0u);
+    controller.close();
+    io.restart();
+    io.run();
+  });
+  body.join();
 }
 
 }  // namespace
