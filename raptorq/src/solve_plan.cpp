@@ -173,7 +173,8 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
     for (std::uint32_t c : rows.row(chosen)) {
       if (state[c] == kActive) active.push_back(c);
     }
-    // Pivot on the active column that most other rows still hold (it lowers most counts).
+    // Every active column of the row leaves the active set now (one as the pivot, the others
+    // inactivated), so the choice does not change the peeling; take the column in most rows.
     std::uint32_t pivot = active[0];
     if (active.size() > 1) {
       std::uint32_t best = 0;
