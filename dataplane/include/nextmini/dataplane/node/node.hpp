@@ -14,7 +14,8 @@
 // Data path: TUN (or inject_local) -> Processor -> links / local sink (TUN, or a callback when
 // the TUN is disabled); links -> Processor.process_from_link.
 // Thread: run() runs the io_context on the calling thread (workers = 1 for now); every
-// component lives on it. async_stop() is safe from any thread.
+// component lives on it. async_stop() is safe from any thread. Destroy the Node only after
+// run() has returned (or if it never ran); the destructor closes what is open without blocking.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
