@@ -152,6 +152,11 @@ TEST(Gf256, VectorAndPortableSymbolOpsAgree) {
       std::vector<std::uint8_t> b(dst);
       symbol_scale(b.data(), c, n);
       EXPECT_EQ(b, expect_scale) << symbol_ops_backend() << " n=" << n;
+      std::vector<std::uint8_t> sa(dst);
+      symbol_scale_add(sa.data(), src.data(), c, n);
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(sa[i], expect_scale[i] ^ src[i]) << symbol_ops_backend() << " n=" << n;
+      }
       std::vector<std::uint8_t> x(dst);
       symbol_xor(x.data(), src.data(), n);
       EXPECT_EQ(x, expect_xor) << symbol_ops_backend() << " n=" << n;

@@ -62,6 +62,12 @@ void xor_sum_portable(std::uint8_t* dst, const std::uint8_t* const* srcs, std::s
   for (std::size_t i = 1; i < count; ++i) xor_portable(dst, srcs[i], n);
 }
 
+void scale_add_portable(std::uint8_t* dst, const std::uint8_t* src, std::uint8_t c, std::size_t n) {
+  const std::uint8_t* lo = kNibble.table[c];
+  const std::uint8_t* hi = kNibble.table[c] + 16;
+  for (std::size_t i = 0; i < n; ++i) dst[i] = lo[dst[i] & 0x0f] ^ hi[dst[i] >> 4] ^ src[i];
+}
+
 #if NEXTMINI_RAPTORQ_X86
 // 256 bytes at a time held in eight registers while every source is folded in.
 __attribute__((target("avx2"))) void xor_sum_avx2(std::uint8_t* dst,
@@ -164,6 +170,23 @@ __attribute__((target("avx2"))) void scale_avx2(std::uint8_t* dst, std::uint8_t 
   }
   if (i < n) scale_portable(dst + i, c, n - i);
 }
+
+__attribute__((target("avx2"))) void scale_add_avx2(std::uint8_t* dst, const std::uint8_t* src,
+                                                    std::uint8_t c, std::size_t n) {
+  const __m128i lo128 = _mm_load_si128(reinterpret_cast<const __m128i*>(kNibble.table[c]));
+  const __m128i hi128 = _mm_load_si128(reinterpret_cast<const __m128i*>(kNibble.table[c] + 16));
+  const __m256i lo = _mm256_broadcastsi128_si256(lo128);
+  const __m256i hi = _mm256_broadcastsi128_si256(hi128);
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dst + i));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                        _mm256_xor_si256(mul_avx2(x, lo, hi, mask), y));
+  }
+  if (i < n) scale_add_portable(dst + i, src + i, c, n - i);
+}
 #endif
 
 struct Backend {
@@ -171,17 +194,18 @@ struct Backend {
   void (*xor_sum_fn)(std::uint8_t*, const std::uint8_t* const*, std::size_t, std::size_t);
   void (*mul_add_fn)(std::uint8_t*, const std::uint8_t*, std::uint8_t, std::size_t);
   void (*scale_fn)(std::uint8_t*, std::uint8_t, std::size_t);
+  void (*scale_add_fn)(std::uint8_t*, const std::uint8_t*, std::uint8_t, std::size_t);
   const char* name;
 };
 
-constexpr Backend kPortable{&xor_portable, &xor_sum_portable, &mul_add_portable, &scale_portable,
-                            "portable"};
+constexpr Backend kPortable{&xor_portable,   &xor_sum_portable,   &mul_add_portable,
+                            &scale_portable, &scale_add_portable, "portable"};
 
 Backend detect_backend() {
 #if NEXTMINI_RAPTORQ_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2"))
-    return Backend{&xor_avx2, &xor_sum_avx2, &mul_add_avx2, &scale_avx2, "avx2"};
+    return Backend{&xor_avx2, &xor_sum_avx2, &mul_add_avx2, &scale_avx2, &scale_add_avx2, "avx2"};
 #endif
   return kPortable;
 }
@@ -218,6 +242,10 @@ void symbol_scale(std::uint8_t* dst, std::uint8_t c, std::size_t n) {
     return;
   }
   backend().scale_fn(dst, c, n);
+}
+
+void symbol_scale_add(std::uint8_t* dst, const std::uint8_t* src, std::uint8_t c, std::size_t n) {
+  backend().scale_add_fn(dst, src, c, n);
 }
 
 const char* symbol_ops_backend() { return backend().name; }

@@ -50,6 +50,8 @@ void symbol_xor_sum(std::uint8_t* dst, const std::uint8_t* const* srcs, std::siz
                     std::size_t n);
 // dst[0..n) ^= c * src[0..n)
 void symbol_mul_add(std::uint8_t* dst, const std::uint8_t* src, std::uint8_t c, std::size_t n);
+// dst[0..n) = c * dst[0..n) ^ src[0..n) (one Horner step)
+void symbol_scale_add(std::uint8_t* dst, const std::uint8_t* src, std::uint8_t c, std::size_t n);
 // dst[0..n) = c * dst[0..n)
 void symbol_scale(std::uint8_t* dst, std::uint8_t c, std::size_t n);
 

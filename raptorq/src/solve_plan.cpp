@@ -358,10 +358,11 @@ std::optional<SolvePlan> SolvePlan::build(const BlockParameters& params,
     }
     bool acc_live = false;
     for (std::uint32_t j = 0; j < ks; ++j) {
-      if (acc_live) emit(OpKind::kScale, acc_slot, acc_slot, 2);
       if (state[j] == kPivot) {
-        emit(acc_live ? OpKind::kXor : OpKind::kCopy, acc_slot, c_slot(j));
+        emit(acc_live ? OpKind::kScaleAdd : OpKind::kCopy, acc_slot, c_slot(j), 2);
         acc_live = true;
+      } else if (acc_live) {
+        emit(OpKind::kScale, acc_slot, acc_slot, 2);
       }
       if (!acc_live) continue;
       if (j + 1 < ks) {
@@ -452,6 +453,9 @@ void SolvePlan::execute(const std::uint8_t* const* inputs, std::uint8_t* interme
         break;
       case OpKind::kScale:
         symbol_scale(dst, op.coef, symbol_size);
+        break;
+      case OpKind::kScaleAdd:
+        symbol_scale_add(dst, read(op.src), op.coef, symbol_size);
         break;
       case OpKind::kSum: {
         // Fold the terms in batches; after the first batch, dst itself is the first source.

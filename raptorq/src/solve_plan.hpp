@@ -25,7 +25,8 @@
 namespace nextmini::raptorq::detail {
 
 // kSum: dst = XOR of `count` slots listed in the plan's term list from index `src`.
-enum class OpKind : std::uint8_t { kZero, kCopy, kXor, kMulAdd, kScale, kSum };
+// kScaleAdd: dst = coef * dst ^ src.
+enum class OpKind : std::uint8_t { kZero, kCopy, kXor, kMulAdd, kScale, kSum, kScaleAdd };
 
 struct SymbolOp {
   std::uint32_t dst;
