@@ -74,7 +74,7 @@ class ControllerThread {
     thread_ = std::thread([this] { io_.run(); });
   }
   ~ControllerThread() {
-    asio::post(io_, [this] { server_->stop(); });
+    server_->async_stop();
     thread_.join();
   }
 

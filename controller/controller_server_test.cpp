@@ -62,7 +62,7 @@ class Controller {
   }
 
   ~Controller() {
-    asio::post(io_, [this] { server_->stop(); });
+    server_->async_stop();
     thread_.join();
     std::filesystem::remove(status_path_);
   }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <span>
 
 #include "nextmini/messages/codec.hpp"
@@ -56,6 +57,10 @@ void ControllerServer::stop() {
   acceptor_.close(ignored);
   const auto sessions = sessions_;  // closing may remove entries
   for (const auto& [id, session] : sessions) session->close();
+}
+
+void ControllerServer::async_stop() {
+  asio::post(io_, [this] { stop(); });
 }
 
 void ControllerServer::accept_next() {

@@ -55,6 +55,8 @@ class ControllerServer {
   // Stops accepting and closes every connection; io_context::run() then returns once the
   // connections' handlers have finished. Call on the io_context's thread.
   void stop();
+  // stop(), posted to the io_context: safe from any thread.
+  void async_stop();
 
   // Called (on the io_context thread) the first time every node is ready.
   void on_topology_ready(std::function<void()> callback) { on_ready_ = std::move(callback); }
