@@ -107,7 +107,7 @@ TEST(ProtocolDoc, EveryFieldIsDocumented) {
 }
 
 TEST(ProtocolDoc, HasTheOverlayHeaderSection) {
-  // Its content comes from the dataplane (docs/overlay_header.md); only the section is ours.
+  // The overlay header's byte layout (dataplane/core/overlay_header.hpp) is documented here too.
   EXPECT_NE(read_doc().find("\n## Overlay header\n"), std::string::npos);
 }
 

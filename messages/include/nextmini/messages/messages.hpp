@@ -49,7 +49,8 @@ struct StartUpReply {
   friend bool operator==(const StartUpReply&, const StartUpReply&) = default;
 };
 
-// controller -> node: a topology neighbour. Each edge is dialed once, by the later node.
+// controller -> node: a topology neighbour. Each edge is dialed once, by its higher-id node
+// (nodes are numbered in start order, so the later node dials the earlier one).
 struct AddNode {
   NodeId node_id = 0;
   std::string underlay_address;

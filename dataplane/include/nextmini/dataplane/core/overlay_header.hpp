@@ -1,6 +1,6 @@
 #pragma once
-// OverlayHeader: the header of ours that precedes every packet sent between nodes (DESIGN.md §2,
-// byte layout in docs/overlay_header.md). Version 1 is 36 bytes, multi-byte fields big-endian:
+// OverlayHeader: the header of ours that precedes every packet sent between nodes (DESIGN.md §2;
+// byte layout in docs/protocol.md, "Overlay header"). Version 1 is 36 bytes, big-endian fields:
 //   0 version | 1 flags | 2 hop_limit | 3 header_length | 4-7 src node | 8-11 dst node or group
 //   12-15 route or tree id | 16-19 flow hash | 20-27 send timestamp (ns, CLOCK_REALTIME)
 //   28-29 gso_size | 30 gso_type | 31 reserved (0) | 32-33 csum_start | 34-35 csum_offset
