@@ -78,6 +78,8 @@ void install_stop_signal_handlers() {
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;
   for (int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
+  // A closed stdout (`nextmini up | head`) must not kill the launcher and strand the network.
+  ::signal(SIGPIPE, SIG_IGN);
 }
 
 bool stop_requested() { return g_stop_signal.load() != 0; }

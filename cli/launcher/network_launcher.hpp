@@ -52,7 +52,8 @@ class NetworkLauncher {
   std::string binary_;
 };
 
-// Installs SIGINT/SIGTERM/SIGHUP handlers that set a flag (checked by up's loops).
+// Installs SIGINT/SIGTERM/SIGHUP handlers that set a flag (checked by up's loops); ignores
+// SIGPIPE.
 void install_stop_signal_handlers();
 bool stop_requested();
 
