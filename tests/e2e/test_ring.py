@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 from conftest import CONFIGS, RUN_DIR, link_bytes
 from iperf import run_client, start_server, stop_server
@@ -137,8 +138,19 @@ def test_garbage_on_the_wire_does_not_break_the_network(network):
     network.exec("ctl", "sh", "-c",
                  "printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: webs' | "
                  "timeout 5 nc -q 1 100.127.255.254 3000 || true", timeout=30)
+    # A real WebSocket session sending an undecodable message and then a truncated frame.
+    garbage = network.exec("ctl", "/usr/bin/python3", str(Path(__file__).parent / "ws_garbage.py"),
+                           "100.127.255.254", "3000", timeout=30)
+    assert garbage.returncode == 0, garbage.stdout + garbage.stderr
     pids = network.pids()
     for name, pid in pids.items():
         assert os.path.exists(f"/proc/{pid}"), f"{name} died after garbage input"
     result = network.wait_for_ping(1, "10.0.0.3", within=15)
     assert result.returncode == 0, f"ping failed after garbage input:\n{network.logs()}"
+
+    # The controller counted the undecodable message (its stop summary says how many).
+    down = network.down()
+    assert down.returncode == 0, down.stderr
+    log = (RUN_DIR / "logs" / "controller.log").read_text(errors="replace")
+    counted = re.findall(r"(\d+) undecodable", log)
+    assert counted and int(counted[-1]) >= 1, f"undecodable message not counted:\n{log[-2000:]}"
