@@ -248,8 +248,18 @@ Result<void> NetworkLauncher::await_ready(const NetworkPlan& plan, LauncherState
       }
       if (!not_ready.empty()) {
         message += fmt::format("; nodes not ready: {}", list_ids(not_ready));
-        for (auto id : not_ready) {
-          message += fmt::format("\n  node {}: see {}", id, state.find_node(id)->process.log);
+        constexpr std::size_t kListed = 20;
+        for (std::size_t i = 0; i < not_ready.size() && i < kListed; ++i) {
+          const NodeRecord* node = state.find_node(not_ready[i]);
+          if (node->process.argv.empty()) {
+            message +=
+                fmt::format("\n  node {}: python mode, not started by the launcher", node->id);
+          } else {
+            message += fmt::format("\n  node {}: see {}", node->id, node->process.log);
+          }
+        }
+        if (not_ready.size() > kListed) {
+          message += fmt::format("\n  ... and {} more", not_ready.size() - kListed);
         }
       } else {
         message += fmt::format("; see the logs in {}", run_dir_.log_dir());

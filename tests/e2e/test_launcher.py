@@ -167,7 +167,10 @@ def test_timeout_is_reported_and_cleans_up(network):
     assert "not ready after 3 s" in result.stderr, result.stderr
     assert "3/4 connected" in result.stderr, result.stderr
     assert "python-mode nodes, which you start yourself in their namespaces: 4" in result.stderr
-    assert str(RUN_DIR / "logs") in result.stderr
+    # The controller lists ready nodes: 1 and 3 wait for their links to node 4.
+    assert "nodes not ready: 1, 3, 4" in result.stderr, result.stderr
+    assert f"node 1: see {RUN_DIR / 'logs' / 'node-1.log'}" in result.stderr
+    assert "node 4: python mode, not started by the launcher" in result.stderr
     assert 3 <= elapsed < 30
     assert leftovers(network.binary) == []
     assert "nm-" not in run(["ip", "netns", "list"]).stdout
