@@ -7,37 +7,6 @@
 
 namespace nextmini::launcher {
 
-std::string json_quote(std::string_view text) {
-  std::string result = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        result += "\\\"";
-        break;
-      case '\\':
-        result += "\\\\";
-        break;
-      case '\n':
-        result += "\\n";
-        break;
-      case '\r':
-        result += "\\r";
-        break;
-      case '\t':
-        result += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          result += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          result += c;
-        }
-    }
-  }
-  result += '"';
-  return result;
-}
-
 Result<JsonTree> parse_json(const std::string& text, const std::string& what) {
   std::istringstream in(text);
   JsonTree tree;

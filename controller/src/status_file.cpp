@@ -6,45 +6,16 @@
 #include <cstdio>
 #include <cstring>
 
+#include "nextmini/common/json_quote.hpp"
+
 namespace nextmini::controller {
-
-namespace {
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 std::string status_json(const ControllerStatus& status) {
   const auto& b = status.bring_up;
   std::string errors;
   for (std::size_t i = 0; i < status.errors.size(); ++i) {
     if (i > 0) errors += ",";
-    errors += json_string(status.errors[i]);
+    errors += json_quote(status.errors[i]);
   }
   return fmt::format(
       "{{\"n_nodes\":{},\"connected\":{},\"ready\":{},\"topology_ready\":{},\"routes\":{},"
