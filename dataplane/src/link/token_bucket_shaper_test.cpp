@@ -1,0 +1,111 @@
+#include "nextmini/dataplane/link/token_bucket_shaper.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+namespace nextmini::dataplane {
+namespace {
+
+constexpr TimeNs kSecond = 1'000'000'000;
+
+// Sends back-to-back packets of `size` for one simulated second, waking exactly at
+// next_send_time(); returns the bytes sent in [0, 1 s).
+std::uint64_t saturate(TokenBucketShaper& shaper, std::uint64_t size) {
+  TimeNs now = 0;
+  std::uint64_t bytes = 0;
+  for (;;) {
+    now = shaper.next_send_time(size, now);
+    if (now >= kSecond) break;
+    EXPECT_TRUE(shaper.can_send(size, now));
+    shaper.consume(size, now);
+    bytes += size;
+  }
+  return bytes;
+}
+
+struct RateCase {
+  std::uint64_t rate_bps;
+  std::uint64_t packet_bytes;
+};
+
+class ShaperRate : public ::testing::TestWithParam<RateCase> {};
+
+TEST_P(ShaperRate, OutputWithinOnePercentOverASecond) {
+  const auto [rate, size] = GetParam();
+  TokenBucketShaper shaper(rate, 0, 0);
+  const double bits = static_cast<double>(saturate(shaper, size)) * 8.0;
+  EXPECT_NEAR(bits / static_cast<double>(rate), 1.0, 0.01) << "rate " << rate << " size " << size;
+  EXPECT_EQ(shaper.bytes_sent() * 8, static_cast<std::uint64_t>(bits));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rates, ShaperRate,
+    ::testing::Values(RateCase{100'000'000, 1500}, RateCase{100'000'000, 65536},
+                      RateCase{1'000'000'000, 1500}, RateCase{1'000'000'000, 65536},
+                      RateCase{10'000'000'000, 1500}, RateCase{10'000'000'000, 65536},
+                      RateCase{40'000'000'000, 9000}, RateCase{1'000'000, 64}));
+
+TEST(TokenBucketShaper, DefaultBurstIsOneMillisecondOrOneMtu) {
+  EXPECT_EQ(TokenBucketShaper(1'000'000'000).burst_bytes(), 125'000u);
+  EXPECT_EQ(TokenBucketShaper(1'000'000).burst_bytes(), 1500u);
+  EXPECT_EQ(TokenBucketShaper(1'000'000, 9000).burst_bytes(), 9000u);
+}
+
+TEST(TokenBucketShaper, BurstRespected) {
+  // 8 Mbit/s = 1 byte/us; burst 15,000 bytes: after a long idle time exactly 10 packets of
+  // 1500 go at once, the 11th waits 1.5 ms.
+  TokenBucketShaper shaper(8'000'000, 15'000, 0);
+  const TimeNs later = 10 * kSecond;
+  int sent = 0;
+  while (shaper.can_send(1500, later)) {
+    shaper.consume(1500, later);
+    ++sent;
+  }
+  EXPECT_EQ(sent, 10);
+  EXPECT_EQ(shaper.next_send_time(1500, later), later + 1'500'000);
+  EXPECT_FALSE(shaper.can_send(1500, later + 1'499'999));
+  EXPECT_TRUE(shaper.can_send(1500, later + 1'500'000));
+  EXPECT_GE(shaper.throttled(), 2u);
+}
+
+TEST(TokenBucketShaper, LargePacketBorrowsAndRateHolds) {
+  // A 64-KB packet on a 1500-byte bucket still goes (after 1500 bytes of tokens) and is repaid.
+  TokenBucketShaper shaper(8'000'000, 1500, 0);
+  ASSERT_TRUE(shaper.can_send(65536, 0));
+  shaper.consume(65536, 0);
+  EXPECT_EQ(shaper.tokens_bytes(0), 1500 - 65536);
+  // Debt 64,036 bytes + 1,500 needed = 65,536 us.
+  EXPECT_EQ(shaper.next_send_time(65536, 0), 65'536'000u);
+}
+
+TEST(TokenBucketShaper, UnlimitedAlwaysSends) {
+  TokenBucketShaper shaper;
+  EXPECT_TRUE(shaper.unlimited());
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(shaper.can_send(65536, 0));
+    shaper.consume(65536, 0, 45);
+  }
+  EXPECT_EQ(shaper.next_send_time(1500, 7), 7u);
+  EXPECT_EQ(shaper.packets_sent(), 45'000u);
+}
+
+TEST(TokenBucketShaper, RateChangeKeepsEarnedTokens) {
+  TokenBucketShaper shaper(8'000'000, 3000, 0);
+  shaper.consume(3000, 0);
+  EXPECT_EQ(shaper.tokens_bytes(1'000'000), 1000);  // 1 ms at 1 byte/us
+  shaper.set_rate(16'000'000, 3000, 1'000'000);
+  EXPECT_EQ(shaper.tokens_bytes(2'000'000), 3000);  // +2000 at the new rate (= the burst)
+  shaper.set_rate(16'000'000, 500, 2'000'000);
+  EXPECT_EQ(shaper.tokens_bytes(2'000'000), 500);  // a smaller burst caps the bucket
+}
+
+TEST(TokenBucketShaper, NoOverflowOverLongIdleAtHighRate) {
+  TokenBucketShaper shaper(100'000'000'000, 0, 0);
+  const TimeNs year = 365ull * 24 * 3600 * kSecond;
+  EXPECT_EQ(shaper.tokens_bytes(year), static_cast<std::int64_t>(shaper.burst_bytes()));
+  EXPECT_TRUE(shaper.can_send(1500, year));
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
