@@ -7,7 +7,7 @@
 namespace nextmini::controller {
 namespace {
 
-using U128 = unsigned __int128;
+__extension__ using U128 = unsigned __int128;
 
 constexpr int kMaxDigits = 19;  // digits of the number (integer and fraction together)
 

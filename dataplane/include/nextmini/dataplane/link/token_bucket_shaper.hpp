@@ -53,7 +53,7 @@ class TokenBucketShaper {
   static std::uint64_t default_burst(std::uint64_t rate_bps) noexcept;
 
  private:
-  using Units = __int128;
+  __extension__ using Units = __int128;
   static constexpr Units kUnitsPerByte = 8'000'000'000;
 
   void refill(TimeNs now) noexcept;
