@@ -64,6 +64,8 @@ LinkQueue::PushResult LinkQueue::push(std::size_t list, Packet& packet, TimeNs n
     slab_[l.tail].next = index;
   }
   l.tail = index;
+  l.packets += segments;
+  l.bytes += size;
   packets_ += segments;
   bytes_ += size;
   ++entries_;
@@ -78,6 +80,8 @@ Packet LinkQueue::pop(std::size_t list, TimeNs* enqueued) noexcept {
   l.head = entry.next;
   if (l.head == kNone) l.tail = kNone;
   if (enqueued != nullptr) *enqueued = entry.enqueued;
+  l.packets -= entry.segments;
+  l.bytes -= entry.bytes;
   packets_ -= entry.segments;
   bytes_ -= entry.bytes;
   --entries_;

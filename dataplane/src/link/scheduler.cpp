@@ -21,6 +21,22 @@ void Scheduler::set_policy(std::unique_ptr<DropPolicy> policy) noexcept {
   policy_ = policy ? std::move(policy) : std::make_unique<TailDrop>();
 }
 
+std::uint64_t Scheduler::set_limit(QueueLimit limit, std::size_t max_entries) {
+  queue_.set_limit(limit, max_entries);
+  std::uint64_t dropped = 0;
+  while (queue_.over_limit()) {
+    std::size_t fattest = 0;
+    for (std::size_t bucket = 1; bucket < queue_.list_count(); ++bucket)
+      if (queue_.list_bytes(bucket) > queue_.list_bytes(fattest)) fattest = bucket;
+    const std::uint32_t segments = queue_.front_segments(fattest);
+    queue_.pop(fattest);
+    on_trimmed(fattest);
+    counters_.drops.add(DropReason::kLinkQueueFull, segments);
+    dropped += segments;
+  }
+  return dropped;
+}
+
 void Scheduler::set_flow_weight(std::uint32_t flow_hash, std::uint32_t weight) noexcept {
   weights_[bucket_of(flow_hash)] = weight == 0 ? 1 : weight;
 }

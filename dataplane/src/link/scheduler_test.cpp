@@ -173,6 +173,49 @@ TEST_F(SchedulerTest, WeightsChangeAtRunTime) {
   EXPECT_EQ(drain(wrr, ~0ull).packets.at(3), 2u);
 }
 
+TEST_F(SchedulerTest, LoweringTheLimitDropsTheOldestOfTheFifo) {
+  FifoScheduler fifo(SchedulerConfig{.limit = QueueLimit{.packets = 10}});
+  for (std::size_t i = 0; i < 10; ++i) fifo.enqueue(make_packet(pool_, 100 + i, 1), 0);
+  EXPECT_EQ(fifo.set_limit(QueueLimit{.packets = 20}), 0u);
+  EXPECT_EQ(fifo.set_limit(QueueLimit{.bytes = 4 * 110}), 6u);
+  EXPECT_EQ(fifo.counters().drops[DropReason::kLinkQueueFull], 6u);
+  std::vector<std::size_t> sizes;
+  for (Packet packet = fifo.dequeue(0); packet.valid(); packet = fifo.dequeue(0))
+    sizes.push_back(packet.size());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{106, 107, 108, 109}));
+}
+
+TEST_F(SchedulerTest, LoweringTheLimitTrimsTheFattestFlowAndKeepsTheRoundConsistent) {
+  DrrScheduler drr(SchedulerConfig{.limit = QueueLimit{.packets = 10}, .flow_buckets = 8});
+  fill(drr, 1, {1000}, 3);
+  fill(drr, 2, {1000}, 1);
+  fill(drr, 3, {100}, 2);
+  // Flow 1 holds the most bytes until it is down to one packet, level with flow 2; then the
+  // lower bucket goes first: flow 1 empties while it still has a place in the round.
+  EXPECT_EQ(drr.set_limit(QueueLimit{.packets = 3}), 3u);
+  EXPECT_EQ(drr.queue().list_packets(1), 0u);
+  EXPECT_EQ(drr.queue().list_packets(2), 1u);
+  EXPECT_EQ(drr.queue().list_packets(3), 2u);
+  // Flow 1 refills into its old place; nothing is served twice or lost.
+  drr.set_limit(QueueLimit{.packets = 10});
+  fill(drr, 1, {500}, 2);
+  std::vector<std::uint32_t> flows;
+  for (Packet packet = drr.dequeue(0); packet.valid(); packet = drr.dequeue(0))
+    flows.push_back(packet.meta().flow_hash);
+  EXPECT_EQ(flows, (std::vector<std::uint32_t>{1, 1, 2, 3, 3}));
+  EXPECT_EQ(drr.active_buckets(), 0u);
+  // And a bucket that emptied by trimming and stays empty leaves the round when reached.
+  fill(drr, 4, {1000}, 2);
+  fill(drr, 5, {100}, 1);
+  EXPECT_EQ(drr.set_limit(QueueLimit{.packets = 1}), 2u);
+  EXPECT_EQ(drr.active_buckets(), 2u);
+  Packet last = drr.dequeue(0);
+  ASSERT_TRUE(last.valid());
+  EXPECT_EQ(last.meta().flow_hash, 5u);
+  EXPECT_FALSE(drr.dequeue(0).valid());
+  EXPECT_EQ(drr.active_buckets(), 0u);
+}
+
 TEST_F(SchedulerTest, BatchEnqueueConsumesTheBatch) {
   DrrScheduler drr(SchedulerConfig{.limit = QueueLimit{.packets = 3}});
   PacketBatch batch;

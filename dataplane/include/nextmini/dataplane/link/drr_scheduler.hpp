@@ -19,7 +19,7 @@ class DrrScheduler : public Scheduler {
   explicit DrrScheduler(const SchedulerConfig& config, std::unique_ptr<DropPolicy> policy = nullptr)
       : DrrScheduler(config, std::move(policy), false) {}
 
-  // Buckets currently in the round.
+  // Buckets currently in the round (including any set_limit() emptied, until their turn).
   std::size_t active_buckets() const noexcept { return active_count_; }
 
  protected:
@@ -31,6 +31,7 @@ class DrrScheduler : public Scheduler {
   void on_dequeued(std::size_t bucket, std::uint32_t bytes,
                    std::uint32_t segments) noexcept override;
   void on_reset() noexcept override;
+  void on_trimmed(std::size_t bucket) noexcept override;
 
  private:
   std::int64_t quantum(std::size_t bucket) const noexcept;
@@ -38,6 +39,7 @@ class DrrScheduler : public Scheduler {
 
   bool cost_in_packets_;
   std::vector<std::int64_t> deficit_;
+  std::vector<std::uint8_t> in_round_;  // 1 while the bucket has a place in active_
   // The round: a ring of active bucket indices (each bucket at most once).
   std::vector<std::uint32_t> active_;
   std::size_t active_head_ = 0;

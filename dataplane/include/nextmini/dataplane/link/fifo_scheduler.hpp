@@ -17,6 +17,7 @@ class FifoScheduler final : public Scheduler {
   std::size_t select() noexcept override { return 0; }
   void on_dequeued(std::size_t, std::uint32_t, std::uint32_t) noexcept override {}
   void on_reset() noexcept override {}
+  void on_trimmed(std::size_t) noexcept override {}
 };
 
 }  // namespace nextmini::dataplane

@@ -59,6 +59,11 @@ class LinkQueue {
   std::uint32_t front_bytes(std::size_t list) const noexcept;
   std::uint32_t front_segments(std::size_t list) const noexcept;
   TimeNs front_enqueued(std::size_t list) const noexcept;
+  // Occupancy of one list.
+  std::uint64_t list_packets(std::size_t list) const noexcept { return lists_[list].packets; }
+  std::uint64_t list_bytes(std::size_t list) const noexcept { return lists_[list].bytes; }
+  // True while the occupancy exceeds the limit (possible after set_limit lowered it).
+  bool over_limit() const noexcept { return !fits(0, 0); }
 
   std::size_t list_count() const noexcept { return lists_.size(); }
   std::uint64_t packets() const noexcept { return packets_; }
@@ -86,6 +91,8 @@ class LinkQueue {
   struct List {
     std::uint32_t head = kNone;
     std::uint32_t tail = kNone;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
   };
 
   static std::size_t derive_entries(const QueueLimit& limit, std::size_t max_entries) noexcept;

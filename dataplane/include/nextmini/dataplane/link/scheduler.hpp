@@ -11,7 +11,7 @@
 //   Knobs: SchedulerConfig {limit, flow_buckets (default 1024; a flow goes to bucket
 //   flow_hash % flow_buckets), mtu (DRR quantum = mtu * weight), max_entries}; per-flow weights
 //   (set_flow_weight, default 1; flows sharing a bucket share its weight); set_limit and
-//   set_policy at run time, keeping queued packets.
+//   set_policy at run time, keeping queued packets (but what a lower limit cannot hold).
 //   Counters: counters(): enqueued/dequeued packets (GSO segments) and bytes, drops by reason
 //   (in segments).
 //   Thread: the link's worker. No I/O, no clock reads, no allocation per packet.
@@ -65,10 +65,11 @@ class Scheduler {
   std::uint32_t flow_weight(std::uint32_t flow_hash) const noexcept {
     return weights_[bucket_of(flow_hash)];
   }
-  // Control path: a new limit (queued packets stay) or a new policy.
-  void set_limit(QueueLimit limit, std::size_t max_entries = 0) {
-    queue_.set_limit(limit, max_entries);
-  }
+  // Control path: a new limit. What the lower limit cannot hold is dropped (counted as
+  // kLinkQueueFull), oldest first from the flow bucket holding the most bytes; everything else
+  // stays queued. Returns the segments dropped.
+  std::uint64_t set_limit(QueueLimit limit, std::size_t max_entries = 0);
+  // Control path: a new policy (starting from a fresh state); queued packets stay.
   void set_policy(std::unique_ptr<DropPolicy> policy) noexcept;
 
   std::size_t bucket_of(std::uint32_t flow_hash) const noexcept {
@@ -94,6 +95,9 @@ class Scheduler {
                            std::uint32_t segments) noexcept = 0;
   // Every bucket was emptied by drop_all().
   virtual void on_reset() noexcept = 0;
+  // set_limit() dropped the head of `bucket` (not necessarily the one select() would pick); it
+  // may now be empty.
+  virtual void on_trimmed(std::size_t bucket) noexcept = 0;
 
   QueueSnapshot snapshot() const noexcept { return {queue_.packets(), queue_.bytes()}; }
 
