@@ -23,8 +23,9 @@ struct TraceSlot {
 
 struct MahimahiTrace {
   static constexpr std::uint64_t kOpportunityBytes = 1500;
-  // Timestamps above this are refused (keeps every ns computation far from overflow).
-  static constexpr std::uint64_t kMaxTimestampMs = std::uint64_t{1} << 40;
+  // Timestamps above this (~50 days) are refused, so ns arithmetic over thousands of loops
+  // cannot overflow.
+  static constexpr std::uint64_t kMaxTimestampMs = std::uint64_t{1} << 32;
 
   std::vector<TraceSlot> slots;  // ascending ms, at least one
   std::uint64_t period_ms = 0;   // the last timestamp, > 0
