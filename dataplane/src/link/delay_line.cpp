@@ -32,7 +32,9 @@ TimeNs DelayLine::sample_delay() noexcept {
   if (params_.jitter_ns == 0) return params_.delay_ns;
   double value = 0;
   if (params_.distribution == JitterDistribution::kUniform) {
-    value = delay + (2.0 * unit_uniform(rng_) - 1.0) * jitter;
+    // Truncated at 0: uniform over [max(0, delay - jitter), delay + jitter].
+    const double lo = delay > jitter ? delay - jitter : 0.0;
+    value = lo + unit_uniform(rng_) * (delay + jitter - lo);
   } else {
     for (int i = 0; i < kMaxRedraws; ++i) {
       value = delay + standard_normal(rng_) * jitter;

@@ -114,6 +114,21 @@ TEST(DelayLine, NormalJitterTruncatedAtZero) {
   EXPECT_LT(zeros, 10);
 }
 
+TEST(DelayLine, UniformJitterTruncatedAtZero) {
+  // delay 2 ms, jitter 6 ms: uniform over [0, 8 ms], mean 4 ms, no pile-up at 0.
+  DelayLine line(1, DelayParams{2 * kMs, 6 * kMs, JitterDistribution::kUniform, true}, 13);
+  int zeros = 0;
+  double sum = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    const TimeNs d = line.sample_delay();
+    ASSERT_LE(d, 8 * kMs);
+    zeros += d == 0 ? 1 : 0;
+    sum += static_cast<double>(d);
+  }
+  EXPECT_LT(zeros, 10);
+  EXPECT_NEAR(sum / 100'000, 4e6, 4e6 * 0.01);
+}
+
 // Enqueues n packets 100 us apart and returns the release order of their ids.
 std::vector<std::uint64_t> run_order(DelayLine& line, PacketPool& pool, int n) {
   std::vector<std::uint64_t> order;

@@ -19,9 +19,12 @@ void TokenBucketShaper::set_rate(std::uint64_t rate_bps, std::uint64_t burst_byt
                                  TimeNs now) noexcept {
   refill(now);
   last_ = std::max(last_, now);
+  const bool was_unlimited = unlimited();
   rate_bps_ = rate_bps;
   burst_bytes_ = burst_bytes != 0 ? burst_bytes : default_burst(rate_bps);
-  tokens_ = std::min(tokens_, static_cast<Units>(burst_bytes_) * kUnitsPerByte);
+  const Units cap = static_cast<Units>(burst_bytes_) * kUnitsPerByte;
+  // Leaving unlimited mode starts with a full bucket; otherwise earned tokens are kept.
+  tokens_ = was_unlimited ? cap : std::min(tokens_, cap);
 }
 
 void TokenBucketShaper::refill(TimeNs now) noexcept {

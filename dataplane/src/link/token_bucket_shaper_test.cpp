@@ -99,6 +99,19 @@ TEST(TokenBucketShaper, RateChangeKeepsEarnedTokens) {
   EXPECT_EQ(shaper.tokens_bytes(2'000'000), 500);  // a smaller burst caps the bucket
 }
 
+TEST(TokenBucketShaper, UnlimitedToLimitedStartsWithFullBucket) {
+  TokenBucketShaper shaper;
+  for (int i = 0; i < 100; ++i) shaper.consume(65536, 0);
+  shaper.set_rate(8'000'000, 3000, 5);
+  EXPECT_FALSE(shaper.unlimited());
+  EXPECT_EQ(shaper.tokens_bytes(5), 3000);
+  shaper.consume(3000, 5);
+  EXPECT_FALSE(shaper.can_send(1500, 5));
+  EXPECT_EQ(shaper.next_send_time(1500, 5), 5u + 1'500'000);
+  shaper.set_rate(TokenBucketShaper::kUnlimited, 0, 6);
+  EXPECT_TRUE(shaper.can_send(65536, 6));
+}
+
 TEST(TokenBucketShaper, NoOverflowOverLongIdleAtHighRate) {
   TokenBucketShaper shaper(100'000'000'000, 0, 0);
   const TimeNs year = 365ull * 24 * 3600 * kSecond;

@@ -4,7 +4,8 @@
 // time has come (up to a full batch); next_release_time() tells the caller when to wake.
 // Knobs (DelayParams, changeable at run time with set_params(); queued packets keep the
 // release times they got): delay_ns, jitter_ns, distribution (uniform: delay + U[-jitter,
-// +jitter]; normal: delay + N(0, jitter^2), redrawn while negative, i.e. truncated at 0),
+// +jitter]; normal: delay + N(0, jitter^2); both truncated at 0 — a negative draw is redrawn,
+// never clamped, so no point mass at 0),
 // reorder (false: a packet never leaves before one enqueued earlier — its release time is
 // max(its own, the latest release time so far); true: jittered packets may overtake).
 // Capacity: a bound in packets fixed at construction; storage is reserved once (a binary

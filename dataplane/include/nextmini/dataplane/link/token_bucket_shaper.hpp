@@ -31,7 +31,7 @@ class TokenBucketShaper {
                              TimeNs now = 0) noexcept;
 
   // Changes rate and burst at run time; tokens earned so far at the old rate are kept (capped
-  // by the new burst).
+  // by the new burst). Going from unlimited to a rate starts with a full bucket.
   void set_rate(std::uint64_t rate_bps, std::uint64_t burst_bytes, TimeNs now) noexcept;
 
   bool can_send(std::uint64_t size_bytes, TimeNs now) noexcept;
