@@ -30,9 +30,13 @@ inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropRea
 
 constexpr std::string_view drop_reason_name(DropReason reason) {
   constexpr std::array<std::string_view, kDropReasonCount> kNames = {
-      "too_short", "bad_overlay_header", "bad_ip_header", "unknown_destination", "no_route",
-      "hop_limit", "link_down",          "queue_full",    "pool_exhausted",      "too_big",
-      "bad_frame", "aqm", "link_queue_full"};
+      "too_short",      "bad_overlay_header",
+      "bad_ip_header",  "unknown_destination",
+      "no_route",       "hop_limit",
+      "link_down",      "queue_full",
+      "pool_exhausted", "too_big",
+      "bad_frame",      "aqm",
+      "link_queue_full"};
   const auto index = static_cast<std::size_t>(reason);
   return index < kNames.size() ? kNames[index] : std::string_view("unknown");
 }
