@@ -372,6 +372,7 @@ void Node::on_accept(messages::NodeId neighbor, tcp::socket socket) {
   if (link == links_.end()) {
     // Its AddNode has not arrived yet: keep the newest connection until it does.
     pending_accepts_.insert_or_assign(neighbor, std::move(socket));
+    early_connections_.fetch_add(1);
     return;
   }
   if (link->second->config().dial) {

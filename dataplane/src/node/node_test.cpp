@@ -248,7 +248,9 @@ TEST(Node, LinkAcceptedBeforeItsAddNodeIsKept) {
   const auto startup_b = std::get<messages::StartUp>(controller.received(1)[0]);
   // The dialer (node 2) hears about the link first; node 1 learns of it only later.
   bring_up(controller, 1, 2, startup_a);
-  std::this_thread::sleep_for(200ms);  // give node 2 time to dial before node 1 knows
+  // Node 1 must hold node 2's connection before it hears of the link.
+  ASSERT_TRUE(run_until(
+      io, [&] { return first.node.early_connections() + second.node.early_connections() == 1; }));
   bring_up(controller, 0, 1, startup_b);
   ASSERT_TRUE(run_until(io, [&] {
     return count_of<messages::NodeTopologyReady>(controller.received(0)) == 1 &&
@@ -256,6 +258,7 @@ TEST(Node, LinkAcceptedBeforeItsAddNodeIsKept) {
   }));
   first.stop();
   second.stop();
+  EXPECT_EQ(first.node.early_connections() + second.node.early_connections(), 1u);
   EXPECT_EQ(first.node.pool().in_use(), 0u);
   EXPECT_EQ(second.node.pool().in_use(), 0u);
   controller.close();

@@ -91,6 +91,8 @@ class Node {
   bool topology_ready() const noexcept { return topology_ready_.load(); }
   bool reported_ready() const noexcept { return reported_ready_.load(); }
   std::uint16_t link_port() const noexcept { return bound_port_.load(); }
+  // Neighbour connections accepted before their AddNode arrived (held until it does).
+  std::uint64_t early_connections() const noexcept { return early_connections_.load(); }
   // The counters as they go into Metrics. Node thread only.
   messages::Metrics metrics() const;
 
@@ -139,6 +141,7 @@ class Node {
   std::atomic<bool> topology_ready_{false};
   std::atomic<bool> reported_ready_{false};
   std::atomic<std::uint16_t> bound_port_{0};
+  std::atomic<std::uint64_t> early_connections_{0};
 };
 
 }  // namespace nextmini::dataplane
