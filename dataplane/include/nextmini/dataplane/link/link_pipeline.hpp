@@ -1,0 +1,133 @@
+#pragma once
+// LinkPipeline: every emulation stage of one directed link, composed in order:
+//   enqueue -> [MTU check, up/down] -> Scheduler (queue limit, drop policy, FIFO/DRR/WRR)
+//   poll    -> shaper (token bucket or Mahimahi trace) -> loss (Bernoulli or Gilbert-Elliott)
+//           -> duplicate -> corrupt -> DelayLine (delay, jitter, reorder) -> out
+// Pure: no I/O, no timers, no clock reads; the caller passes `now` (monotonic ns) and arms one
+// timer at next_wakeup(now).
+//   Inputs: enqueue(batch, now) takes every packet: too big for the MTU -> dropped kTooBig;
+//   link down -> dropped kLinkDown; otherwise into the scheduler (which may drop per its limit
+//   and policy). The batch is left empty.
+//   Outputs: poll(now, out) moves what the shaper allows from the scheduler through the
+//   impairments into the delay line (while the delay line has room: it back-pressures, never
+//   drops), then appends to `out` what is due, until `out` is full (call again when it is).
+//   Knobs (LinkPipelineConfig, or a messages::LinkParams through apply() at run time; only the
+//   fields that are set change, queued packets stay — except what a lower limit cannot hold,
+//   and a link going down drops everything it holds, counted kLinkDown): rate/burst or trace,
+//   delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott), duplicate %,
+//   corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check), up.
+//   With nothing set the pipeline is a pass-through: poll releases everything at once.
+//   Random decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a
+//   whole); counters count its segments.
+//   Counters: counters(): drops by reason (the pipeline's own plus the scheduler's), random
+//   losses, duplicates, corruptions, packets (segments) and bytes out.
+//   Thread: the link's worker; not thread-safe. apply() allocates (control path); enqueue and
+//   poll do not.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "nextmini/common/result.hpp"
+#include "nextmini/dataplane/core/drop_reason.hpp"
+#include "nextmini/dataplane/core/packet_batch.hpp"
+#include "nextmini/dataplane/core/packet_pool.hpp"
+#include "nextmini/dataplane/link/bernoulli_loss.hpp"
+#include "nextmini/dataplane/link/corruptor.hpp"
+#include "nextmini/dataplane/link/delay_line.hpp"
+#include "nextmini/dataplane/link/duplicator.hpp"
+#include "nextmini/dataplane/link/gilbert_elliott_loss.hpp"
+#include "nextmini/dataplane/link/link_queue_config.hpp"
+#include "nextmini/dataplane/link/link_time.hpp"
+#include "nextmini/dataplane/link/mahimahi_trace.hpp"
+#include "nextmini/dataplane/link/scheduler.hpp"
+#include "nextmini/dataplane/link/token_bucket_shaper.hpp"
+#include "nextmini/dataplane/link/trace_shaper.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::dataplane {
+
+struct LinkPipelineConfig {
+  static constexpr std::size_t kDefaultDelayCapacity = 16'384;
+
+  std::uint64_t rate_bps = 0;                           // 0 = unlimited
+  std::uint64_t burst_bytes = 0;                        // 0 = the shaper's default; needs a rate
+  std::optional<MahimahiTrace> trace;                   // when set, replaces rate/burst
+  DelayParams delay;                                    // delay, jitter, distribution, reorder
+  double loss_percent = 0.0;                            // Bernoulli, [0, 100]
+  std::optional<GilbertElliottParams> gilbert_elliott;  // when set, replaces loss_percent
+  double duplicate_percent = 0.0;                       // [0, 100]
+  double corrupt_percent = 0.0;                         // [0, 100]
+  LinkQueueConfig queue;                                // scheduler, drop policy, limit, weights
+  std::uint32_t mtu = 0;                                // 0 = no MTU check
+  bool up = true;
+  std::size_t delay_capacity = kDefaultDelayCapacity;  // packets the delay line can hold
+};
+
+// Ok, or a "config.invalid" error naming the first bad key and its value.
+Result<void> validate(const LinkPipelineConfig& config);
+// `base` with the set fields of `params` applied, validated; `base` is not changed.
+Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
+                                             const messages::LinkParams& params);
+
+struct LinkPipelineCounters {
+  DropCounters drops;             // in segments: kTooBig, kLinkDown, and the scheduler's
+  std::uint64_t lost = 0;         // segments dropped by the loss model
+  std::uint64_t duplicated = 0;   // copies made
+  std::uint64_t corrupted = 0;    // packets with a flipped bit
+  std::uint64_t packets_out = 0;  // segments released into `out`
+  std::uint64_t bytes_out = 0;
+};
+
+class LinkPipeline {
+ public:
+  // `pool` provides the duplicates' buffers and must outlive the pipeline. The config must be
+  // valid (see validate()); an invalid one throws std::invalid_argument.
+  LinkPipeline(LinkPipelineConfig config, PacketPool& pool, std::uint64_t seed, TimeNs now = 0);
+  LinkPipeline(const LinkPipeline&) = delete;
+  LinkPipeline& operator=(const LinkPipeline&) = delete;
+
+  void enqueue(PacketBatch& batch, TimeNs now) noexcept;
+  // Returns how many packets were appended to `out`.
+  std::size_t poll(TimeNs now, PacketBatch& out) noexcept;
+  // The earliest time poll() can make progress: `now` when something is ready, kNever when
+  // the pipeline is empty.
+  TimeNs next_wakeup(TimeNs now) noexcept;
+
+  // Applies the set fields of `params`. On error nothing changes.
+  Result<void> apply(const messages::LinkParams& params, TimeNs now);
+
+  const LinkPipelineConfig& config() const noexcept { return config_; }
+  // Counters including the scheduler's drops.
+  LinkPipelineCounters counters() const noexcept;
+  // Segments waiting in the scheduler plus packets in the delay line (or held by the shaper).
+  std::uint64_t queued_packets() const noexcept;
+  bool up() const noexcept { return config_.up; }
+
+ private:
+  bool shaper_ready(std::uint64_t bytes, TimeNs now) noexcept;
+  TimeNs shaper_next(std::uint64_t bytes, TimeNs now) noexcept;
+  void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now) noexcept;
+  bool lose() noexcept;
+  void transmit(TimeNs now) noexcept;
+  void drop_everything(DropReason reason) noexcept;
+  void add_scheduler_drops(DropCounters& into, const Scheduler& scheduler) const noexcept;
+
+  LinkPipelineConfig config_;
+  PacketPool& pool_;
+  std::unique_ptr<Scheduler> scheduler_;
+  DropCounters retired_scheduler_drops_;  // drops of schedulers replaced by apply()
+  TokenBucketShaper bucket_;
+  std::optional<TraceShaper> trace_shaper_;
+  BernoulliLoss bernoulli_;
+  GilbertElliottLoss gilbert_;
+  Duplicator duplicator_;
+  Corruptor corruptor_;
+  DelayLine delay_line_;
+  Packet head_;  // taken from the scheduler, waiting for the shaper
+  std::uint32_t head_segments_ = 0;
+  LinkPipelineCounters counters_;
+};
+
+}  // namespace nextmini::dataplane

@@ -1,0 +1,427 @@
+#include "nextmini/dataplane/link/link_pipeline.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+
+#include "link_test_support.hpp"
+
+namespace nextmini::dataplane {
+namespace {
+
+using link_test::make_packet;
+
+constexpr TimeNs kMs = 1'000'000;
+constexpr TimeNs kSecond = 1'000'000'000;
+
+// Runs the pipeline on a fake clock from `start` until `until`: before every poll `feed(now)`
+// may enqueue, every released packet goes to `sink(packet, now)`, and the clock jumps to
+// next_wakeup(). Returns the time it stopped at.
+TimeNs run(LinkPipeline& pipeline, TimeNs start, TimeNs until,
+           const std::function<void(TimeNs)>& feed,
+           const std::function<void(const Packet&, TimeNs)>& sink) {
+  TimeNs now = start;
+  PacketBatch out;
+  for (std::uint64_t steps = 0; steps < 50'000'000; ++steps) {
+    feed(now);
+    pipeline.poll(now, out);
+    for (Packet& packet : out) sink(packet, now);
+    out.clear();
+    const TimeNs next = pipeline.next_wakeup(now);
+    if (next == kNever || next >= until) return now;
+    EXPECT_GE(next, now);
+    now = next;
+  }
+  ADD_FAILURE() << "simulation did not finish";
+  return now;
+}
+
+PacketBatch batch_of(PacketPool& pool, std::size_t count, std::size_t size,
+                     std::uint32_t flow = 0) {
+  PacketBatch batch;
+  for (std::size_t i = 0; i < count; ++i) batch.push(make_packet(pool, size, flow));
+  return batch;
+}
+
+TEST(LinkPipeline, NoKnobsIsAPassThrough) {
+  PacketPool pool(256, 2048);
+  LinkPipeline pipeline(LinkPipelineConfig{}, pool, 7);
+  PacketBatch in;
+  for (std::uint8_t i = 0; i < 10; ++i) {
+    Packet packet = make_packet(pool, 100 + i);
+    packet.data()[0] = i;
+    in.push(std::move(packet));
+  }
+  pipeline.enqueue(in, 5 * kMs);
+  EXPECT_TRUE(in.empty());
+  EXPECT_EQ(pipeline.next_wakeup(5 * kMs), 5 * kMs);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(5 * kMs, out), 10u);
+  ASSERT_EQ(out.size(), 10u);
+  for (std::uint8_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(out[i].data()[0], i);
+    EXPECT_EQ(out[i].size(), 100u + i);
+  }
+  EXPECT_EQ(pipeline.next_wakeup(5 * kMs), kNever);
+  const LinkPipelineCounters counters = pipeline.counters();
+  EXPECT_EQ(counters.packets_out, 10u);
+  EXPECT_EQ(counters.bytes_out, 10u * 100u + 45u);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, PollStopsWhenOutIsFullAndContinuesLater) {
+  PacketPool pool(512, 2048);
+  LinkPipeline pipeline(LinkPipelineConfig{}, pool, 7);
+  for (int i = 0; i < 3; ++i) {
+    PacketBatch in = batch_of(pool, PacketBatch::kMaxBatch, 200);
+    pipeline.enqueue(in, 0);
+  }
+  PacketBatch out;
+  std::size_t total = 0;
+  for (int round = 0; round < 4; ++round) {
+    total += pipeline.poll(0, out);
+    EXPECT_LE(out.size(), PacketBatch::kMaxBatch);
+    out.clear();
+  }
+  EXPECT_EQ(total, 3 * PacketBatch::kMaxBatch);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, RateOf100MbitPerSecondWithinOnePercent) {
+  PacketPool pool(4096, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 100'000'000;
+  LinkPipeline pipeline(config, pool, 7);
+  std::uint64_t bytes = 0;
+  run(
+      pipeline, 0, kSecond,
+      [&](TimeNs now) {
+        if (pipeline.queued_packets() < 200) {
+          PacketBatch in = batch_of(pool, PacketBatch::kMaxBatch, 1500);
+          pipeline.enqueue(in, now);
+        }
+      },
+      [&](const Packet& packet, TimeNs now) {
+        if (now < kSecond) bytes += packet.size();
+      });
+  const double expected = 100'000'000.0 / 8.0;
+  EXPECT_NEAR(static_cast<double>(bytes), expected, expected * 0.01);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 0u);
+}
+
+TEST(LinkPipeline, DelayOf10MsIsExact) {
+  PacketPool pool(64, 2048);
+  LinkPipelineConfig config;
+  config.delay.delay_ns = 10 * kMs;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 3, 500);
+  const TimeNs t0 = 5 * kMs + 123;
+  pipeline.enqueue(in, t0);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(t0, out), 0u);
+  EXPECT_EQ(pipeline.next_wakeup(t0), t0 + 10 * kMs);
+  EXPECT_EQ(pipeline.poll(t0 + 10 * kMs - 1, out), 0u);
+  EXPECT_EQ(pipeline.poll(t0 + 10 * kMs, out), 3u);
+  EXPECT_EQ(pipeline.next_wakeup(t0 + 10 * kMs), kNever);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, LossOf2PercentWithinTheBinomialInterval) {
+  PacketPool pool(256, 2048);
+  LinkPipelineConfig config;
+  config.loss_percent = 2.0;
+  LinkPipeline pipeline(config, pool, 11);
+  constexpr std::uint64_t kTotal = 100'000;
+  std::uint64_t delivered = 0;
+  PacketBatch out;
+  for (std::uint64_t sent = 0; sent < kTotal; sent += PacketBatch::kMaxBatch) {
+    const std::size_t n = std::min<std::uint64_t>(PacketBatch::kMaxBatch, kTotal - sent);
+    PacketBatch in = batch_of(pool, n, 100);
+    pipeline.enqueue(in, sent);
+    delivered += pipeline.poll(sent, out);
+    out.clear();
+  }
+  const LinkPipelineCounters counters = pipeline.counters();
+  EXPECT_EQ(delivered + counters.lost, kTotal);
+  // Binomial(100000, 0.02): mean 2000, sd ~44.3; accept +-4 sd.
+  const double sd = std::sqrt(kTotal * 0.02 * 0.98);
+  EXPECT_NEAR(static_cast<double>(counters.lost), kTotal * 0.02, 4 * sd);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, RunTimeDelayChangeAppliesToNewPacketsOnly) {
+  PacketPool pool(64, 2048);
+  LinkPipelineConfig config;
+  config.delay.delay_ns = 10 * kMs;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch out;
+  PacketBatch first = batch_of(pool, 1, 300);
+  pipeline.enqueue(first, 0);
+  pipeline.poll(0, out);
+
+  messages::LinkParams change;
+  change.delay_ns = 40 * kMs;
+  ASSERT_TRUE(pipeline.apply(change, 1 * kMs));
+  EXPECT_EQ(pipeline.config().delay.delay_ns, 40 * kMs);
+  PacketBatch second = batch_of(pool, 1, 400);
+  pipeline.enqueue(second, 1 * kMs);
+  pipeline.poll(1 * kMs, out);
+  EXPECT_TRUE(out.empty());
+
+  EXPECT_EQ(pipeline.next_wakeup(1 * kMs), 10 * kMs);  // the queued packet kept its 10 ms
+  ASSERT_EQ(pipeline.poll(10 * kMs, out), 1u);
+  EXPECT_EQ(out[0].size(), 300u);
+  out.clear();
+  EXPECT_EQ(pipeline.next_wakeup(10 * kMs), 41 * kMs);
+  EXPECT_EQ(pipeline.poll(41 * kMs - 1, out), 0u);
+  ASSERT_EQ(pipeline.poll(41 * kMs, out), 1u);
+  EXPECT_EQ(out[0].size(), 400u);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, DownDropsEverythingAndCounts) {
+  PacketPool pool(256, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 1'000'000;  // slow: most packets wait in the scheduler
+  config.delay.delay_ns = 5 * kMs;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 20, 1000);
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  pipeline.poll(0, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(pipeline.queued_packets(), 20u);
+
+  messages::LinkParams down;
+  down.up = false;
+  ASSERT_TRUE(pipeline.apply(down, 1 * kMs));
+  EXPECT_FALSE(pipeline.up());
+  EXPECT_EQ(pipeline.queued_packets(), 0u);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkDown], 20u);
+  EXPECT_EQ(pool.in_use(), 0u);
+
+  PacketBatch more = batch_of(pool, 5, 1000);
+  pipeline.enqueue(more, 2 * kMs);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkDown], 25u);
+  EXPECT_EQ(pipeline.next_wakeup(2 * kMs), kNever);
+  EXPECT_EQ(pool.in_use(), 0u);
+
+  messages::LinkParams up;
+  up.up = true;
+  ASSERT_TRUE(pipeline.apply(up, 3 * kMs));
+  PacketBatch again = batch_of(pool, 1, 1000);
+  pipeline.enqueue(again, 3 * kMs);
+  std::uint64_t delivered = 0;
+  run(
+      pipeline, 3 * kMs, kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
+  EXPECT_EQ(delivered, 1u);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkDown], 25u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, InvalidApplyChangesNothing) {
+  PacketPool pool(64, 2048);
+  LinkPipeline pipeline(LinkPipelineConfig{}, pool, 7);
+
+  messages::LinkParams bad_loss;
+  bad_loss.delay_ns = 10 * kMs;  // valid, but must not be applied either
+  bad_loss.loss_percent = 150.0;
+  auto result = pipeline.apply(bad_loss, 0);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, "config.invalid");
+  EXPECT_NE(result.error().message.find("loss_percent"), std::string::npos);
+
+  messages::LinkParams bad_jitter;
+  bad_jitter.delay_ns = 1 * kMs;
+  bad_jitter.jitter_ns = 5 * kMs;
+  bad_jitter.reorder = false;
+  result = pipeline.apply(bad_jitter, 0);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("jitter_ns"), std::string::npos);
+
+  messages::LinkParams bad_names;
+  bad_names.rate_bps = 1'000'000;
+  bad_names.scheduler = "lifo";
+  EXPECT_FALSE(pipeline.apply(bad_names, 0));
+  messages::LinkParams bad_policy;
+  bad_policy.drop_policy = "random";
+  EXPECT_FALSE(pipeline.apply(bad_policy, 0));
+  messages::LinkParams bad_distribution;
+  bad_distribution.jitter_distribution = "pareto";
+  EXPECT_FALSE(pipeline.apply(bad_distribution, 0));
+  messages::LinkParams burst_without_rate;
+  burst_without_rate.burst_bytes = 10'000;
+  EXPECT_FALSE(pipeline.apply(burst_without_rate, 0));
+  messages::LinkParams bad_mtu;
+  bad_mtu.mtu = 20;
+  EXPECT_FALSE(pipeline.apply(bad_mtu, 0));
+  messages::LinkParams nan_duplicate;
+  nan_duplicate.duplicate_percent = std::nan("");
+  EXPECT_FALSE(pipeline.apply(nan_duplicate, 0));
+
+  const LinkPipelineConfig& config = pipeline.config();
+  EXPECT_EQ(config.delay.delay_ns, 0u);
+  EXPECT_EQ(config.delay.jitter_ns, 0u);
+  EXPECT_EQ(config.loss_percent, 0.0);
+  EXPECT_EQ(config.rate_bps, 0u);
+  EXPECT_EQ(config.queue.scheduler, SchedulerKind::kFifo);
+  EXPECT_EQ(config.mtu, 0u);
+  // Still a pass-through.
+  PacketBatch in = batch_of(pool, 4, 100);
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(0, out), 4u);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, DrrWeightsOneToTwoGiveATwoToOneByteShareUnderARate) {
+  PacketPool pool(4096, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 10'000'000;
+  config.queue.scheduler = SchedulerKind::kDrr;
+  config.queue.flow_weights = {{1, 1}, {2, 2}};
+  LinkPipeline pipeline(config, pool, 7);
+  std::uint64_t flow_bytes[3] = {0, 0, 0};
+  std::uint64_t flow_sent[3] = {0, 0, 0};
+  std::uint64_t flow_out[3] = {0, 0, 0};
+  run(
+      pipeline, 0, kSecond,
+      [&](TimeNs now) {
+        // Keep both flows backlogged.
+        for (std::uint32_t flow = 1; flow <= 2; ++flow) {
+          if (flow_sent[flow] - flow_out[flow] < 100) {
+            PacketBatch batch = batch_of(pool, 32, 1200, flow);
+            pipeline.enqueue(batch, now);
+            flow_sent[flow] += 32;
+          }
+        }
+      },
+      [&](const Packet& packet, TimeNs) {
+        const std::uint32_t flow = packet.meta().flow_hash;
+        ASSERT_TRUE(flow == 1 || flow == 2);
+        flow_bytes[flow] += packet.size();
+        ++flow_out[flow];
+      });
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 0u);
+  ASSERT_GT(flow_bytes[1], 0u);
+  const double ratio = static_cast<double>(flow_bytes[2]) / static_cast<double>(flow_bytes[1]);
+  EXPECT_NEAR(ratio, 2.0, 0.05);
+  const double total = static_cast<double>(flow_bytes[1] + flow_bytes[2]);
+  EXPECT_NEAR(total, 10'000'000.0 / 8.0, 10'000'000.0 / 8.0 * 0.02);
+}
+
+TEST(LinkPipeline, PacketsAboveTheMtuAreDroppedAsTooBig) {
+  PacketPool pool(64, 4096);
+  LinkPipelineConfig config;
+  config.mtu = 1500;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  in.push(make_packet(pool, 1500));
+  in.push(make_packet(pool, 1501));
+  in.push(make_packet(pool, 3000));
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  ASSERT_EQ(pipeline.poll(0, out), 1u);
+  EXPECT_EQ(out[0].size(), 1500u);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kTooBig], 2u);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, DuplicateAndCorruptAtOneHundredPercent) {
+  PacketPool pool(64, 2048);
+  LinkPipelineConfig config;
+  config.duplicate_percent = 100.0;
+  config.corrupt_percent = 100.0;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 5, 200);
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  ASSERT_EQ(pipeline.poll(0, out), 10u);
+  const LinkPipelineCounters counters = pipeline.counters();
+  EXPECT_EQ(counters.duplicated, 5u);
+  EXPECT_EQ(counters.corrupted, 5u);
+  // Exactly one of each pair (the original) has one bit flipped past the IP header.
+  std::size_t damaged = 0;
+  for (Packet& packet : out) {
+    std::size_t ones = 0;
+    for (std::uint8_t byte : packet.bytes())
+      ones += static_cast<std::size_t>(__builtin_popcount(byte));
+    EXPECT_LE(ones, 1u);
+    damaged += ones;
+  }
+  EXPECT_EQ(damaged, 5u);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, LowerQueueLimitAtRunTimeDropsOnlyTheExcess) {
+  PacketPool pool(256, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 1'000'000;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 50, 1000);
+  pipeline.enqueue(in, 0);
+  messages::LinkParams limit;
+  limit.queue_packets = 10;
+  ASSERT_TRUE(pipeline.apply(limit, 0));
+  EXPECT_EQ(pipeline.queued_packets(), 10u);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 40u);
+  std::uint64_t delivered = 0;
+  run(
+      pipeline, 0, 10 * kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
+  EXPECT_EQ(delivered, 10u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, SchedulerChangeAtRunTimeKeepsQueuedPackets) {
+  PacketPool pool(256, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 1'000'000;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 30, 1000, 3);
+  pipeline.enqueue(in, 0);
+  messages::LinkParams change;
+  change.scheduler = "drr";
+  ASSERT_TRUE(pipeline.apply(change, 0));
+  EXPECT_EQ(pipeline.config().queue.scheduler, SchedulerKind::kDrr);
+  std::uint64_t delivered = 0;
+  run(
+      pipeline, 0, 10 * kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
+  EXPECT_EQ(delivered, 30u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, MergeBuildsAConfigFromLinkParams) {
+  messages::LinkParams params;
+  params.rate_bps = 5'000'000;
+  params.delay_ns = 20 * kMs;
+  params.jitter_ns = 30 * kMs;
+  params.jitter_distribution = "normal";
+  params.reorder = true;
+  params.loss_percent = 1.5;
+  params.queue_packets = 100;
+  params.drop_policy = "codel";
+  params.scheduler = "wrr";
+  params.mtu = 9000;
+  auto merged = merge_link_params(LinkPipelineConfig{}, params);
+  ASSERT_TRUE(merged) << merged.error().message;
+  EXPECT_EQ(merged->rate_bps, 5'000'000u);
+  EXPECT_EQ(merged->delay.jitter_ns, 30 * kMs);
+  EXPECT_EQ(merged->delay.distribution, JitterDistribution::kNormal);
+  EXPECT_TRUE(merged->delay.reorder);
+  EXPECT_EQ(merged->queue.policy, DropPolicyKind::kCodel);
+  EXPECT_EQ(merged->queue.scheduler, SchedulerKind::kWrr);
+  EXPECT_EQ(merged->queue.queue.limit.packets, 100u);
+  EXPECT_EQ(merged->mtu, 9000u);
+  EXPECT_EQ(merged->queue.queue.mtu, 9000u);
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
