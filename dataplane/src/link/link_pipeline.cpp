@@ -142,6 +142,13 @@ LinkPipeline::LinkPipeline(LinkPipelineConfig config, PacketPool& pool, std::uin
   if (config_.trace) trace_shaper_.emplace(*config_.trace, now);
 }
 
+Result<std::unique_ptr<LinkPipeline>> LinkPipeline::create(LinkPipelineConfig config,
+                                                           PacketPool& pool, std::uint64_t seed,
+                                                           TimeNs now) {
+  if (auto valid = validate(config); !valid) return Failure{valid.error()};
+  return std::make_unique<LinkPipeline>(std::move(config), pool, seed, now);
+}
+
 void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
   for (Packet& packet : batch) {
     if (!packet.valid()) continue;

@@ -85,6 +85,9 @@ class LinkPipeline {
   // `pool` provides the duplicates' buffers and must outlive the pipeline. The config must be
   // valid (see validate()); an invalid one throws std::invalid_argument.
   LinkPipeline(LinkPipelineConfig config, PacketPool& pool, std::uint64_t seed, TimeNs now = 0);
+  // The same, but an invalid config is a "config.invalid" error instead of an exception.
+  static Result<std::unique_ptr<LinkPipeline>> create(LinkPipelineConfig config, PacketPool& pool,
+                                                      std::uint64_t seed, TimeNs now = 0);
   LinkPipeline(const LinkPipeline&) = delete;
   LinkPipeline& operator=(const LinkPipeline&) = delete;
 
