@@ -81,7 +81,11 @@ Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
                                              const messages::LinkParams& params) {
   LinkPipelineConfig config = base;
   if (params.rate_bps || params.burst_bytes) config.trace.reset();
-  if (params.rate_bps) config.rate_bps = *params.rate_bps;
+  if (params.rate_bps) {
+    config.rate_bps = *params.rate_bps;
+    // Rate 0 (unlimited) without a burst in the same message also clears the old burst.
+    if (*params.rate_bps == 0 && !params.burst_bytes) config.burst_bytes = 0;
+  }
   if (params.burst_bytes) config.burst_bytes = *params.burst_bytes;
   if (params.delay_ns) config.delay.delay_ns = *params.delay_ns;
   if (params.jitter_ns) config.delay.jitter_ns = *params.jitter_ns;
@@ -294,6 +298,12 @@ Result<void> LinkPipeline::apply(const messages::LinkParams& params, TimeNs now)
   }
   config_ = std::move(next);
   return ok();
+}
+
+void LinkPipeline::set_flow_weight(std::uint32_t flow_hash, std::uint32_t weight) {
+  const std::uint32_t effective = weight == 0 ? 1 : weight;
+  config_.queue.flow_weights[flow_hash] = effective;
+  scheduler_->set_flow_weight(flow_hash, effective);
 }
 
 void LinkPipeline::add_scheduler_drops(DropCounters& into,

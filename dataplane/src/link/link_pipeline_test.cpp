@@ -400,6 +400,41 @@ TEST(LinkPipeline, SchedulerChangeAtRunTimeKeepsQueuedPackets) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
+TEST(LinkPipeline, RateZeroAtRunTimeMeansUnlimitedAndClearsTheBurst) {
+  PacketPool pool(256, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 1'000'000;
+  config.burst_bytes = 3000;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 20, 1000);
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(0, out), 3u);  // the 3000-byte burst
+  out.clear();
+  messages::LinkParams change;
+  change.rate_bps = 0;
+  ASSERT_TRUE(pipeline.apply(change, 0));
+  EXPECT_EQ(pipeline.config().burst_bytes, 0u);
+  EXPECT_EQ(pipeline.poll(0, out), 17u);
+  out.clear();
+  // A burst without a rate is refused.
+  messages::LinkParams burst;
+  burst.burst_bytes = 5000;
+  EXPECT_FALSE(pipeline.apply(burst, 0));
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, FlowWeightSurvivesASchedulerChange) {
+  PacketPool pool(16, 2048);
+  LinkPipeline pipeline(LinkPipelineConfig{}, pool, 7);
+  pipeline.set_flow_weight(9, 3);
+  messages::LinkParams change;
+  change.scheduler = "wrr";
+  ASSERT_TRUE(pipeline.apply(change, 0));
+  ASSERT_EQ(pipeline.config().queue.flow_weights.count(9), 1u);
+  EXPECT_EQ(pipeline.config().queue.flow_weights.at(9), 3u);
+}
+
 TEST(LinkPipeline, MergeBuildsAConfigFromLinkParams) {
   messages::LinkParams params;
   params.rate_bps = 5'000'000;

@@ -15,7 +15,8 @@
 //   fields that are set change, queued packets stay — except what a lower limit cannot hold,
 //   and a link going down drops everything it holds, counted kLinkDown): rate/burst or trace,
 //   delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott), duplicate %,
-//   corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check), up.
+//   corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a GSO
+//   super-packet is checked by its gso_size), up. A rate of 0 means unlimited.
 //   With nothing set the pipeline is a pass-through: poll releases everything at once.
 //   Random decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a
 //   whole); counters count its segments.
@@ -100,6 +101,8 @@ class LinkPipeline {
 
   // Applies the set fields of `params`. On error nothing changes.
   Result<void> apply(const messages::LinkParams& params, TimeNs now);
+  // Weight of a flow for DRR/WRR (0 is taken as 1); kept across a scheduler change.
+  void set_flow_weight(std::uint32_t flow_hash, std::uint32_t weight);
 
   const LinkPipelineConfig& config() const noexcept { return config_; }
   // Counters including the scheduler's drops.
