@@ -291,10 +291,13 @@ Result<void> LinkPipeline::apply(const messages::LinkParams& params, TimeNs now)
     add_scheduler_drops(retired_scheduler_drops_, *scheduler_);
     scheduler_ = std::move(fresh);
   } else {
-    if (new_queue.policy != old_queue.policy) scheduler_->set_policy(make_drop_policy(new_queue));
-    if (new_queue.queue.limit.packets != old_queue.queue.limit.packets ||
-        new_queue.queue.limit.bytes != old_queue.queue.limit.bytes)
-      scheduler_->set_limit(new_queue.queue.limit, new_queue.queue.max_entries);
+    const bool limit_changed = new_queue.queue.limit.packets != old_queue.queue.limit.packets ||
+                               new_queue.queue.limit.bytes != old_queue.queue.limit.bytes;
+    if (limit_changed) scheduler_->set_limit(new_queue.queue.limit, new_queue.queue.max_entries);
+    // RED's thresholds derive from the limit, so a new limit also needs a new RED.
+    if (new_queue.policy != old_queue.policy ||
+        (limit_changed && new_queue.policy == DropPolicyKind::kRed))
+      scheduler_->set_policy(make_drop_policy(new_queue));
   }
   config_ = std::move(next);
   return ok();

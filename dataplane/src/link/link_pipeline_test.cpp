@@ -382,6 +382,31 @@ TEST(LinkPipeline, LowerQueueLimitAtRunTimeDropsOnlyTheExcess) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
+TEST(LinkPipeline, DropPolicyChangeAtRunTimeKeepsQueuedPackets) {
+  PacketPool pool(256, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 1'000'000;
+  config.queue.queue.limit.packets = 100;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in = batch_of(pool, 30, 1000);
+  pipeline.enqueue(in, 0);
+  messages::LinkParams change;
+  change.drop_policy = "red";
+  change.queue_packets = 200;
+  ASSERT_TRUE(pipeline.apply(change, 0));
+  EXPECT_EQ(pipeline.config().queue.policy, DropPolicyKind::kRed);
+  EXPECT_EQ(pipeline.queued_packets(), 30u);
+  messages::LinkParams back;
+  back.drop_policy = "taildrop";
+  ASSERT_TRUE(pipeline.apply(back, 0));
+  EXPECT_EQ(pipeline.queued_packets(), 30u);
+  std::uint64_t delivered = 0;
+  run(
+      pipeline, 0, 10 * kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
+  EXPECT_EQ(delivered, 30u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
 TEST(LinkPipeline, SchedulerChangeAtRunTimeKeepsQueuedPackets) {
   PacketPool pool(256, 2048);
   LinkPipelineConfig config;

@@ -18,6 +18,8 @@
 //   corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a GSO
 //   super-packet is checked by its gso_size), up. A rate of 0 means unlimited.
 //   With nothing set the pipeline is a pass-through: poll releases everything at once.
+//   The packet next in line for the shaper is taken out of the scheduler (by poll or
+//   next_wakeup) and held until the shaper lets it go; queued_packets() includes it.
 //   Random decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a
 //   whole); counters count its segments.
 //   Counters: counters(): drops by reason (the pipeline's own plus the scheduler's), random
