@@ -212,6 +212,11 @@ std::vector<Outgoing> BringUp::start_up(ConnectionId connection, const messages:
   routes.full = true;
   routes.routes = routes_.entries(id);
   out.push_back({connection, std::move(routes)});
+  // The knobs of this node's outgoing links (config [link_defaults], [[links]], [[link_rates]]).
+  for (auto it = config_.link_params.lower_bound({id, 0});
+       it != config_.link_params.end() && it->first.first == id; ++it) {
+    out.push_back({connection, messages::SetLinkParams{id, it->first.second, it->second}});
+  }
 
   std::uint32_t linked = 0;
   for (NodeId neighbor : topology_.neighbors(id)) {

@@ -12,6 +12,10 @@
 #include <set>
 #include <sstream>
 
+#include "link_config_reader.hpp"
+#include "nextmini/controller/link_config.hpp"
+#include "nextmini/controller/topology.hpp"
+
 namespace nextmini::controller {
 
 namespace {
@@ -646,7 +650,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   Checker check;
   check.only_keys(root, "",
                   {"port", "listen_address", "base_addr", "net_mask", "protocol", "token", "mtu",
-                   "metrics_interval_ms", "topology", "routing", "routes", "nodes"});
+                   "metrics_interval_ms", "topology", "routing", "routes", "nodes", "link_defaults",
+                   "links", "link_rates"});
   check.read_uint(root, "", "port", 0, 65535, "a port number (0..65535)", config.port);
   check.read_string(root, "", "listen_address", config.listen_address);
   if (!parse_ipv4(config.listen_address)) {
@@ -668,6 +673,17 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_routing(check, root, config);
   read_routes(check, root, n_nodes, config);
   read_nodes(check, root, n_nodes, config);
+  std::vector<std::string> link_errors;
+  read_link_config(root, n_nodes, config, link_errors);
+  for (auto& message : link_errors) check.error(std::move(message));
+  link_errors.clear();
+  // Links are checked against the topology once everything else is valid.
+  if (!check.failed()) {
+    if (auto topology = build_topology(config)) {
+      config.link_params = resolve_link_params(config, *topology, link_errors);
+      for (auto& message : link_errors) check.error(std::move(message));
+    }
+  }
 
   if (check.failed()) {
     return fail("config.invalid", fmt::format("{}", fmt::join(check.errors(), "\n")));

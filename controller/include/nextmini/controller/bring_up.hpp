@@ -6,6 +6,7 @@
 // Sequence for a node (issue 2, docs/protocol.md):
 //   StartUp{node_id or 0, token}  ->  StartUpReply{id, tun_address = base_addr + id, ...},
 //     AddNodeAddress for every node, InstallRoutes{full} with this node's entries,
+//     SetLinkParams for each of its outgoing links with a knob configured (config.link_params),
 //     AddNode for each topology neighbour already connected, and AddNode about this node to
 //     each of them. Of the two ends of an edge, the higher node id dials (dial = true).
 //   NodeTopologyReady  ->  once every node is ready: TopologyReady to all (the first time), or

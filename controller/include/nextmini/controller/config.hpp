@@ -6,6 +6,7 @@
 // the topology later, by build_routes() (routing.hpp), which needs the topology.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,16 @@ struct NodeConfig {
   std::string operating_mode = "tun";  // "tun" or "python"
 };
 
+// One [[links]] or [[link_rates]] entry: knobs for src -> dst (and dst -> src when
+// bidirectional). `path` ("links[2]", "link_rates[0]") names it in error messages.
+struct LinkEntry {
+  NodeId src = 0;
+  NodeId dst = 0;
+  bool bidirectional = false;
+  messages::LinkParams params;
+  std::string path;
+};
+
 // Upper bound on the number of nodes a topology may have (every ordered pair gets a route).
 inline constexpr std::uint32_t kMaxNodes = 10000;
 
@@ -65,6 +76,11 @@ struct Config {
   std::vector<RouteConfig> routes;
   std::vector<NodeConfig> nodes;
   std::string source_name;  // file name, for messages
+  // Link emulation (link_config.hpp): [link_defaults], then [[link_rates]] and [[links]] in
+  // file order, and the resolved knobs per directed topology link (only links with a knob set).
+  messages::LinkParams link_defaults;
+  std::vector<LinkEntry> link_entries;
+  std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params;
 
   // Number of nodes the topology has (ids 1..n_nodes), derived from the topology settings.
   std::uint32_t n_nodes() const;
