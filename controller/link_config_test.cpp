@@ -239,6 +239,12 @@ reorder = false
   EXPECT_NE(message.find(R"(links[0]: link 1 -> 2: jitter "15ms" is larger than delay "10ms")"),
             std::string::npos)
       << message;
+  // reorder unset means false (the node keeps order by default).
+  const std::string unset = parse_error("[[links]]\nsrc = 2\ndst = 3\njitter = \"1ms\"\n");
+  EXPECT_NE(unset.find(R"(links[0]: link 2 -> 3: jitter "1ms" is larger than delay "0ms" with )"
+                       R"(reorder = false (the default))"),
+            std::string::npos)
+      << unset;
 }
 
 TEST(LinkConfigTest, UnsupportedFormsAreRefusedNotIgnored) {

@@ -383,11 +383,12 @@ std::map<std::pair<NodeId, NodeId>, LinkParams> resolve_link_params(
   }
   for (auto it = resolved.begin(); it != resolved.end();) {
     const LinkParams& p = it->second;
-    if (p.reorder.has_value() && !*p.reorder && p.jitter_ns.value_or(0) > p.delay_ns.value_or(0)) {
+    // The node keeps packet order unless reorder = true (DelayParams' default).
+    if (!p.reorder.value_or(false) && p.jitter_ns.value_or(0) > p.delay_ns.value_or(0)) {
       errors.push_back(fmt::format(
-          "{}: link {} -> {}: jitter \"{}\" is larger than delay \"{}\" with reorder = false",
+          "{}: link {} -> {}: jitter \"{}\" is larger than delay \"{}\" with reorder = false{}",
           source[it->first], it->first.first, it->first.second, format_ns(*p.jitter_ns),
-          format_ns(p.delay_ns.value_or(0))));
+          format_ns(p.delay_ns.value_or(0)), p.reorder.has_value() ? "" : " (the default)"));
     }
     it = has_any_knob(p) ? std::next(it) : resolved.erase(it);
   }
