@@ -247,18 +247,72 @@ reorder = false
       << unset;
 }
 
+TEST(LinkConfigTest, GilbertElliottLossTable) {
+  const Config config = parse_ok(R"(
+[link_defaults]
+loss = "1%"
+[[links]]
+src = 1
+dst = 2
+loss = { model = "gilbert_elliott", p = "1%", r = "30%", one_minus_h = "90%", one_minus_k = "0.5%" }
+[[links]]
+src = 2
+dst = 3
+loss = { model = "gilbert_elliott", p = "2%", r = "25%" }
+[[links]]
+src = 2
+dst = 3
+bidirectional = true
+loss = "3%"
+)");
+  const LinkParams& ge = config.link_params.at({1, 2});
+  EXPECT_FALSE(ge.loss_percent.has_value());  // the table replaced the default Bernoulli loss
+  EXPECT_DOUBLE_EQ(ge.ge_p_percent.value_or(-1), 1.0);
+  EXPECT_DOUBLE_EQ(ge.ge_r_percent.value_or(-1), 30.0);
+  EXPECT_DOUBLE_EQ(ge.ge_one_minus_h_percent.value_or(-1), 90.0);
+  EXPECT_DOUBLE_EQ(ge.ge_one_minus_k_percent.value_or(-1), 0.5);
+  const LinkParams& back = config.link_params.at({2, 3});  // GE, then Bernoulli again
+  EXPECT_DOUBLE_EQ(back.loss_percent.value_or(-1), 3.0);
+  EXPECT_FALSE(back.ge_p_percent.has_value());
+  EXPECT_FALSE(back.ge_one_minus_h_percent.has_value());
+  EXPECT_DOUBLE_EQ(config.link_params.at({2, 1}).loss_percent.value_or(-1), 1.0);
+
+  const Config defaults = parse_ok(R"(
+[[links]]
+src = 3
+dst = 4
+loss = { model = "gilbert_elliott", p = "2%", r = "25%" }
+)");
+  const LinkParams& simple = defaults.link_params.at({3, 4});
+  EXPECT_DOUBLE_EQ(simple.ge_one_minus_h_percent.value_or(-1), 100.0);
+  EXPECT_DOUBLE_EQ(simple.ge_one_minus_k_percent.value_or(-1), 0.0);
+}
+
+TEST(LinkConfigTest, BadGilbertElliottTable) {
+  const std::string message = parse_error(R"(
+[link_defaults]
+loss = { model = "markov", p = "120%", one_minus_k = 3, q = "1%" }
+)");
+  for (const std::string expected : {
+           R"(link_defaults.loss.model: "markov" is not one of "gilbert_elliott")",
+           "link_defaults.loss.p: '120%'",
+           "link_defaults.loss.r: missing",
+           "link_defaults.loss.one_minus_k: 3 is not a percentage",
+           "link_defaults.loss.q: unknown key",
+       }) {
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << "\nin:\n" << message;
+  }
+}
+
 TEST(LinkConfigTest, UnsupportedFormsAreRefusedNotIgnored) {
   const std::string message = parse_error(R"(
 [link_defaults]
 trace = "/tmp/trace.up"
-loss = { model = "gilbert_elliott", p = "1%", r = "30%" }
 flow_weight = 2
 )");
   EXPECT_NE(message.find("link_defaults.trace: \"/tmp/trace.up\" is not supported yet"),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find("link_defaults.loss: a loss model table is not supported yet"),
-            std::string::npos);
   EXPECT_NE(message.find("link_defaults.flow_weight: per-flow weights belong to [[flows]]"),
             std::string::npos);
 }

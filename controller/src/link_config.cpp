@@ -66,11 +66,8 @@ class LinkReader {
       } else if (key == "up") {
         params.up = boolean(value, path);
       } else if (key == "loss") {
-        if (value.is_table()) {
-          error(fmt::format(
-              "{}: a loss model table is not supported yet (only a Bernoulli percentage, "
-              "e.g. \"1%\")",
-              path));
+        if (const toml::table* model = value.as_table()) {
+          gilbert_elliott(*model, path, params);
         } else {
           params.loss_percent = percent(value, path);
         }
@@ -131,6 +128,41 @@ class LinkReader {
   }
 
  private:
+  // loss = { model = "gilbert_elliott", p = "1%", r = "30%", one_minus_h = "100%",
+  //          one_minus_k = "0%" }: p and r required, 1-h defaults to 100 %, 1-k to 0 %.
+  void gilbert_elliott(const toml::table& table, const std::string& path, LinkParams& params) {
+    const std::size_t before = errors_.size();
+    for (const auto& [key, value] : table) {
+      const auto name = key.str();
+      if (name != "model" && name != "p" && name != "r" && name != "one_minus_h" &&
+          name != "one_minus_k") {
+        error(fmt::format("{}.{}: unknown key", path, name));
+      }
+    }
+    if (const toml::node* model = table.get("model"); model == nullptr) {
+      error(fmt::format("{}.model: missing (\"gilbert_elliott\")", path));
+    } else {
+      choice(*model, path + ".model", {"gilbert_elliott"});
+    }
+    auto part = [&](std::string_view key, std::optional<double> fallback) {
+      const toml::node* value = table.get(key);
+      if (value == nullptr) {
+        if (!fallback) error(fmt::format("{}.{}: missing", path, key));
+        return fallback;
+      }
+      return percent(*value, fmt::format("{}.{}", path, key));
+    };
+    auto p = part("p", std::nullopt);
+    auto r = part("r", std::nullopt);
+    auto one_minus_h = part("one_minus_h", 100.0);
+    auto one_minus_k = part("one_minus_k", 0.0);
+    if (errors_.size() != before) return;
+    params.ge_p_percent = p;
+    params.ge_r_percent = r;
+    params.ge_one_minus_h_percent = one_minus_h;
+    params.ge_one_minus_k_percent = one_minus_k;
+  }
+
   std::optional<std::string> text(const toml::node& value, const std::string& path,
                                   std::string_view what) {
     if (const auto* s = value.as_string()) return s->get();
@@ -270,7 +302,19 @@ void merge_link_params(LinkParams& base, const LinkParams& over) {
   take(base.jitter_ns, over.jitter_ns);
   take(base.jitter_distribution, over.jitter_distribution);
   take(base.reorder, over.reorder);
+  // `loss` is one key: its Bernoulli and Gilbert-Elliott forms replace each other.
+  if (over.loss_percent && !over.ge_p_percent) {
+    base.ge_p_percent.reset();
+    base.ge_r_percent.reset();
+    base.ge_one_minus_h_percent.reset();
+    base.ge_one_minus_k_percent.reset();
+  }
+  if (over.ge_p_percent && !over.loss_percent) base.loss_percent.reset();
   take(base.loss_percent, over.loss_percent);
+  take(base.ge_p_percent, over.ge_p_percent);
+  take(base.ge_r_percent, over.ge_r_percent);
+  take(base.ge_one_minus_h_percent, over.ge_one_minus_h_percent);
+  take(base.ge_one_minus_k_percent, over.ge_one_minus_k_percent);
   take(base.duplicate_percent, over.duplicate_percent);
   take(base.corrupt_percent, over.corrupt_percent);
   take(base.queue_packets, over.queue_packets);

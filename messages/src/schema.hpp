@@ -136,7 +136,11 @@ struct Schema<LinkParams> {
       field("queue_packets", &LinkParams::queue_packets),
       field("queue_bytes", &LinkParams::queue_bytes),
       field("drop_policy", &LinkParams::drop_policy), field("scheduler", &LinkParams::scheduler),
-      field("mtu", &LinkParams::mtu), field("up", &LinkParams::up));
+      field("mtu", &LinkParams::mtu), field("up", &LinkParams::up),
+      field("ge_p_percent", &LinkParams::ge_p_percent),
+      field("ge_r_percent", &LinkParams::ge_r_percent),
+      field("ge_one_minus_h_percent", &LinkParams::ge_one_minus_h_percent),
+      field("ge_one_minus_k_percent", &LinkParams::ge_one_minus_k_percent));
 };
 
 template <>

@@ -29,6 +29,10 @@ inline LinkParams all_link_params() {
   p.scheduler = "drr";
   p.mtu = 9000;
   p.up = false;
+  p.ge_p_percent = 1.0;
+  p.ge_r_percent = 30.0;
+  p.ge_one_minus_h_percent = 100.0;
+  p.ge_one_minus_k_percent = 0.5;
   return p;
 }
 

@@ -124,6 +124,12 @@ struct LinkParams {
   std::optional<std::string> scheduler;    // "fifo" | "wrr" | "drr"
   std::optional<std::uint32_t> mtu;
   std::optional<bool> up;
+  // Gilbert-Elliott loss (percentages 0-100): with ge_p_percent set the link uses this model
+  // instead of loss_percent; a message with loss_percent and no ge_p_percent switches back.
+  std::optional<double> ge_p_percent;            // P(good -> bad)
+  std::optional<double> ge_r_percent;            // P(bad -> good)
+  std::optional<double> ge_one_minus_h_percent;  // loss probability in the bad state
+  std::optional<double> ge_one_minus_k_percent;  // loss probability in the good state
 
   friend bool operator==(const LinkParams&, const LinkParams&) = default;
 };
