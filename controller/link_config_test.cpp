@@ -3,7 +3,10 @@
 #include "nextmini/controller/link_config.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "nextmini/controller/bring_up.hpp"
@@ -304,17 +307,47 @@ loss = { model = "markov", p = "120%", one_minus_k = 3, q = "1%" }
   }
 }
 
-TEST(LinkConfigTest, UnsupportedFormsAreRefusedNotIgnored) {
-  const std::string message = parse_error(R"(
-[link_defaults]
-trace = "/tmp/trace.up"
-flow_weight = 2
-)");
-  EXPECT_NE(message.find("link_defaults.trace: \"/tmp/trace.up\" is not supported yet"),
+TEST(LinkConfigTest, TraceFileIsReadCheckedAndSent) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("nextmini_link_config_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "good.up") << "1\n1\n2\n5\n";
+  std::ofstream(dir / "bad.up") << "1\n7\n3\n";
+  const std::string config_text = kRing4 + R"(
+[[links]]
+src = 1
+dst = 2
+trace = "good.up"
+)";
+  // A relative path is relative to the config file's directory.
+  auto config = parse_config(config_text, (dir / "net.toml").string());
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->link_params.at({1, 2}).trace, "1\n1\n2\n5\n");
+
+  auto refused = parse_config(kRing4 + "[[links]]\nsrc = 1\ndst = 2\ntrace = \"bad.up\"\n" +
+                                  "[[links]]\nsrc = 2\ndst = 3\ntrace = \"missing.up\"\n" +
+                                  "[[links]]\nsrc = 3\ndst = 4\ntrace = 5\n",
+                              (dir / "net.toml").string());
+  ASSERT_FALSE(refused.has_value());
+  const std::string& message = refused.error().message;
+  EXPECT_NE(message.find("links[0].trace: \"" + (dir / "bad.up").string() + "\": line 3"),
             std::string::npos)
       << message;
+  EXPECT_NE(
+      message.find("links[1].trace: \"" + (dir / "missing.up").string() + "\" cannot be read"),
+      std::string::npos)
+      << message;
+  EXPECT_NE(message.find("links[2].trace: 5 is not a path to a Mahimahi trace file"),
+            std::string::npos)
+      << message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LinkConfigTest, FlowWeightOnALinkIsRefused) {
+  const std::string message = parse_error("[link_defaults]\nflow_weight = 2\n");
   EXPECT_NE(message.find("link_defaults.flow_weight: per-flow weights belong to [[flows]]"),
-            std::string::npos);
+            std::string::npos)
+      << message;
 }
 
 TEST(LinkConfigTest, WrongTableShapes) {

@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "link_config_reader.hpp"
 #include "nextmini/controller/topology.hpp"
 #include "nextmini/controller/units.hpp"
+#include "nextmini/dataplane/link/mahimahi_trace.hpp"
 
 namespace nextmini::controller {
 
@@ -38,8 +41,9 @@ std::string shown(const toml::node& node) {
 
 class LinkReader {
  public:
-  LinkReader(std::uint32_t n_nodes, std::vector<std::string>& errors)
-      : n_nodes_(n_nodes), errors_(errors) {}
+  LinkReader(std::uint32_t n_nodes, std::filesystem::path base_dir,
+             std::vector<std::string>& errors)
+      : n_nodes_(n_nodes), base_dir_(std::move(base_dir)), errors_(errors) {}
 
   void error(std::string message) { errors_.push_back(std::move(message)); }
 
@@ -53,8 +57,7 @@ class LinkReader {
       } else if (key == "burst") {
         params.burst_bytes = size(value, path, 1);
       } else if (key == "trace") {
-        error(fmt::format("{}: {} is not supported yet (bandwidth traces are not sent to nodes)",
-                          path, shown(value)));
+        params.trace = trace(value, path);
       } else if (key == "delay") {
         params.delay_ns = duration(value, path);
       } else if (key == "jitter") {
@@ -128,6 +131,26 @@ class LinkReader {
   }
 
  private:
+  // trace = "path": read (relative to the config file's directory) and checked to parse.
+  std::optional<std::string> trace(const toml::node& value, const std::string& path) {
+    auto name = text(value, path, "a path to a Mahimahi trace file");
+    if (!name) return std::nullopt;
+    std::filesystem::path file(*name);
+    if (file.is_relative()) file = base_dir_ / file;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      error(fmt::format("{}: \"{}\" cannot be read", path, file.string()));
+      return std::nullopt;
+    }
+    std::ostringstream content;
+    content << in.rdbuf();
+    if (auto parsed = dataplane::parse_mahimahi_trace(content.str()); !parsed) {
+      error(fmt::format("{}: \"{}\": {}", path, file.string(), parsed.error().message));
+      return std::nullopt;
+    }
+    return content.str();
+  }
+
   // loss = { model = "gilbert_elliott", p = "1%", r = "30%", one_minus_h = "100%",
   //          one_minus_k = "0%" }: p and r required, 1-h defaults to 100 %, 1-k to 0 %.
   void gilbert_elliott(const toml::table& table, const std::string& path, LinkParams& params) {
@@ -252,6 +275,7 @@ class LinkReader {
   }
 
   std::uint32_t n_nodes_;
+  std::filesystem::path base_dir_;
   std::vector<std::string>& errors_;
 };
 
@@ -322,12 +346,13 @@ void merge_link_params(LinkParams& base, const LinkParams& over) {
   take(base.drop_policy, over.drop_policy);
   take(base.scheduler, over.scheduler);
   take(base.mtu, over.mtu);
+  take(base.trace, over.trace);
   take(base.up, over.up);
 }
 
 void read_link_config(const toml::table& root, std::uint32_t n_nodes, Config& config,
                       std::vector<std::string>& errors) {
-  LinkReader reader(n_nodes, errors);
+  LinkReader reader(n_nodes, std::filesystem::path(config.source_name).parent_path(), errors);
   if (const toml::node* node = root.get("link_defaults")) {
     if (const toml::table* table = node->as_table()) {
       only_link_keys(reader, *table, "link_defaults", {});

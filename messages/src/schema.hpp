@@ -140,7 +140,8 @@ struct Schema<LinkParams> {
       field("ge_p_percent", &LinkParams::ge_p_percent),
       field("ge_r_percent", &LinkParams::ge_r_percent),
       field("ge_one_minus_h_percent", &LinkParams::ge_one_minus_h_percent),
-      field("ge_one_minus_k_percent", &LinkParams::ge_one_minus_k_percent));
+      field("ge_one_minus_k_percent", &LinkParams::ge_one_minus_k_percent),
+      field("trace", &LinkParams::trace));
 };
 
 template <>

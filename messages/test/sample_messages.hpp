@@ -33,6 +33,7 @@ inline LinkParams all_link_params() {
   p.ge_r_percent = 30.0;
   p.ge_one_minus_h_percent = 100.0;
   p.ge_one_minus_k_percent = 0.5;
+  p.trace = "1\n1\n3\n";
   return p;
 }
 

@@ -130,6 +130,9 @@ struct LinkParams {
   std::optional<double> ge_r_percent;            // P(bad -> good)
   std::optional<double> ge_one_minus_h_percent;  // loss probability in the bad state
   std::optional<double> ge_one_minus_k_percent;  // loss probability in the good state
+  // A Mahimahi bandwidth trace, its text (one millisecond timestamp per 1500-byte delivery
+  // opportunity, looping); when set the link is shaped by it instead of rate_bps.
+  std::optional<std::string> trace;
 
   friend bool operator==(const LinkParams&, const LinkParams&) = default;
 };
