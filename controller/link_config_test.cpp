@@ -326,7 +326,8 @@ trace = "good.up"
 
   auto refused = parse_config(kRing4 + "[[links]]\nsrc = 1\ndst = 2\ntrace = \"bad.up\"\n" +
                                   "[[links]]\nsrc = 2\ndst = 3\ntrace = \"missing.up\"\n" +
-                                  "[[links]]\nsrc = 3\ndst = 4\ntrace = 5\n",
+                                  "[[links]]\nsrc = 3\ndst = 4\ntrace = 5\n" +
+                                  "[[links]]\nsrc = 4\ndst = 1\ntrace = \"/dev/zero\"\n",
                               (dir / "net.toml").string());
   ASSERT_FALSE(refused.has_value());
   const std::string& message = refused.error().message;
@@ -339,6 +340,8 @@ trace = "good.up"
       << message;
   EXPECT_NE(message.find("links[2].trace: 5 is not a path to a Mahimahi trace file"),
             std::string::npos)
+      << message;
+  EXPECT_NE(message.find("links[3].trace: \"/dev/zero\" cannot be read"), std::string::npos)
       << message;
   std::filesystem::remove_all(dir);
 }

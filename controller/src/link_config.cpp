@@ -39,6 +39,9 @@ std::string shown(const toml::node& node) {
   return "a date/time";
 }
 
+// Largest trace file the controller reads (a 10-Gbit/s trace of 10 s is about 40 MB).
+constexpr std::uintmax_t kMaxTraceBytes = 64ull << 20;
+
 class LinkReader {
  public:
   LinkReader(std::uint32_t n_nodes, std::filesystem::path base_dir,
@@ -137,8 +140,17 @@ class LinkReader {
     if (!name) return std::nullopt;
     std::filesystem::path file(*name);
     if (file.is_relative()) file = base_dir_ / file;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    // A regular file of bounded size only (not /dev/zero, a FIFO or a directory).
+    std::error_code ec;
+    const bool regular = std::filesystem::is_regular_file(file, ec);
+    const auto bytes = regular ? std::filesystem::file_size(file, ec) : 0;
+    if (regular && !ec && bytes > kMaxTraceBytes) {
+      error(fmt::format("{}: \"{}\" is larger than {} bytes", path, file.string(), kMaxTraceBytes));
+      return std::nullopt;
+    }
+    std::ifstream in;
+    if (regular && !ec) in.open(file, std::ios::binary);
+    if (!in.is_open() || !in) {
       error(fmt::format("{}: \"{}\" cannot be read", path, file.string()));
       return std::nullopt;
     }
