@@ -514,7 +514,9 @@ std::uint64_t jitter_inversions(bool reorder, std::uint64_t* delivered) {
     const std::uint32_t id = packet.meta().flow_hash;
     const TimeNs sent = id * (kMs / 10);
     EXPECT_GE(now, sent + 5 * kMs);
-    if (!reorder) EXPECT_GE(id, highest);
+    if (!reorder) {
+      EXPECT_GE(id, highest);
+    }
     if (*delivered > 0 && id < highest) ++inversions;
     highest = std::max(highest, id);
     ++*delivered;
