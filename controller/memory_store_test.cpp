@@ -58,6 +58,27 @@ TEST(MemoryStoreTest, LinkParamsMergeSetFieldsOnly) {
   EXPECT_FALSE(store.merge_link_params(2, 2, first));
 }
 
+TEST(MemoryStoreTest, LinkParamsMergeFollowsTheConfigRules) {
+  // The store merges exactly as the config loader does: every field, including the
+  // Gilbert-Elliott loss and the trace, and one loss form replaces the other.
+  MemoryStore store;
+  messages::LinkParams bernoulli;
+  bernoulli.loss_percent = 2.0;
+  ASSERT_TRUE(store.merge_link_params(1, 2, bernoulli));
+  messages::LinkParams bursty;
+  bursty.ge_p_percent = 1.0;
+  bursty.ge_r_percent = 30.0;
+  bursty.trace = "1\n2\n";
+  ASSERT_TRUE(store.merge_link_params(1, 2, bursty));
+  const auto links = store.list_links();
+  ASSERT_EQ(links->size(), 1u);
+  const auto& params = (*links)[0].params;
+  EXPECT_FALSE(params.loss_percent.has_value());
+  EXPECT_EQ(params.ge_p_percent, 1.0);
+  EXPECT_EQ(params.ge_r_percent, 30.0);
+  EXPECT_EQ(params.trace, "1\n2\n");
+}
+
 TEST(MemoryStoreTest, FlowLifecycle) {
   MemoryStore store;
   FlowRecord flow;

@@ -4,16 +4,9 @@
 
 #include <algorithm>
 
+#include "nextmini/controller/link_config.hpp"
+
 namespace nextmini::controller {
-
-namespace {
-
-template <typename T>
-void merge_field(std::optional<T>& into, const std::optional<T>& from) {
-  if (from) into = from;
-}
-
-}  // namespace
 
 Result<void> MemoryStore::put_node(const NodeRecord& node) {
   if (node.node_id == 0) return fail("store.invalid", "node id 0 cannot be stored");
@@ -55,22 +48,7 @@ Result<void> MemoryStore::merge_link_params(messages::NodeId src, messages::Node
   if (src == 0 || dst == 0 || src == dst) {
     return fail("store.invalid", fmt::format("link {} -> {} is not a link", src, dst));
   }
-  auto& stored = links_[{src, dst}];
-  merge_field(stored.rate_bps, params.rate_bps);
-  merge_field(stored.burst_bytes, params.burst_bytes);
-  merge_field(stored.delay_ns, params.delay_ns);
-  merge_field(stored.jitter_ns, params.jitter_ns);
-  merge_field(stored.jitter_distribution, params.jitter_distribution);
-  merge_field(stored.reorder, params.reorder);
-  merge_field(stored.loss_percent, params.loss_percent);
-  merge_field(stored.duplicate_percent, params.duplicate_percent);
-  merge_field(stored.corrupt_percent, params.corrupt_percent);
-  merge_field(stored.queue_packets, params.queue_packets);
-  merge_field(stored.queue_bytes, params.queue_bytes);
-  merge_field(stored.drop_policy, params.drop_policy);
-  merge_field(stored.scheduler, params.scheduler);
-  merge_field(stored.mtu, params.mtu);
-  merge_field(stored.up, params.up);
+  controller::merge_link_params(links_[{src, dst}], params);  // the free function of link_config
   return ok();
 }
 
