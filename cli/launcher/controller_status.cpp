@@ -80,6 +80,7 @@ Result<ControllerStatus> parse_controller_status(const std::string& text) {
   auto topology_ready = tree.get_optional<bool>("topology_ready");
   status.topology_ready = topology_ready.value_or(false);
   status.pid = static_cast<pid_t>(tree.get<long>("pid", 0));
+  status.http = tree.get<std::string>("http", "");
   if (auto errors = tree.get_child_optional("errors")) {
     for (const auto& [unused, item] : *errors) {
       if (!item.data().empty()) {

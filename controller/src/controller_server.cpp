@@ -147,6 +147,7 @@ ControllerStatus ControllerServer::status() const {
   status.port = port_;
   status.pid = static_cast<long>(::getpid());
   status.errors = status_errors_;
+  status.http = status_http_;
   return status;
 }
 

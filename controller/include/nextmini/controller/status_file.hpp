@@ -3,7 +3,7 @@
 // file + rename) on every bring-up event so a launcher can poll it without seeing a partial file:
 //   {"n_nodes":4,"connected":4,"ready":4,"topology_ready":true,"routes":12,"edges":4,
 //    "port":3000,"pid":1234,"errors":["no path from 3 to 7"],"connected_nodes":[1,2,3,4],
-//    "ready_nodes":[1,2,3,4]}
+//    "ready_nodes":[1,2,3,4],"http":"127.0.0.1:3080"}
 
 #include <cstdint>
 #include <string>
@@ -19,6 +19,7 @@ struct ControllerStatus {
   std::uint16_t port = 0;
   long pid = 0;
   std::vector<std::string> errors;
+  std::string http;  // where the HTTP API listens ("127.0.0.1:3080"), empty when it is off
 };
 
 std::string status_json(const ControllerStatus& status);
