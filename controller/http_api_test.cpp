@@ -259,7 +259,8 @@ TEST_F(HttpApiTest, ConfiguredRoutesAreNotRerouted) {
       "[[routes]]\nroute = [1, 2, 3]\n");
   connect_all();
   call("PATCH", "/api/links/1/2", R"({"up": false})");
-  for (const auto& route : call("GET", "/api/routes").at("routes").as_array()) {
+  const auto routes = call("GET", "/api/routes");
+  for (const auto& route : routes.at("routes").as_array()) {
     if (route.at("src").as_int64() == 1 && route.at("dst").as_int64() == 3) {
       EXPECT_TRUE(route.at("configured").as_bool());
       EXPECT_EQ(json::serialize(route.at("edges")), "[[1,2],[2,3]]");

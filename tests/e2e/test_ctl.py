@@ -85,11 +85,6 @@ def test_ctl_link_set_shows_in_ping_rtt(network):
     link = ctl_json(network, "link", "show", "1", "2")
     assert link["params"]["delay"] == "20ms", link
     assert "delay" not in ctl_json(network, "link", "show", "2", "1")["params"]
-    after = rtt_median_ms(network, 1, "10.0.0.2")
-    print(f"ping 1 -> 2 median RTT: {before:.2f} ms before, {after:.2f} ms after delay 20ms")
-    # One direction delayed by 20 ms: the RTT grows by about 20 ms. Needs the link emulation
-    # in the node's data path (helper H1's work).
-    assert 17 <= after - before <= 40, f"RTT {before:.2f} -> {after:.2f} ms"
 
     # Bad values are refused with the API's reason (key and value), and nothing changes.
     bad = ctl(network, "link", "set", "1", "2", "--delay", "20xs", "--loss", "5%", check=False)
@@ -100,6 +95,12 @@ def test_ctl_link_set_shows_in_ping_rtt(network):
     assert unknown.returncode == 2 and "1 -> 3 is not a topology link" in unknown.stderr, unknown
     jitter = ctl(network, "link", "set", "2", "1", "--jitter", "5ms", check=False)
     assert jitter.returncode == 2 and "jitter" in jitter.stderr, jitter
+
+    after = rtt_median_ms(network, 1, "10.0.0.2")
+    print(f"ping 1 -> 2 median RTT: {before:.2f} ms before, {after:.2f} ms after delay 20ms")
+    # One direction delayed by 20 ms: the RTT grows by about 20 ms. Needs the link emulation
+    # in the node's data path (helper H1's work).
+    assert 17 <= after - before <= 40, f"RTT {before:.2f} -> {after:.2f} ms"
 
 
 def test_ctl_link_down_reroutes_and_up_restores(network):
