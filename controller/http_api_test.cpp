@@ -172,8 +172,7 @@ TEST_F(HttpApiTest, BothDirectionsAreCheckedBeforeEitherIsChanged) {
   // 2 -> 1 has jitter 8ms: a delay of 5ms is fine on 1 -> 2 but not on 2 -> 1.
   auto error = call("PATCH", "/api/links/1/2", R"({"delay": "5ms", "both": true})", 400);
   EXPECT_EQ(error_message(error),
-            "link 2 -> 1: jitter \"8ms\" is larger than delay \"5ms\" with reorder = false (the "
-            "default)");
+            "link 2 -> 1: jitter: 8ms is larger than delay 5ms with reorder = false (the default)");
   EXPECT_FALSE(stored(1, 2).delay_ns.has_value());
   EXPECT_EQ(stored(2, 1).delay_ns, 10000000u);
   EXPECT_TRUE(delivered_.empty());

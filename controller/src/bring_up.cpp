@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "nextmini/controller/link_config.hpp"
-#include "nextmini/controller/link_knobs.hpp"
 #include "nextmini/messages/codec.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 
@@ -231,7 +230,7 @@ std::vector<Outgoing> BringUp::start_up(ConnectionId connection, const messages:
   // The current knobs of this node's outgoing links: the config's, changed by the API since.
   const auto links = link_params();
   for (auto it = links.lower_bound({id, 0}); it != links.end() && it->first.first == id; ++it) {
-    if (!has_any_knob(it->second)) continue;
+    if (!messages::has_any_knob(it->second)) continue;
     out.push_back({connection, messages::SetLinkParams{id, it->first.second, it->second}});
   }
 
@@ -304,9 +303,9 @@ Result<void> BringUp::check_link_params(NodeId src, NodeId dst,
   }
   const auto links = link_params();
   messages::LinkParams merged = links.at({src, dst});
-  merge_link_params(merged, change);
-  if (auto conflict = link_params_conflict(merged)) {
-    return fail("link.invalid", fmt::format("link {} -> {}: {}", src, dst, *conflict));
+  messages::merge_link_params(merged, change);
+  if (auto valid = messages::check_link_params(merged); !valid) {
+    return fail("link.invalid", fmt::format("link {} -> {}: {}", src, dst, valid.error().message));
   }
   return ok();
 }

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <set>
 
-#include "nextmini/controller/link_config.hpp"
 #include "nextmini/controller/link_knobs.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 
@@ -48,8 +48,8 @@ json::object params_json(const LinkParams& p) {
   if (p.rate_bps) out["rate"] = format_rate(*p.rate_bps);
   if (p.burst_bytes) out["burst"] = *p.burst_bytes;
   if (p.trace) out["trace"] = fmt::format("({} bytes of trace)", p.trace->size());
-  if (p.delay_ns) out["delay"] = format_duration_ns(*p.delay_ns);
-  if (p.jitter_ns) out["jitter"] = format_duration_ns(*p.jitter_ns);
+  if (p.delay_ns) out["delay"] = messages::format_duration_ns(*p.delay_ns);
+  if (p.jitter_ns) out["jitter"] = messages::format_duration_ns(*p.jitter_ns);
   if (p.jitter_distribution) out["jitter_distribution"] = *p.jitter_distribution;
   if (p.reorder) out["reorder"] = *p.reorder;
   if (p.ge_p_percent) {
@@ -161,6 +161,16 @@ std::vector<std::string_view> path_parts(std::string_view target) {
     target.remove_prefix(slash + 1);
   }
   return parts;
+}
+
+// A request target as it may be quoted in a message: bytes outside printable ASCII become '?'
+// (a target is not checked to be UTF-8, and the answer must be JSON).
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 200));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
 }
 
 std::optional<NodeId> node_id(std::string_view text) {
@@ -308,10 +318,11 @@ HttpApi::HttpApi(BringUp& bring_up, Store& store, Deliver deliver, std::filesyst
 
 HttpResponse HttpApi::handle(const HttpRequest& request) {
   const auto parts = path_parts(request.target);
-  const auto& method = request.method;
+  const std::string method = printable(request.method);
+  const std::string target = printable(request.target);
   auto wrong_method = [&](std::string_view allowed) {
     return error_response(405, "http.method",
-                          fmt::format("{} {}: allowed: {}", method, request.target, allowed));
+                          fmt::format("{} {}: allowed: {}", method, target, allowed));
   };
   if (parts.size() == 2 && parts[0] == "api") {
     if (parts[1] == "topology") return method == "GET" ? topology() : wrong_method("GET");
@@ -328,7 +339,7 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
     const auto dst = node_id(parts[3]);
     if (!src || !dst) {
       return error_response(404, "link.not_found",
-                            fmt::format("{}: node ids are positive integers", request.target));
+                            fmt::format("{}: node ids are positive integers", target));
     }
     if (method == "GET") return link(*src, *dst);
     if (method == "PATCH") return patch_link(*src, *dst, request.body);
@@ -336,7 +347,7 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
   }
   return error_response(
       404, "http.not_found",
-      fmt::format("{} {}: no such endpoint (see docs/http-api.md)", method, request.target));
+      fmt::format("{} {}: no such endpoint (see docs/http-api.md)", method, target));
 }
 
 HttpResponse HttpApi::topology() const {
@@ -415,7 +426,7 @@ HttpResponse HttpApi::patch_link(NodeId src, NodeId dst, const std::string& body
       errors.push_back(fmt::format("{}: unknown key", path));
     }
   }
-  if (errors.empty() && !has_any_knob(change)) {
+  if (errors.empty() && !messages::has_any_knob(change)) {
     errors.push_back(
         fmt::format("links: nothing to change (keys: {})", fmt::join(link_keys(), ", ")));
   }

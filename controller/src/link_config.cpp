@@ -8,6 +8,7 @@
 #include "link_config_reader.hpp"
 #include "nextmini/controller/link_knobs.hpp"
 #include "nextmini/controller/topology.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 
@@ -107,42 +108,6 @@ const toml::array* table_list(LinkReader& reader, const toml::table& root, std::
 
 }  // namespace
 
-bool has_any_knob(const LinkParams& p) { return p != LinkParams{}; }
-
-void merge_link_params(LinkParams& base, const LinkParams& over) {
-  auto take = [](auto& to, const auto& from) {
-    if (from) to = from;
-  };
-  take(base.rate_bps, over.rate_bps);
-  take(base.burst_bytes, over.burst_bytes);
-  take(base.delay_ns, over.delay_ns);
-  take(base.jitter_ns, over.jitter_ns);
-  take(base.jitter_distribution, over.jitter_distribution);
-  take(base.reorder, over.reorder);
-  // `loss` is one key: its Bernoulli and Gilbert-Elliott forms replace each other.
-  if (over.loss_percent && !over.ge_p_percent) {
-    base.ge_p_percent.reset();
-    base.ge_r_percent.reset();
-    base.ge_one_minus_h_percent.reset();
-    base.ge_one_minus_k_percent.reset();
-  }
-  if (over.ge_p_percent && !over.loss_percent) base.loss_percent.reset();
-  take(base.loss_percent, over.loss_percent);
-  take(base.ge_p_percent, over.ge_p_percent);
-  take(base.ge_r_percent, over.ge_r_percent);
-  take(base.ge_one_minus_h_percent, over.ge_one_minus_h_percent);
-  take(base.ge_one_minus_k_percent, over.ge_one_minus_k_percent);
-  take(base.duplicate_percent, over.duplicate_percent);
-  take(base.corrupt_percent, over.corrupt_percent);
-  take(base.queue_packets, over.queue_packets);
-  take(base.queue_bytes, over.queue_bytes);
-  take(base.drop_policy, over.drop_policy);
-  take(base.scheduler, over.scheduler);
-  take(base.mtu, over.mtu);
-  take(base.trace, over.trace);
-  take(base.up, over.up);
-}
-
 void read_link_config(const toml::table& root, std::uint32_t n_nodes, Config& config,
                       std::vector<std::string>& errors) {
   LinkReader reader(n_nodes, std::filesystem::path(config.source_name).parent_path(), errors);
@@ -217,7 +182,7 @@ std::map<std::pair<NodeId, NodeId>, LinkParams> resolve_link_params(
   std::map<std::pair<NodeId, NodeId>, LinkParams> resolved;
   // Which table last set something on each directed link, for messages.
   std::map<std::pair<NodeId, NodeId>, std::string> source;
-  if (has_any_knob(config.link_defaults)) {
+  if (messages::has_any_knob(config.link_defaults)) {
     for (const auto& [a, b] : topology.edges()) {
       resolved[{a, b}] = config.link_defaults;
       resolved[{b, a}] = config.link_defaults;
@@ -239,17 +204,16 @@ std::map<std::pair<NodeId, NodeId>, LinkParams> resolve_link_params(
     std::vector<std::pair<NodeId, NodeId>> directions = {{entry.src, entry.dst}};
     if (entry.bidirectional) directions.emplace_back(entry.dst, entry.src);
     for (const auto& key : directions) {
-      merge_link_params(resolved[key], entry.params);
+      messages::merge_link_params(resolved[key], entry.params);
       source[key] = entry.path;
     }
   }
   for (auto it = resolved.begin(); it != resolved.end();) {
-    const LinkParams& p = it->second;
-    if (auto conflict = link_params_conflict(p)) {
+    if (auto valid = messages::check_link_params(it->second); !valid) {
       errors.push_back(fmt::format("{}: link {} -> {}: {}", source[it->first], it->first.first,
-                                   it->first.second, *conflict));
+                                   it->first.second, valid.error().message));
     }
-    it = has_any_knob(p) ? std::next(it) : resolved.erase(it);
+    it = messages::has_any_knob(it->second) ? std::next(it) : resolved.erase(it);
   }
   return resolved;
 }

@@ -7,7 +7,8 @@
 #include <sstream>
 
 #include "nextmini/controller/units.hpp"
-#include "nextmini/dataplane/link/mahimahi_trace.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
+#include "nextmini/messages/mahimahi_trace.hpp"
 
 namespace nextmini::controller {
 
@@ -135,7 +136,8 @@ bool LinkKnobReader::read(std::string_view key, const KnobValue& value, const st
   } else if (key == "corrupt") {
     params.corrupt_percent = percent(value, path);
   } else if (key == "queue_packets") {
-    params.queue_packets = integer(value, path, 1, 100000000, "an integer between 1 and 1e8");
+    params.queue_packets =
+        integer(value, path, 1, messages::kMaxLinkQueuePackets, "an integer between 1 and 1e8");
   } else if (key == "queue_bytes") {
     params.queue_bytes = size(value, path, 1);
   } else if (key == "drop_policy") {
@@ -143,7 +145,8 @@ bool LinkKnobReader::read(std::string_view key, const KnobValue& value, const st
   } else if (key == "scheduler") {
     params.scheduler = choice(value, path, {"fifo", "wrr", "drr"});
   } else if (key == "mtu") {
-    if (auto mtu = integer(value, path, 576, 65535, "an integer between 576 and 65535")) {
+    if (auto mtu = integer(value, path, messages::kMinLinkMtu, messages::kMaxLinkMtu,
+                           "an integer between 68 and 65535")) {
       params.mtu = static_cast<std::uint32_t>(*mtu);
     }
   } else if (key == "flow_weight") {
@@ -192,7 +195,7 @@ std::optional<std::string> LinkKnobReader::trace(const KnobValue& value, const s
   }
   std::ostringstream content;
   content << in.rdbuf();
-  if (auto parsed = dataplane::parse_mahimahi_trace(content.str()); !parsed) {
+  if (auto parsed = messages::parse_mahimahi_trace(content.str()); !parsed) {
     error(fmt::format("{}: \"{}\": {}", path, file.string(), parsed.error().message));
     return std::nullopt;
   }
@@ -321,22 +324,6 @@ std::optional<std::string> LinkKnobReader::choice(const KnobValue& value, const 
     return std::nullopt;
   }
   return written;
-}
-
-std::string format_duration_ns(std::uint64_t ns) {
-  if (ns % 1000000 == 0) return fmt::format("{}ms", ns / 1000000);
-  if (ns % 1000 == 0) return fmt::format("{}us", ns / 1000);
-  return fmt::format("{}ns", ns);
-}
-
-std::optional<std::string> link_params_conflict(const LinkParams& p) {
-  // The node keeps packet order unless reorder = true (DelayParams' default).
-  if (!p.reorder.value_or(false) && p.jitter_ns.value_or(0) > p.delay_ns.value_or(0)) {
-    return fmt::format("jitter \"{}\" is larger than delay \"{}\" with reorder = false{}",
-                       format_duration_ns(*p.jitter_ns), format_duration_ns(p.delay_ns.value_or(0)),
-                       p.reorder.has_value() ? "" : " (the default)");
-  }
-  return std::nullopt;
 }
 
 }  // namespace nextmini::controller

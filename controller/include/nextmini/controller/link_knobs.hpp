@@ -3,6 +3,8 @@
 // whatever format they were written in. The TOML loader (link_config.cpp) and the HTTP API
 // (http_api.cpp) both turn their values into a KnobValue and call LinkKnobReader, so the rules
 // (units, ranges, choices, the Gilbert-Elliott table, trace files) exist once.
+// Each value is checked on its own (units, ranges, choices); the rules that relate keys are
+// messages::check_link_params' (link_params_rules.hpp), applied to the merged result.
 // Errors are appended to a caller's list, each naming the key path and the value as written:
 // "links[3].delay: '20xs' is not a duration (...)". Thread: none (plain functions and data).
 
@@ -82,13 +84,5 @@ class LinkKnobReader {
   std::filesystem::path base_dir_;
   std::vector<std::string>& errors_;
 };
-
-// The problem of a merged link setting that no single key shows (jitter larger than delay with
-// reorder = false), as "jitter \"15ms\" is larger than delay \"10ms\" with reorder = false",
-// or nullopt when there is none.
-std::optional<std::string> link_params_conflict(const messages::LinkParams& params);
-
-// A duration in the largest exact unit: "10ms", "500us", "7ns".
-std::string format_duration_ns(std::uint64_t ns);
 
 }  // namespace nextmini::controller
