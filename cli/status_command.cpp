@@ -66,6 +66,11 @@ void run_status(const StatusArgs& args) {
     std::printf("controller: %s, topology %s, %u links, %u routes\n",
                 current.progress_line().c_str(), current.topology_ready ? "ready" : "not ready",
                 current.edges, current.routes);
+    std::printf("http api: %s\n", current.http.empty()
+                                      ? "off"
+                                      : fmt::format("{} in namespace {} (use `nextmini ctl`)",
+                                                    current.http, recorded.controller.netns)
+                                            .c_str());
     for (const auto& error : current.errors) std::printf("controller error: %s\n", error.c_str());
     std::printf("status file %s:\n%s", recorded.status_file.c_str(), current.text.c_str());
     if (!current.text.empty() && current.text.back() != '\n') std::printf("\n");
