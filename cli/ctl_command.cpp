@@ -379,7 +379,7 @@ void setup(CLI::App& app) {
       {"--queue-bytes", "queue_bytes", "queue limit in bytes: 150000, \"1mb\""},
       {"--drop-policy", "drop_policy", "\"taildrop\", \"red\" or \"codel\""},
       {"--scheduler", "scheduler", "\"fifo\", \"wrr\" or \"drr\""},
-      {"--mtu", "mtu", "link MTU (576..65535)"},
+      {"--mtu", "mtu", "link MTU (68..65535)"},
       {"--up", "up", "true or false (see also `link up` / `link down`)"},
   };
   for (const auto& knob : kKnobs) {
