@@ -288,16 +288,28 @@ TEST_F(HttpApiTest, ReconnectingNodeGetsTheCurrentParams) {
 
 TEST_F(HttpApiTest, FlowsAreValidatedStoredSentAndReported) {
   connect_all();
+  // Shape: unknown keys and values of the wrong type, every one named.
   auto bad = call("POST", "/api/flows",
-                  R"({"src_node_id": 1, "dst_node_id": 9, "flow_spec": {"flow_len": {"Bytes": -5},
-                      "transport": "udp", "speed": 3}})",
+                  R"({"src_node_id": 1, "dst_node_id": "two", "flow_spec": {"flow_len":
+                      {"Bytes": -5}, "speed": 3}})",
                   400);
-  const auto message = error_message(bad);
-  EXPECT_NE(message.find("flows[0].dst_node_id: 9 is not a node id (1..4)"), std::string::npos)
+  auto message = error_message(bad);
+  EXPECT_NE(message.find(R"(flows[0].dst_node_id: "two" is not a node id)"), std::string::npos)
       << message;
-  EXPECT_NE(message.find("flows[0].flow_spec.flow_len.Bytes: -5 is not"), std::string::npos);
-  EXPECT_NE(message.find("flows[0].flow_spec.transport"), std::string::npos);
+  EXPECT_NE(message.find("flows[0].flow_spec.flow_len.Bytes: -5 is not a number of bytes"),
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("flows[0].flow_spec.speed: unknown key"), std::string::npos);
+  // Rules: BringUp::add_flows'.
+  auto rules = call("POST", "/api/flows",
+                    R"({"src_node_id": 1, "dst_node_id": 9, "flow_spec": {"flow_len":
+                        {"Duration": 0}, "transport": "udp"}})",
+                    400);
+  message = error_message(rules);
+  EXPECT_NE(message.find("flows[0].dst: node 9 is not in the topology (1..4)"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("flows[0].duration_s"), std::string::npos) << message;
+  EXPECT_NE(message.find("flows[0].transport"), std::string::npos) << message;
   EXPECT_TRUE(delivered_.empty());
   EXPECT_TRUE(call("GET", "/api/flows").at("flows").as_array().empty());
 
@@ -331,6 +343,7 @@ TEST_F(HttpApiTest, FlowsAreValidatedStoredSentAndReported) {
                         "flow_spec": {"flow_len": {"Bytes": 10}}})",
                     400);
   EXPECT_EQ(error_message(taken), "flows[0].flow_id: 2 is taken");
+  EXPECT_EQ(call("GET", "/api/flows").at("flows").as_array().size(), 2u);
 }
 
 TEST(HttpListenTest, ParsesAddressPortAndOff) {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "nextmini/messages/codec.hpp"
 #include "nextmini/messages/link_params_rules.hpp"
 
@@ -388,29 +390,73 @@ std::vector<Outgoing> BringUp::reroute_now() {
   return out;
 }
 
-std::vector<Outgoing> BringUp::add_flows(std::vector<messages::FlowSpec> flows) {
+Result<FlowsAdded> BringUp::add_flows(std::vector<messages::FlowSpec> flows) {
+  const std::uint32_t n = topology_.n_nodes();
+  auto existing = this->flows();
+  std::set<messages::FlowId> taken;
   messages::FlowId next_id = 1;
-  if (auto stored = store_.list_flows(); stored && !stored->empty()) {
-    next_id = stored->back().spec.flow_id + 1;
+  for (const auto& record : existing) {
+    taken.insert(record.spec.flow_id);
+    next_id = std::max(next_id, record.spec.flow_id + 1);
   }
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    const auto& flow = flows[i];
+    auto problem = [&](std::string_view field, std::string message) {
+      problems.push_back(fmt::format("flows[{}].{}: {}", i, field, message));
+    };
+    if (flow.src < 1 || flow.src > n)
+      problem("src", fmt::format("node {} is not in the topology (1..{})", flow.src, n));
+    if (flow.dst < 1 || flow.dst > n)
+      problem("dst", fmt::format("node {} is not in the topology (1..{})", flow.dst, n));
+    if (flow.src == flow.dst) problem("dst", fmt::format("the same node as src ({})", flow.src));
+    if (flow.length_bytes.has_value() == flow.duration_s.has_value()) {
+      problem("length_bytes", "give exactly one of length_bytes and duration_s");
+    } else if (flow.length_bytes && *flow.length_bytes < 1) {
+      problem("length_bytes", "must be at least 1");
+    } else if (flow.duration_s && !(*flow.duration_s > 0 && *flow.duration_s <= 1e6)) {
+      problem("duration_s", fmt::format("{} is not in (0, 1e6] seconds", *flow.duration_s));
+    }
+    if (flow.rate_bytes_per_s && *flow.rate_bytes_per_s < 1)
+      problem("rate_bytes_per_s", "must be at least 1");
+    if (flow.weight && (*flow.weight < 1 || *flow.weight > 1000000)) {
+      problem("weight", fmt::format("{} is not in 1..1000000", *flow.weight));
+    }
+    if (flow.transport != "tcp")
+      problem("transport", fmt::format("\"{}\" is not \"tcp\"", flow.transport));
+    if (flow.flow_id != 0 && !taken.insert(flow.flow_id).second) {
+      problem("flow_id", fmt::format("{} is taken", flow.flow_id));
+    }
+  }
+  if (!problems.empty()) return fail("flows.invalid", fmt::format("{}", fmt::join(problems, "\n")));
   for (const auto& flow : flows) next_id = std::max(next_id, flow.flow_id + 1);
+
+  FlowsAdded added;
   std::map<NodeId, messages::AddFlows> per_node;
   for (auto& flow : flows) {
     if (flow.flow_id == 0) flow.flow_id = next_id++;
+    added.ids.push_back(flow.flow_id);
     if (auto saved = store_.put_flow(FlowRecord{flow, std::nullopt, std::nullopt, 0}); !saved) {
       spdlog::error("store: flow {} not saved: {}", flow.flow_id, saved.error().message);
     }
+    per_node[flow.dst].flows.push_back(flow);
     per_node[flow.src].flows.push_back(flow);
-    if (flow.dst != flow.src) per_node[flow.dst].flows.push_back(flow);
     spdlog::info("flow {}: {} -> {} added", flow.flow_id, flow.src, flow.dst);
   }
-  std::vector<Outgoing> out;
   for (auto& [node, add] : per_node) {
-    if (node < nodes_.size() && nodes_[node].connection != 0) {
-      out.push_back({nodes_[node].connection, std::move(add)});
-    }
+    if (nodes_[node].connection != 0)
+      added.outgoing.push_back({nodes_[node].connection, std::move(add)});
   }
-  return out;
+  return added;
+}
+
+std::vector<FlowRecord> BringUp::flows() const {
+  auto stored = store_.list_flows();
+  if (!stored) {
+    spdlog::warn("store: cannot list flows: {}", stored.error().message);
+    return {};
+  }
+  return std::move(*stored);
 }
 
 BringUpStatus BringUp::status() const {

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
-#include <set>
 
 #include "nextmini/controller/link_knobs.hpp"
 #include "nextmini/messages/link_params_rules.hpp"
@@ -180,9 +180,10 @@ std::optional<NodeId> node_id(std::string_view text) {
   return id;
 }
 
-// One POST /api/flows entry, with Nextmini's [[flows]] keys; problems appended to `errors`.
+// One POST /api/flows entry, with Nextmini's [[flows]] keys, read into a FlowSpec; problems
+// of shape (unknown keys, wrong types) appended to `errors`. The rules a flow must follow
+// (nodes, lengths, transport) are BringUp::add_flows'.
 std::optional<messages::FlowSpec> read_flow(const json::value& value, const std::string& path,
-                                            const Topology& topology,
                                             std::vector<std::string>& errors) {
   const std::size_t before = errors.size();
   if (!value.is_object()) {
@@ -190,91 +191,77 @@ std::optional<messages::FlowSpec> read_flow(const json::value& value, const std:
     return std::nullopt;
   }
   const json::object& flow = value.get_object();
+  auto unknown_keys = [&](const json::object& object, const std::string& where,
+                          std::initializer_list<std::string_view> known) {
+    for (const auto& [key, item] : object) {
+      if (std::find(known.begin(), known.end(), std::string_view(key)) == known.end()) {
+        errors.push_back(fmt::format("{}.{}: unknown key", where, std::string_view(key)));
+      }
+    }
+  };
+  // An integer that fits T (and is not negative), or a problem naming the key and value.
+  auto whole = [&]<typename T>(const json::value* v, const std::string& where,
+                               std::string_view what, T& out) {
+    if (v == nullptr) return;
+    if (v->is_int64() || v->is_uint64()) {
+      boost::system::error_code error;
+      const T number = v->to_number<T>(error);
+      if (!error) {
+        out = number;
+        return;
+      }
+    }
+    errors.push_back(fmt::format("{}: {} is not {}", where, json::serialize(*v), what));
+  };
+  unknown_keys(flow, path, {"src_node_id", "dst_node_id", "flow_spec", "flow_id"});
   messages::FlowSpec spec;
-  auto positive = [&](const json::value& v, const std::string& where,
-                      std::string_view what) -> std::optional<std::uint64_t> {
-    if (v.is_int64() && v.get_int64() > 0) return static_cast<std::uint64_t>(v.get_int64());
-    if (v.is_uint64() && v.get_uint64() > 0) return v.get_uint64();
-    errors.push_back(fmt::format("{}: {} is not {}", where, json::serialize(v), what));
-    return std::nullopt;
-  };
-  auto node = [&](std::string_view key) -> NodeId {
+  for (const char* key : {"src_node_id", "dst_node_id"}) {
     const std::string where = fmt::format("{}.{}", path, key);
-    const json::value* v = flow.if_contains(key);
-    if (v == nullptr) {
-      errors.push_back(fmt::format("{}: missing", where));
-      return 0;
-    }
-    auto id = positive(*v, where, fmt::format("a node id (1..{})", topology.n_nodes()));
-    if (!id) return 0;
-    if (!topology.has_node(static_cast<NodeId>(*id)) || *id > topology.n_nodes()) {
-      errors.push_back(
-          fmt::format("{}: {} is not a node id (1..{})", where, *id, topology.n_nodes()));
-      return 0;
-    }
-    return static_cast<NodeId>(*id);
-  };
-  for (const auto& [key, item] : flow) {
-    if (key != "src_node_id" && key != "dst_node_id" && key != "flow_spec" && key != "flow_id") {
-      errors.push_back(fmt::format("{}.{}: unknown key", path, std::string_view(key)));
-    }
+    const json::value* id = flow.if_contains(key);
+    if (id == nullptr) errors.push_back(where + ": missing");
+    whole(id, where, "a node id", std::string_view(key) == "src_node_id" ? spec.src : spec.dst);
   }
-  spec.src = node("src_node_id");
-  spec.dst = node("dst_node_id");
-  if (spec.src != 0 && spec.src == spec.dst) {
-    errors.push_back(fmt::format("{}: src_node_id and dst_node_id are both {}", path, spec.src));
-  }
-  if (const json::value* id = flow.if_contains("flow_id")) {
-    if (auto value = positive(*id, path + ".flow_id", "a positive integer")) spec.flow_id = *value;
-  }
+  whole(flow.if_contains("flow_id"), path + ".flow_id", "a flow id", spec.flow_id);
   const json::value* flow_spec = flow.if_contains("flow_spec");
   if (flow_spec == nullptr || !flow_spec->is_object()) {
     errors.push_back(fmt::format("{}.flow_spec: {}", path,
                                  flow_spec == nullptr ? "missing" : "must be an object"));
     return std::nullopt;
   }
+  const json::object& spec_object = flow_spec->get_object();
   const std::string spec_path = path + ".flow_spec";
-  for (const auto& [key, item] : flow_spec->get_object()) {
-    if (key != "flow_len" && key != "flow_rate" && key != "flow_weight" && key != "transport") {
-      errors.push_back(fmt::format("{}.{}: unknown key", spec_path, std::string_view(key)));
-    }
-  }
-  const json::value* length = flow_spec->get_object().if_contains("flow_len");
+  unknown_keys(spec_object, spec_path, {"flow_len", "flow_rate", "flow_weight", "transport"});
+  const json::value* length = spec_object.if_contains("flow_len");
   const std::string length_path = spec_path + ".flow_len";
-  if (length == nullptr || !length->is_object() || length->get_object().size() != 1) {
+  const json::object* length_object = length != nullptr ? length->if_object() : nullptr;
+  if (length_object == nullptr || length_object->size() != 1 ||
+      !(length_object->contains("Bytes") || length_object->contains("Duration"))) {
     errors.push_back(
         fmt::format("{}: must be {{\"Bytes\": N}} or {{\"Duration\": S}}", length_path));
-  } else if (const json::value* bytes = length->get_object().if_contains("Bytes")) {
-    spec.length_bytes = positive(*bytes, length_path + ".Bytes", "a positive number of bytes");
-  } else if (const json::value* seconds = length->get_object().if_contains("Duration")) {
-    if (seconds->is_number() && seconds->to_number<double>() > 0 &&
-        std::isfinite(seconds->to_number<double>())) {
-      spec.duration_s = seconds->to_number<double>();
-    } else {
-      errors.push_back(fmt::format("{}.Duration: {} is not a positive number of seconds",
-                                   length_path, json::serialize(*seconds)));
-    }
+  } else if (const json::value* bytes = length_object->if_contains("Bytes")) {
+    whole(bytes, length_path + ".Bytes", "a number of bytes", spec.length_bytes.emplace());
   } else {
-    errors.push_back(
-        fmt::format("{}: must be {{\"Bytes\": N}} or {{\"Duration\": S}}", length_path));
-  }
-  if (const json::value* rate = flow_spec->get_object().if_contains("flow_rate")) {
-    spec.rate_bytes_per_s =
-        positive(*rate, spec_path + ".flow_rate", "a positive rate in bytes per second");
-  }
-  if (const json::value* weight = flow_spec->get_object().if_contains("flow_weight")) {
-    if (auto w = positive(*weight, spec_path + ".flow_weight", "a positive integer")) {
-      if (*w > 1000000) {
-        errors.push_back(fmt::format("{}.flow_weight: {} is larger than 1000000", spec_path, *w));
-      } else {
-        spec.weight = static_cast<std::uint32_t>(*w);
-      }
+    const json::value& seconds = length_object->at("Duration");
+    if (seconds.is_number()) {
+      spec.duration_s = seconds.to_number<double>();
+    } else {
+      errors.push_back(fmt::format("{}.Duration: {} is not a number of seconds", length_path,
+                                   json::serialize(seconds)));
     }
   }
-  if (const json::value* transport = flow_spec->get_object().if_contains("transport")) {
-    if (!transport->is_string() || transport->get_string() != "tcp") {
-      errors.push_back(fmt::format("{}.transport: {} is not \"tcp\" (the only one for now)",
-                                   spec_path, json::serialize(*transport)));
+  if (const json::value* rate = spec_object.if_contains("flow_rate")) {
+    whole(rate, spec_path + ".flow_rate", "a rate in bytes per second",
+          spec.rate_bytes_per_s.emplace());
+  }
+  if (const json::value* weight = spec_object.if_contains("flow_weight")) {
+    whole(weight, spec_path + ".flow_weight", "a weight", spec.weight.emplace());
+  }
+  if (const json::value* transport = spec_object.if_contains("transport")) {
+    if (transport->is_string()) {
+      spec.transport = std::string(transport->get_string());
+    } else {
+      errors.push_back(
+          fmt::format("{}.transport: {} is not a string", spec_path, json::serialize(*transport)));
     }
   }
   if (errors.size() != before) return std::nullopt;
@@ -480,10 +467,8 @@ HttpResponse HttpApi::routes() const {
 }
 
 HttpResponse HttpApi::flows() const {
-  auto stored = store_.list_flows();
-  if (!stored) return error_response(500, stored.error().code, stored.error().message);
   json::array out;
-  for (const auto& flow : *stored) out.push_back(flow_json(flow));
+  for (const auto& flow : bring_up_.flows()) out.push_back(flow_json(flow));
   return respond(200, json::object{{"flows", std::move(out)}});
 }
 
@@ -493,9 +478,7 @@ HttpResponse HttpApi::post_flows(const std::string& body) {
   std::vector<std::string> errors;
   std::vector<messages::FlowSpec> specs;
   auto take = [&](const json::value& value, const std::string& path) {
-    if (auto spec = read_flow(value, path, bring_up_.topology(), errors)) {
-      specs.push_back(std::move(*spec));
-    }
+    if (auto spec = read_flow(value, path, errors)) specs.push_back(std::move(*spec));
   };
   if (const json::value* list = object->if_contains("flows")) {
     if (object->size() != 1 || !list->is_array() || list->get_array().empty()) {
@@ -508,29 +491,16 @@ HttpResponse HttpApi::post_flows(const std::string& body) {
   } else {
     take(*object, "flows[0]");
   }
-  // Ids: a given one must be free (and given once); the others get the next free ones.
-  messages::FlowId next_id = 1;
-  if (auto stored = store_.list_flows(); stored && !stored->empty()) {
-    next_id = stored->back().spec.flow_id + 1;
-  }
-  std::set<messages::FlowId> taken;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const auto id = specs[i].flow_id;
-    if (id == 0) continue;
-    auto existing = store_.get_flow(id);
-    if (!taken.insert(id).second || (existing && existing->has_value())) {
-      errors.push_back(fmt::format("flows[{}].flow_id: {} is taken", i, id));
-    }
-    next_id = std::max(next_id, id + 1);
-  }
   if (!errors.empty()) return error_response(400, "flows.invalid", joined(errors));
-  for (auto& spec : specs) {
-    if (spec.flow_id == 0) spec.flow_id = next_id++;
+  auto added = bring_up_.add_flows(specs);
+  if (!added) return error_response(400, added.error().code, added.error().message);
+  if (deliver_) deliver_(std::move(added->outgoing));
+  json::array out;
+  for (std::size_t i = 0; i < specs.size() && i < added->ids.size(); ++i) {
+    specs[i].flow_id = added->ids[i];
+    out.push_back(flow_json(FlowRecord{specs[i], {}, {}, 0}));
   }
-  if (deliver_) deliver_(bring_up_.add_flows(specs));
-  json::array added;
-  for (const auto& spec : specs) added.push_back(flow_json(FlowRecord{spec, {}, {}, 0}));
-  return respond(201, json::object{{"flows", std::move(added)}});
+  return respond(201, json::object{{"flows", std::move(out)}});
 }
 
 Result<HttpListen> parse_http_listen(std::string_view text, std::string_view what) {

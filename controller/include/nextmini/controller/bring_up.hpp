@@ -18,7 +18,8 @@
 // recomputes the shortest-path routes around the down links (routing.hpp, reroute()) and sends
 // InstallRoutes{full, new version} to every connected node whose entries changed. A node that
 // (re)connects gets the Store's current link parameters and the current routes. add_flows()
-// stores flows and sends AddFlows to their src and dst nodes.
+// checks and stores flows and sends AddFlows to their src and dst nodes. (Helper H3's controller
+// flows bring the same add_flows()/flows() interface with the full [[flows]] rules.)
 // Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
 // "startup.unknown_node" and close; no free id -> "startup.full" and close. A message other than
 // StartUp first, a second StartUp, or a controller-to-node type -> "protocol.unexpected"
@@ -46,6 +47,13 @@ struct Outgoing {
   ConnectionId connection = 0;
   messages::Message message;
   bool close_after = false;
+};
+
+// What add_flows() did: the ids of the flows (given or assigned, in order) and the AddFlows to
+// send now.
+struct FlowsAdded {
+  std::vector<messages::FlowId> ids;
+  std::vector<Outgoing> outgoing;
 };
 
 struct BringUpStatus {
@@ -81,9 +89,14 @@ class BringUp {
   std::vector<Outgoing> set_link_params(NodeId src, NodeId dst, const messages::LinkParams& change);
   // The current parameters of every directed topology link (empty params: nothing set).
   std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params() const;
-  // Stores `flows` (a flow_id of 0 gets the next free id) and returns AddFlows for the src and
-  // dst node of each (those connected). Flows must have been validated (http_api.cpp).
-  std::vector<Outgoing> add_flows(std::vector<messages::FlowSpec> flows);
+  // Adds flows at run time (the HTTP API): checks every one (src and dst nodes 1..n and
+  // different, exactly one of length_bytes >= 1 and duration_s > 0, rate >= 1, weight
+  // 1..1000000, transport "tcp", a given id new), all or nothing; id 0 gets the next free id;
+  // stores them; AddFlows goes to each connected src and dst node. Error "flows.invalid" lists
+  // every problem as "flows[i].field: message" with FlowSpec's field names.
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
+  // Every flow the store knows, by id (empty if the store fails; the failure is logged).
+  std::vector<FlowRecord> flows() const;
 
   BringUpStatus status() const;
   const Topology& topology() const { return topology_; }
