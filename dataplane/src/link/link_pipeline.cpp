@@ -42,6 +42,38 @@ bool too_big(const Packet& packet, std::uint32_t mtu) noexcept {
   return packet.size() > mtu;
 }
 
+// The Gilbert-Elliott model after `params`: its ge_* percentages (0-100) over the current model.
+// ge_p_percent starts the model (the others default to r = 100 %, 1-h = 100 %, 1-k = 0 %
+// unless given); the other ge_* keys alone only change a model already running.
+Result<std::optional<GilbertElliottParams>> merge_gilbert_elliott(
+    std::optional<GilbertElliottParams> model, const messages::LinkParams& params) {
+  const std::pair<std::string_view, const std::optional<double>*> parts[] = {
+      {"ge_p_percent", &params.ge_p_percent},
+      {"ge_r_percent", &params.ge_r_percent},
+      {"ge_one_minus_h_percent", &params.ge_one_minus_h_percent},
+      {"ge_one_minus_k_percent", &params.ge_one_minus_k_percent}};
+  bool any = false;
+  for (const auto& [key, value] : parts) {
+    if (!*value) continue;
+    any = true;
+    if (!valid_percent(**value)) return invalid(key, text(**value), "is not in [0, 100]");
+  }
+  if (!any) return model;
+  if (!model && !params.ge_p_percent) {
+    for (const auto& [key, value] : parts) {
+      if (*value)
+        return invalid(key, text(**value),
+                       "needs ge_p_percent (no Gilbert-Elliott model is running on this link)");
+    }
+  }
+  GilbertElliottParams next = model.value_or(GilbertElliottParams{});
+  if (params.ge_p_percent) next.p = *params.ge_p_percent / 100.0;
+  if (params.ge_r_percent) next.r = *params.ge_r_percent / 100.0;
+  if (params.ge_one_minus_h_percent) next.one_minus_h = *params.ge_one_minus_h_percent / 100.0;
+  if (params.ge_one_minus_k_percent) next.one_minus_k = *params.ge_one_minus_k_percent / 100.0;
+  return std::optional<GilbertElliottParams>(next);
+}
+
 }  // namespace
 
 Result<void> validate(const LinkPipelineConfig& config) {
@@ -102,7 +134,13 @@ Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
   if (params.reorder) config.delay.reorder = *params.reorder;
   if (params.loss_percent) {
     config.loss_percent = *params.loss_percent;
-    config.gilbert_elliott.reset();
+    // Bernoulli and Gilbert-Elliott replace each other; a message with both keeps the latter.
+    if (!params.ge_p_percent) config.gilbert_elliott.reset();
+  }
+  if (auto merged = merge_gilbert_elliott(config.gilbert_elliott, params); !merged) {
+    return Failure{merged.error()};
+  } else {
+    config.gilbert_elliott = *merged;
   }
   if (params.duplicate_percent) config.duplicate_percent = *params.duplicate_percent;
   if (params.corrupt_percent) config.corrupt_percent = *params.corrupt_percent;
@@ -126,6 +164,13 @@ Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
     if (*params.mtu != 0) config.queue.queue.mtu = *params.mtu;
   }
   if (params.up) config.up = *params.up;
+  if (params.trace) {
+    auto trace = parse_mahimahi_trace(*params.trace);
+    if (!trace)
+      return invalid("trace", "(" + std::to_string(params.trace->size()) + " bytes)",
+                     "is not a Mahimahi trace: " + trace.error().message);
+    config.trace = std::move(*trace);
+  }
   if (auto valid = validate(config); !valid) return Failure{valid.error()};
   return config;
 }
@@ -163,6 +208,11 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       counters_.drops.add(DropReason::kLinkDown, packet_segments(packet));
       packet = Packet{};
     } else {
+      // A weight from the overlay header (set by the flow's source) reaches the scheduler here;
+      // Scheduler::set_flow_weight does not allocate.
+      const PacketMeta& meta = packet.meta();
+      if (meta.flow_weight != 0 && scheduler_->flow_weight(meta.flow_hash) != meta.flow_weight)
+        scheduler_->set_flow_weight(meta.flow_hash, meta.flow_weight);
       scheduler_->enqueue(std::move(packet), now);
     }
   }
@@ -272,6 +322,7 @@ Result<void> LinkPipeline::apply(const messages::LinkParams& params, TimeNs now)
     trace_shaper_.reset();
     bucket_.set_rate(next.rate_bps, next.burst_bytes, now);
   }
+  if (params.trace) trace_shaper_.emplace(*next.trace, now);  // restarts at the trace's start
   delay_line_.set_params(next.delay);
   bernoulli_.set_probability(next.loss_percent / 100.0);
   if (next.gilbert_elliott) gilbert_.set_params(*next.gilbert_elliott);
