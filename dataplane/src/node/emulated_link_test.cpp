@@ -235,7 +235,7 @@ TEST_F(EmulatedLinkTest, InvalidParamsAreRefusedAndChangeNothing) {
   bad.loss_percent = 150;
   auto refused = link.apply(bad);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("loss_percent"), std::string::npos)
+  EXPECT_NE(refused.error().message.find("loss: 150%"), std::string::npos)
       << refused.error().message;
   EXPECT_FALSE(link.emulated());  // a refused first message does not create the pipeline
   ASSERT_TRUE(link.apply(delay_ms(4)));

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "fake_controller.hpp"
-#include "node_test_support.hpp"
 #include "nextmini/dataplane/io/unique_fd.hpp"
+#include "node_test_support.hpp"
 
 namespace nextmini::dataplane {
 namespace {

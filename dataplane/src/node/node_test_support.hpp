@@ -37,8 +37,8 @@ bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds l
 }
 
 // An IPv4/UDP packet (no checksums needed by the overlay) between two overlay addresses.
-inline Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port, std::uint16_t dst_port,
-                 const std::string& payload) {
+inline Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port,
+                        std::uint16_t dst_port, const std::string& payload) {
   Bytes p(28 + payload.size(), 0);
   p[0] = 0x45;
   p[2] = static_cast<std::uint8_t>(p.size() >> 8);

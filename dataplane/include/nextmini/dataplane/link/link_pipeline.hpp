@@ -69,9 +69,13 @@ struct LinkPipelineConfig {
   std::size_t delay_capacity = kDefaultDelayCapacity;  // packets the delay line can hold
 };
 
-// Ok, or a "config.invalid" error naming the first bad key and its value.
+// Ok, or an error naming the first bad key and its value: "link_params.invalid" for a rule of
+// messages/link_params_rules.hpp (checked on the LinkParams the config stands for — one rule,
+// one place), "config.invalid" for the pipeline's own knobs (delay_capacity, RED, CoDel, flow
+// buckets and weights).
 Result<void> validate(const LinkPipelineConfig& config);
-// `base` with the set fields of `params` applied, validated; `base` is not changed.
+// `base` with the set fields of `params` applied (messages::merge_link_params semantics, except
+// that a rate or burst replaces a running trace), validated; `base` is not changed.
 Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
                                              const messages::LinkParams& params);
 
@@ -89,7 +93,7 @@ class LinkPipeline {
   // `pool` provides the duplicates' buffers and must outlive the pipeline. The config must be
   // valid (see validate()); an invalid one throws std::invalid_argument.
   LinkPipeline(LinkPipelineConfig config, PacketPool& pool, std::uint64_t seed, TimeNs now = 0);
-  // The same, but an invalid config is a "config.invalid" error instead of an exception.
+  // The same, but an invalid config is an error (see validate()) instead of an exception.
   static Result<std::unique_ptr<LinkPipeline>> create(LinkPipelineConfig config, PacketPool& pool,
                                                       std::uint64_t seed, TimeNs now = 0);
   LinkPipeline(const LinkPipeline&) = delete;
