@@ -292,7 +292,8 @@ TEST_F(LinkEmulation, FlowWeightSetAtTheSourceWeighsTheFlowOnAWrrLink) {
     inject(*first_, "10.0.0.1", "10.0.0.2", 64, 1000, 4001);
     inject(*first_, "10.0.0.1", "10.0.0.2", 64, 1000, 4002);
   }
-  ASSERT_TRUE(run_until(io_, [&] { return second_->received_count() >= 900; }, 10s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return second_->received_count() >= 900; }, 10s));
   std::lock_guard lock(second_->mutex);
   std::size_t a = 0;
   std::size_t b = 0;
