@@ -1,5 +1,6 @@
 #include "nextmini/dataplane/node/emulated_link.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -67,7 +68,10 @@ void EmulatedLink::arm(TimeNs wake, TimeNs now) {
   if (armed_for_ != kNever && armed_for_ <= wake) return;  // an earlier wake-up is armed
   armed_for_ = wake;
   const std::uint64_t generation = ++generation_;
-  timer_.expires_after(std::chrono::nanoseconds(wake > now ? wake - now : 0));
+  // Relative to the clock read now (not `now`, which may be a batch's time ago), so the work
+  // done since does not delay the wake-up.
+  const TimeNs current = std::max(now, clock_());
+  timer_.expires_after(std::chrono::nanoseconds(wake > current ? wake - current : 0));
   timer_.async_wait([this, generation](const boost::system::error_code& error) {
     if (error || generation != generation_ || closed_) return;
     armed_for_ = kNever;

@@ -73,8 +73,12 @@ class LinkEmulation : public ::testing::Test {
   ~LinkEmulation() override {
     if (first_) first_->stop();
     if (second_) second_->stop();
-    if (first_) EXPECT_EQ(first_->node.pool().in_use(), 0u) << "node 1 leaked a packet buffer";
-    if (second_) EXPECT_EQ(second_->node.pool().in_use(), 0u) << "node 2 leaked a packet buffer";
+    if (first_) {
+      EXPECT_EQ(first_->node.pool().in_use(), 0u) << "node 1 leaked a packet buffer";
+    }
+    if (second_) {
+      EXPECT_EQ(second_->node.pool().in_use(), 0u) << "node 2 leaked a packet buffer";
+    }
     controller_.close();
     io_.restart();
     io_.run();
