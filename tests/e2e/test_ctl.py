@@ -98,8 +98,7 @@ def test_ctl_link_set_shows_in_ping_rtt(network):
 
     after = rtt_median_ms(network, 1, "10.0.0.2")
     print(f"ping 1 -> 2 median RTT: {before:.2f} ms before, {after:.2f} ms after delay 20ms")
-    # One direction delayed by 20 ms: the RTT grows by about 20 ms. Needs the link emulation
-    # in the node's data path (helper H1's work).
+    # One direction delayed by 20 ms: the RTT grows by about 20 ms (the node's link emulation).
     assert 17 <= after - before <= 40, f"RTT {before:.2f} -> {after:.2f} ms"
 
 
