@@ -78,6 +78,13 @@ def test_ctl_link_set_shows_in_ping_rtt(network):
         "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
     table = ctl(network, "link", "show").stdout
     assert "1->2" in table and "4->1" in table, table
+    # The API itself, with curl inside the controller's namespace (docs/http-api.md).
+    curl = network.exec("ctl", "curl", "-s", "-X", "PATCH", "-d", '{"duplicate": "0%"}',
+                        "http://127.0.0.1:3080/api/links/3/4", check=True)
+    assert json.loads(curl.stdout)["links"][0]["params"] == {"duplicate": "0%"}, curl.stdout
+    curl = network.exec("ctl", "curl", "-s", "-w", "\n%{http_code}",
+                        "http://127.0.0.1:3080/api/links/1/3", check=True)
+    assert curl.stdout.rstrip().endswith("404"), curl.stdout
 
     assert network.wait_for_ping(1, "10.0.0.2").returncode == 0
     before = rtt_median_ms(network, 1, "10.0.0.2")
