@@ -114,22 +114,23 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
   }
 }
 
+// The unreachable pairs of `routes`, the first kShownUnreachable of them.
+std::vector<std::string> unreachable_lines(const controller::RoutePlan& routes) {
+  auto lines = routes.unreachable_messages();
+  const std::size_t count = lines.size();
+  if (count > kShownUnreachable) {
+    lines.resize(kShownUnreachable);
+    lines.push_back(fmt::format("... and {} more unreachable pairs", count - kShownUnreachable));
+  }
+  return lines;
+}
+
 void run_controller(const ControllerArgs& args) {
   Plan plan = load_plan(args);
   if (args.check) {
     print_summary(args, plan);
     return;
   }
-
-  // Unreachable pairs go to the log and the status file, the first kShownUnreachable of them.
-  auto unreachable = plan.routes.unreachable_messages();
-  const std::size_t unreachable_count = unreachable.size();
-  if (unreachable_count > kShownUnreachable) {
-    unreachable.resize(kShownUnreachable);
-    unreachable.push_back(
-        fmt::format("... and {} more unreachable pairs", unreachable_count - kShownUnreachable));
-  }
-  for (const auto& line : unreachable) spdlog::warn("{}", line);
 
   const auto n_nodes = plan.topology.n_nodes();
   const auto http = controller::parse_http_listen(plan.config.http, "http").value();
@@ -145,6 +146,9 @@ void run_controller(const ControllerArgs& args) {
                                std::move(plan.routes), store);
   boost::asio::io_context io;
   controller::ControllerServer server(io, bring_up, options);
+  // Unreachable pairs go to the log and the status file, also after a reroute.
+  const auto unreachable = unreachable_lines(bring_up.routes());
+  for (const auto& line : unreachable) spdlog::warn("{}", line);
   server.set_status_errors(unreachable);
   const auto started_at = std::chrono::steady_clock::now();
   server.on_topology_ready([&] {
@@ -155,7 +159,12 @@ void run_controller(const ControllerArgs& args) {
   });
   controller::HttpApi api(
       bring_up, store,
-      [&](std::vector<controller::Outgoing> out) { server.deliver(std::move(out)); }, config_dir);
+      [&](std::vector<controller::Outgoing> out) {
+        server.deliver(std::move(out));
+        server.set_status_errors(unreachable_lines(bring_up.routes()));
+        server.refresh_status();
+      },
+      config_dir);
   controller::HttpServer http_server(io, api, {http.address, http.port});
   if (http.enabled) {
     if (auto started = http_server.start(); started) {

@@ -66,6 +66,8 @@ class ControllerServer {
   void set_status_http(std::string address) { status_http_ = std::move(address); }
   // Sends messages BringUp returned outside a node's message (the HTTP API's changes).
   void deliver(std::vector<Outgoing> outgoing);
+  // Rewrites the status file now (after a change that is not a bring-up event, e.g. a reroute).
+  void refresh_status() { write_status(); }
 
   const ServerCounters& counters() const { return counters_; }
   ControllerStatus status() const;
