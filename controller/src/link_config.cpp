@@ -326,6 +326,8 @@ std::string format_ns(std::uint64_t ns) {
 
 }  // namespace
 
+std::string describe_toml_value(const toml::node& node) { return shown(node); }
+
 bool has_any_knob(const LinkParams& p) { return p != LinkParams{}; }
 
 void merge_link_params(LinkParams& base, const LinkParams& over) {
