@@ -59,6 +59,9 @@ class Processor {
   void attach_link(NodeId neighbor, PacketSink* sink);  // sink outlives its attachment
   void detach_link(NodeId neighbor);                    // later packets to it: kLinkDown
   void attach_local(PacketSink* sink);
+  // Pins a local flow toward node `dst` to `route` before its first packet (FlowSelector::pin);
+  // the pin holds while the route is one of the (src, dst) pair's candidates.
+  void pin_flow(const FlowKey& flow, NodeId dst, RouteId route);
 
   // A snapshot of the counters in the Metrics message's shape (node_id and timestamp filled).
   messages::Metrics metrics() const;
