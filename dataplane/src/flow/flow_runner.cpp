@@ -56,6 +56,25 @@ std::array<std::uint8_t, kHeaderSize> encode_header(messages::FlowId id) {
 
 }  // namespace
 
+FlowKey tcp_flow_key(const tcp::endpoint& local, const tcp::endpoint& remote) {
+  FlowKey key;
+  const auto src = local.address().to_v4().to_bytes();
+  const auto dst = remote.address().to_v4().to_bytes();
+  std::copy(src.begin(), src.end(), key.src_address.begin());
+  std::copy(dst.begin(), dst.end(), key.dst_address.begin());
+  key.src_port = local.port();
+  key.dst_port = remote.port();
+  key.protocol = 6;  // TCP
+  key.ip_version = 4;
+  return key;
+}
+
+messages::FlowFinished flow_not_started(const messages::FlowSpec& spec, messages::NodeId self,
+                                        std::string reason) {
+  const std::uint64_t now = wall_clock_ns();
+  return messages::FlowFinished{spec.flow_id, self, now, now, 0, std::move(reason)};
+}
+
 // One flow this node sends. Every handler holds a shared_ptr to it, so it lives until the last
 // one has run; the runner only drops its own reference when the flow is done.
 class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Source> {
@@ -382,8 +401,7 @@ void FlowRunner::start(const messages::FlowSpec& spec, const std::string& local_
                             remote_address)
               : std::string("neither a length nor a duration");
     spdlog::warn("flow {}: {}", spec.flow_id, reason);
-    const std::uint64_t now = wall_clock_ns();
-    report_(messages::FlowFinished{spec.flow_id, config_.self, now, now, 0, reason});
+    report_(flow_not_started(spec, config_.self, reason));
     return;
   }
   auto source = std::make_shared<Source>(*this, spec, tcp::endpoint(local, 0),

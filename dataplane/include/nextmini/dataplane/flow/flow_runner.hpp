@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "nextmini/common/result.hpp"
+#include "nextmini/dataplane/core/flow_key.hpp"
 #include "nextmini/messages/messages.hpp"
 
 namespace nextmini::dataplane {
@@ -59,6 +60,15 @@ struct FlowRunnerCounters {
   std::uint64_t sink_bytes = 0;
   std::uint64_t sink_bad_headers = 0;  // closed: no or a wrong header
 };
+
+// The FlowKey of a TCP connection's packets from `local` to `remote` (IPv4), as the Processor
+// will classify them (for route pins and flow weights).
+FlowKey tcp_flow_key(const boost::asio::ip::tcp::endpoint& local,
+                     const boost::asio::ip::tcp::endpoint& remote);
+
+// The FlowFinished of a flow that could not start (start = finish = now, 0 bytes).
+messages::FlowFinished flow_not_started(const messages::FlowSpec& spec, messages::NodeId self,
+                                        std::string reason);
 
 class FlowRunner {
  public:

@@ -7,6 +7,11 @@
 //   AddNodeAddress, InstallRoutes (full or delta)  merge, rebuild the RouteTable snapshot and
 //                  swap it into the Processor
 //   TopologyReady  logged; SetLinkParams stored only (link emulation comes later); others logged
+//   AddFlows       flows naming this node as src start on its FlowRunner (flow/flow_runner.hpp):
+//                  kernel TCP from this node's TUN address to the dst's (AddNodeAddress) at
+//                  flow_port, the route pinned (route_id) and the weight set before the first
+//                  packet; UserFlowStart/FlowFinished go to the controller. The flow sink
+//                  listens on the TUN address at flow_port from StartUpReply on (TUN nodes only).
 // It sends NodeTopologyReady when, on the current controller connection, routes are installed
 // and every link it was told about, and every next hop its routes name, is connected
 // (re-evaluated on each event, once per controller connection), and Metrics every
@@ -40,6 +45,7 @@
 namespace nextmini::dataplane {
 
 class ControlClient;
+class FlowRunner;
 class LinkListener;
 class Processor;
 class TcpLink;
@@ -56,6 +62,9 @@ struct NodeConfig {
   // the first non-loopback IPv4 address of this network namespace.
   std::string advertise_address;
   std::uint16_t link_port = 4000;  // 0: an ephemeral port
+  // Controller flows: every node's flow sink listens on its TUN address at this port, and
+  // sources connect to the destination's TUN address at the same port. 0: no flows.
+  std::uint16_t flow_port = 4100;
   unsigned workers = 1;
   std::size_t pool_buffers = 8192;
   std::size_t buffer_size = 2048;
@@ -105,6 +114,8 @@ class Node {
   void apply(const messages::AddNode& add);
   void apply(const messages::AddNodeAddress& address);
   void apply(const messages::InstallRoutes& install);
+  void apply(const messages::AddFlows& add);
+  void start_flow_runner();
   void on_accept(messages::NodeId neighbor, boost::asio::ip::tcp::socket socket);
   void ensure_processor();
   void rebuild_routes();
@@ -121,6 +132,7 @@ class Node {
   std::unique_ptr<TunDevice> tun_;
   std::unique_ptr<LinkListener> listener_;
   std::unique_ptr<ControlClient> client_;
+  std::unique_ptr<FlowRunner> flows_;
   std::map<messages::NodeId, std::unique_ptr<TcpLink>> links_;
   std::vector<std::unique_ptr<TcpLink>> retired_links_;  // closed, kept until handlers drain
   std::map<messages::NodeId, boost::asio::ip::tcp::socket> pending_accepts_;
