@@ -1,7 +1,7 @@
 // `nextmini node --controller ws://HOST:PORT [--id N] [--token T] [--tun-name NAME]
-// [--listen ADDR] [--advertise ADDR] [--link-port P] [--flow-port P] [--log-level LEVEL]`: runs one dataplane
-// node in the current network namespace until SIGINT/SIGTERM. Usage errors exit 2, run-time
-// failures (no TUN, port taken, controller refused the token) exit 1.
+// [--listen ADDR] [--advertise ADDR] [--link-port P] [--flow-port P] [--log-level LEVEL]`: runs one
+// dataplane node in the current network namespace until SIGINT/SIGTERM. Usage errors exit 2,
+// run-time failures (no TUN, port taken, controller refused the token) exit 1.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

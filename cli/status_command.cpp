@@ -68,8 +68,8 @@ void run_status(const StatusArgs& args) {
                 current.edges, current.routes);
     for (const auto& error : current.errors) std::printf("controller error: %s\n", error.c_str());
     if (!current.flows.empty()) {
-      std::printf("flows:\n  %-8s %-5s %-5s %-9s %-14s %s\n", "id", "src", "dst", "state",
-                  "bytes", "completion");
+      std::printf("flows:\n  %-8s %-5s %-5s %-9s %-14s %s\n", "id", "src", "dst", "state", "bytes",
+                  "completion");
       for (const auto& flow : current.flows) {
         const std::string completion =
             flow.completion_ms ? fmt::format("{:.1f} ms", *flow.completion_ms) : "-";

@@ -235,7 +235,8 @@ TEST_F(BringUpTest, ConfiguredFlowsGoToDstThenSrcAtTopologyReady) {
   std::size_t first_add = out.size();
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (std::holds_alternative<messages::TopologyReady>(out[i].message)) last_ready = i;
-    if (std::holds_alternative<messages::AddFlows>(out[i].message)) first_add = std::min(first_add, i);
+    if (std::holds_alternative<messages::AddFlows>(out[i].message))
+      first_add = std::min(first_add, i);
   }
   EXPECT_LT(last_ready, first_add);
 

@@ -103,7 +103,8 @@ Result<ControllerStatus> parse_controller_status(const std::string& text) {
       flow.dst = item.get<std::uint32_t>("dst", 0);
       flow.state = item.get<std::string>("state", "");
       flow.bytes = item.get<std::uint64_t>("bytes", 0);
-      if (auto ms = item.get_optional<double>("completion_ms")) flow.completion_ms = *ms;  // null: none
+      if (auto ms = item.get_optional<double>("completion_ms"))
+        flow.completion_ms = *ms;  // null: none
       flow.error = item.get<std::string>("error", "");
       status.flows.push_back(std::move(flow));
     }

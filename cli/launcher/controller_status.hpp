@@ -4,7 +4,8 @@
 //   n_nodes, connected, ready, topology_ready, routes, edges, pid, errors.
 // `connected` and `ready` may be counts or lists of node ids; `routes` and `edges` counts or
 // lists; optional "connected_nodes"/"ready_nodes" lists of ids name the nodes in a timeout
-// message; optional "flows" lists controller flows. Unknown keys are kept in `text` (the raw file) for `nextmini status`.
+// message; optional "flows" lists controller flows. Unknown keys are kept in `text` (the raw file)
+// for `nextmini status`.
 
 #include <sys/types.h>
 

@@ -167,8 +167,8 @@ void BringUp::flow_finished(NodeId node, const messages::FlowFinished& finished)
                  finished.flow_id, spec->second.src, spec->second.dst, finished.bytes, seconds,
                  seconds > 0 ? static_cast<double>(finished.bytes) * 8 / seconds / 1e6 : 0.0);
   } else {
-    spdlog::warn("flow {}: {} -> {} failed after {} bytes: {}", finished.flow_id,
-                 spec->second.src, spec->second.dst, finished.bytes, finished.error);
+    spdlog::warn("flow {}: {} -> {} failed after {} bytes: {}", finished.flow_id, spec->second.src,
+                 spec->second.dst, finished.bytes, finished.error);
   }
 }
 

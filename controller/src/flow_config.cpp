@@ -34,8 +34,8 @@ std::optional<FlowProblem> check_route(const FlowSpec& spec, const RoutePlan& ro
   }
   if (route->src != spec.src || route->dst != spec.dst) {
     return FlowProblem{FlowField::kRoute,
-                       fmt::format("route {} goes from {} to {}, not from {} to {}",
-                                   *spec.route_id, route->src, route->dst, spec.src, spec.dst)};
+                       fmt::format("route {} goes from {} to {}, not from {} to {}", *spec.route_id,
+                                   route->src, route->dst, spec.src, spec.dst)};
   }
   return std::nullopt;
 }
@@ -76,9 +76,9 @@ class FlowReader {
     only_keys(table, prefix, {"id", "src_node_id", "dst_node_id", "flow_spec", "route_id"});
     FlowSpec spec;
     if (const toml::node* id = table.get("id")) {
-      spec.flow_id = integer(*id, prefix + ".id", 1, std::int64_t{1} << 53,
-                             "a flow id (a positive integer)")
-                         .value_or(0);
+      spec.flow_id =
+          integer(*id, prefix + ".id", 1, std::int64_t{1} << 53, "a flow id (a positive integer)")
+              .value_or(0);
     }
     spec.src = node(table, prefix, "src_node_id");
     spec.dst = node(table, prefix, "dst_node_id");
@@ -158,7 +158,8 @@ class FlowReader {
                         describe_toml_value(*len)));
     }
     if (const toml::node* rate = body.get("flow_rate")) {
-      if (auto n = integer(*rate, path + ".flow_rate", 0, INT64_MAX, "a rate in bytes per second")) {
+      if (auto n =
+              integer(*rate, path + ".flow_rate", 0, INT64_MAX, "a rate in bytes per second")) {
         spec.rate_bytes_per_s = static_cast<std::uint64_t>(*n);
       }
     }
@@ -215,10 +216,12 @@ std::vector<FlowProblem> check_flow(const FlowSpec& spec, std::uint32_t n_nodes,
   const bool src_ok = spec.src >= 1 && spec.src <= n_nodes;
   const bool dst_ok = spec.dst >= 1 && spec.dst <= n_nodes;
   if (!src_ok) {
-    add(FlowField::kSrc, fmt::format("{} is not a node of the topology (1..{})", spec.src, n_nodes));
+    add(FlowField::kSrc,
+        fmt::format("{} is not a node of the topology (1..{})", spec.src, n_nodes));
   }
   if (!dst_ok) {
-    add(FlowField::kDst, fmt::format("{} is not a node of the topology (1..{})", spec.dst, n_nodes));
+    add(FlowField::kDst,
+        fmt::format("{} is not a node of the topology (1..{})", spec.dst, n_nodes));
   } else if (spec.dst == spec.src) {
     add(FlowField::kDst,
         fmt::format("{} is also the source: a flow goes from one node to another", spec.dst));
@@ -229,9 +232,8 @@ std::vector<FlowProblem> check_flow(const FlowSpec& spec, std::uint32_t n_nodes,
     add(FlowField::kLength, "both a length in bytes and a duration are given; choose one");
   } else if (spec.length_bytes && *spec.length_bytes == 0) {
     add(FlowField::kLength, "0 bytes: a flow sends at least 1 byte");
-  } else if (spec.duration_s &&
-             !(std::isfinite(*spec.duration_s) && *spec.duration_s > 0.0 &&
-               *spec.duration_s <= kMaxFlowDurationS)) {
+  } else if (spec.duration_s && !(std::isfinite(*spec.duration_s) && *spec.duration_s > 0.0 &&
+                                  *spec.duration_s <= kMaxFlowDurationS)) {
     add(FlowField::kDuration,
         fmt::format("{} is not a duration in seconds (more than 0, at most {})", *spec.duration_s,
                     kMaxFlowDurationS));
@@ -240,10 +242,12 @@ std::vector<FlowProblem> check_flow(const FlowSpec& spec, std::uint32_t n_nodes,
     add(FlowField::kRate, "0 bytes/s: pacing needs at least 1 byte/s (leave it out for no pacing)");
   }
   if (spec.weight && (*spec.weight == 0 || *spec.weight > kMaxFlowWeight)) {
-    add(FlowField::kWeight, fmt::format("{} is not a weight (1..{})", *spec.weight, kMaxFlowWeight));
+    add(FlowField::kWeight,
+        fmt::format("{} is not a weight (1..{})", *spec.weight, kMaxFlowWeight));
   }
   if (spec.transport != "tcp") {
-    add(FlowField::kTransport, fmt::format("\"{}\" is not supported (only \"tcp\")", spec.transport));
+    add(FlowField::kTransport,
+        fmt::format("\"{}\" is not supported (only \"tcp\")", spec.transport));
   }
   if (routes != nullptr && src_ok && dst_ok) {
     if (auto problem = check_route(spec, *routes)) problems.push_back(std::move(*problem));
@@ -267,8 +271,8 @@ void read_flow_config(const toml::table& root, std::uint32_t n_nodes, Config& co
   if (node == nullptr) return;
   const toml::array* array = node->as_array();
   if (array == nullptr || !array->is_array_of_tables()) {
-    errors.push_back(fmt::format("flows: {} is not a list of [[flows]] tables",
-                                 describe_toml_value(*node)));
+    errors.push_back(
+        fmt::format("flows: {} is not a list of [[flows]] tables", describe_toml_value(*node)));
     return;
   }
   FlowReader reader(errors);

@@ -19,8 +19,8 @@ std::string optional_number(const std::optional<std::uint64_t>& value) {
 std::string flow_json(const FlowRecord& flow) {
   std::string completion = "null";
   if (flow.start_time_ns && flow.finish_time_ns && *flow.finish_time_ns >= *flow.start_time_ns) {
-    completion =
-        fmt::format("{:.3f}", static_cast<double>(*flow.finish_time_ns - *flow.start_time_ns) / 1e6);
+    completion = fmt::format("{:.3f}",
+                             static_cast<double>(*flow.finish_time_ns - *flow.start_time_ns) / 1e6);
   }
   return fmt::format(
       "{{\"id\":{},\"src\":{},\"dst\":{},\"state\":\"{}\",\"bytes\":{},\"start_ns\":{},"

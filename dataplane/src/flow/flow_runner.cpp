@@ -104,8 +104,9 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
     if (!error) socket_.bind(local_, error);
     tcp::endpoint bound;
     if (!error) bound = socket_.local_endpoint(error);
-    if (error) return fail(fmt::format("cannot bind to {}: {}", local_.address().to_string(),
-                                       error.message()));
+    if (error)
+      return fail(
+          fmt::format("cannot bind to {}: {}", local_.address().to_string(), error.message()));
     if (runner_.prepare_) runner_.prepare_(spec_, bound, remote_);
     socket_.async_connect(remote_, [self = shared_from_this()](boost::system::error_code error) {
       self->on_connect(error);
@@ -145,8 +146,8 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
     }
     ++runner_.counters_.flows_started;
     spdlog::info("flow {}: connected {} -> {}:{}", spec_.flow_id,
-                 socket_.local_endpoint(error).address().to_string(),
-                 remote_.address().to_string(), remote_.port());
+                 socket_.local_endpoint(error).address().to_string(), remote_.address().to_string(),
+                 remote_.port());
     runner_.report_(messages::UserFlowStart{spec_.flow_id, runner_.config_.self, start_ns_});
     asio::async_write(socket_, asio::buffer(header_),
                       [self = shared_from_this()](boost::system::error_code error, std::size_t) {
@@ -191,8 +192,8 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
           self->sent_ += written;
           self->runner_.counters_.bytes_sent += written;
           if (error) {
-            return self->fail(fmt::format("send failed after {} bytes: {}", self->sent_,
-                                          error.message()));
+            return self->fail(
+                fmt::format("send failed after {} bytes: {}", self->sent_, error.message()));
           }
           self->send_more();
         });
@@ -208,13 +209,13 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
       self->fail(fmt::format("no byte count from the sink within {} ms",
                              self->runner_.config_.confirm_timeout.count()));
     });
-    asio::async_read(
-        socket_, asio::buffer(count_),
-        [self = shared_from_this()](boost::system::error_code error, std::size_t) {
-          if (self->done_) return;
-          if (error) return self->fail("no byte count from the sink: " + error.message());
-          self->confirmed(get_u64(self->count_.data()));
-        });
+    asio::async_read(socket_, asio::buffer(count_),
+                     [self = shared_from_this()](boost::system::error_code error, std::size_t) {
+                       if (self->done_) return;
+                       if (error)
+                         return self->fail("no byte count from the sink: " + error.message());
+                       self->confirmed(get_u64(self->count_.data()));
+                     });
   }
 
   void confirmed(std::uint64_t received) {
@@ -258,8 +259,7 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
 };
 
 // One accepted flow connection: header, payload counted and discarded, the count sent back.
-class FlowRunner::SinkConnection
-    : public std::enable_shared_from_this<FlowRunner::SinkConnection> {
+class FlowRunner::SinkConnection : public std::enable_shared_from_this<FlowRunner::SinkConnection> {
  public:
   SinkConnection(FlowRunner& runner, std::uint64_t id, tcp::socket socket)
       : runner_(runner), id_(id), socket_(std::move(socket)), buffer_(kSinkBufferSize) {}
@@ -310,10 +310,9 @@ class FlowRunner::SinkConnection
   void answer() {
     put_u64(count_.data(), received_);
     spdlog::debug("flow {}: sink received {} bytes", flow_id_, received_);
-    asio::async_write(socket_, asio::buffer(count_),
-                      [self = shared_from_this()](boost::system::error_code, std::size_t) {
-                        self->remove();
-                      });
+    asio::async_write(
+        socket_, asio::buffer(count_),
+        [self = shared_from_this()](boost::system::error_code, std::size_t) { self->remove(); });
   }
 
   void remove() {
@@ -396,10 +395,9 @@ void FlowRunner::start(const messages::FlowSpec& spec, const std::string& local_
   if (!error && !local_address.empty()) local = asio::ip::make_address(local_address, error);
   if (error || (!spec.length_bytes && !spec.duration_s)) {
     ++counters_.flows_failed;
-    const std::string reason =
-        error ? fmt::format("bad address (local \"{}\", remote \"{}\")", local_address,
-                            remote_address)
-              : std::string("neither a length nor a duration");
+    const std::string reason = error ? fmt::format("bad address (local \"{}\", remote \"{}\")",
+                                                   local_address, remote_address)
+                                     : std::string("neither a length nor a duration");
     spdlog::warn("flow {}: {}", spec.flow_id, reason);
     report_(flow_not_started(spec, config_.self, reason));
     return;

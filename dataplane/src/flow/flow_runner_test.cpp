@@ -43,7 +43,9 @@ class FlowRunnerTest : public ::testing::Test {
           }
         },
         [this](const messages::FlowSpec& spec, const tcp::endpoint& local,
-               const tcp::endpoint& remote) { prepared_.push_back({spec.flow_id, local, remote}); });
+               const tcp::endpoint& remote) {
+          prepared_.push_back({spec.flow_id, local, remote});
+        });
   }
 
   void TearDown() override {
@@ -65,7 +67,8 @@ class FlowRunnerTest : public ::testing::Test {
   }
 
   // Runs until `count` flows finished (or the limit passes).
-  void run_until_finished(std::size_t count, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  void run_until_finished(std::size_t count,
+                          std::chrono::seconds limit = std::chrono::seconds(20)) {
     expected_ = count;
     io_.restart();
     io_.run_for(limit);

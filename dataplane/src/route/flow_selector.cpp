@@ -60,7 +60,7 @@ std::optional<RouteId> FlowSelector::rendezvous(std::uint64_t flow_hash,
 }
 
 FlowSelector::Slot* FlowSelector::find_slot(std::uint64_t flow_hash, NodeId dst,
-                                             bool& found) noexcept {
+                                            bool& found) noexcept {
   const std::size_t set = static_cast<std::size_t>(mix64(flow_hash ^ dst) & set_mask_);
   Slot* const first = slots_.data() + set * kWays;
   Slot* victim = first;

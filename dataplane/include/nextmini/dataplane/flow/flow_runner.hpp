@@ -42,10 +42,10 @@ namespace nextmini::dataplane {
 inline constexpr std::uint16_t kDefaultFlowPort = 4100;
 
 struct FlowRunnerConfig {
-  messages::NodeId self = 0;  // node_id of the reports
-  std::uint16_t sink_port = kDefaultFlowPort;  // 0: an ephemeral port (tests)
-  unsigned connect_attempts = 6;               // then the flow fails
-  std::chrono::milliseconds connect_backoff{100};  // first retry delay; doubles up to 2 s
+  messages::NodeId self = 0;                         // node_id of the reports
+  std::uint16_t sink_port = kDefaultFlowPort;        // 0: an ephemeral port (tests)
+  unsigned connect_attempts = 6;                     // then the flow fails
+  std::chrono::milliseconds connect_backoff{100};    // first retry delay; doubles up to 2 s
   std::chrono::milliseconds confirm_timeout{30000};  // last byte sent -> the sink's count
   std::size_t max_chunk_bytes = 64 * 1024;
 };
