@@ -571,7 +571,7 @@ TEST(LinkPipeline, RateChangeAtRunTimeTakesEffect) {
 
 TEST(LinkPipeline, TraceShaperPacesByTheTrace) {
   // One opportunity (1500 bytes) per millisecond: 1.5 MB/s.
-  auto trace = parse_mahimahi_trace("1\n");
+  auto trace = messages::parse_mahimahi_trace("1\n");
   ASSERT_TRUE(trace) << trace.error().message;
   PacketPool pool(4096, 2048);
   LinkPipelineConfig config;

@@ -43,10 +43,10 @@
 #include "nextmini/dataplane/link/gilbert_elliott_loss.hpp"
 #include "nextmini/dataplane/link/link_queue_config.hpp"
 #include "nextmini/dataplane/link/link_time.hpp"
-#include "nextmini/dataplane/link/mahimahi_trace.hpp"
 #include "nextmini/dataplane/link/scheduler.hpp"
 #include "nextmini/dataplane/link/token_bucket_shaper.hpp"
 #include "nextmini/dataplane/link/trace_shaper.hpp"
+#include "nextmini/messages/mahimahi_trace.hpp"
 #include "nextmini/messages/messages.hpp"
 
 namespace nextmini::dataplane {
@@ -56,7 +56,7 @@ struct LinkPipelineConfig {
 
   std::uint64_t rate_bps = 0;                           // 0 = unlimited
   std::uint64_t burst_bytes = 0;                        // 0 = the shaper's default; needs a rate
-  std::optional<MahimahiTrace> trace;                   // when set, replaces rate/burst
+  std::optional<messages::MahimahiTrace> trace;         // when set, replaces rate/burst
   DelayParams delay;                                    // delay, jitter, distribution, reorder
   double loss_percent = 0.0;                            // Bernoulli, [0, 100]
   std::optional<GilbertElliottParams> gilbert_elliott;  // when set, replaces loss_percent
