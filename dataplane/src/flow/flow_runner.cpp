@@ -58,6 +58,7 @@ std::array<std::uint8_t, kHeaderSize> encode_header(messages::FlowId id) {
 
 FlowKey tcp_flow_key(const tcp::endpoint& local, const tcp::endpoint& remote) {
   FlowKey key;
+  if (!local.address().is_v4() || !remote.address().is_v4()) return key;  // IPv4 only
   const auto src = local.address().to_v4().to_bytes();
   const auto dst = remote.address().to_v4().to_bytes();
   std::copy(src.begin(), src.end(), key.src_address.begin());

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -183,6 +184,38 @@ TEST_F(FlowRunnerTest, RefusedConnectionIsRetriedThenReported) {
   EXPECT_EQ(source_->counters().connect_retries, 2u);
   EXPECT_EQ(source_->counters().flows_failed, 1u);
   EXPECT_EQ(prepared_.size(), 3u);  // once per attempt
+}
+
+TEST(FlowKeyOfTcp, MatchesWhatTheProcessorClassifies) {
+  const tcp::endpoint local(asio::ip::make_address("10.0.0.1"), 40000);
+  const tcp::endpoint remote(asio::ip::make_address("10.0.0.3"), 4100);
+  const FlowKey key = tcp_flow_key(local, remote);
+  EXPECT_EQ(key.ip_version, 4);
+  EXPECT_EQ(key.protocol, 6);
+  EXPECT_EQ(key.src_port, 40000);
+  EXPECT_EQ(key.dst_port, 4100);
+  EXPECT_EQ(key.src_address[0], 10);
+  EXPECT_EQ(key.src_address[3], 1);
+  EXPECT_EQ(key.dst_address[3], 3);
+  EXPECT_EQ(key.src_address[4], 0);  // IPv4 in the first 4 bytes only
+  // The key of a real packet of that connection (IPv4 + TCP headers) is the same flow.
+  std::array<std::uint8_t, 40> packet{};
+  packet[0] = 0x45;
+  packet[3] = 40;
+  packet[8] = 64;
+  packet[9] = 6;
+  const std::array<std::uint8_t, 8> addresses = {10, 0, 0, 1, 10, 0, 0, 3};
+  std::copy(addresses.begin(), addresses.end(), packet.begin() + 12);
+  packet[20] = 40000 >> 8;
+  packet[21] = 40000 & 0xff;
+  packet[22] = 4100 >> 8;
+  packet[23] = 4100 & 0xff;
+  packet[32] = 0x50;  // data offset: 5 words
+  IpPacketView view;
+  ASSERT_EQ(parse_ip_packet(packet, view), IpParseStatus::kOk);
+  EXPECT_EQ(FlowKey::from(view).hash(), key.hash());
+  // The reverse direction is another flow.
+  EXPECT_NE(tcp_flow_key(remote, local).hash(), key.hash());
 }
 
 TEST_F(FlowRunnerTest, BadAddressFailsAtOnce) {

@@ -62,7 +62,7 @@ struct FlowRunnerCounters {
 };
 
 // The FlowKey of a TCP connection's packets from `local` to `remote` (IPv4), as the Processor
-// will classify them (for route pins and flow weights).
+// will classify them (for route pins and flow weights); an empty key unless both are IPv4.
 FlowKey tcp_flow_key(const boost::asio::ip::tcp::endpoint& local,
                      const boost::asio::ip::tcp::endpoint& remote);
 
