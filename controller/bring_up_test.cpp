@@ -268,6 +268,32 @@ TEST_F(BringUpTest, StartAndFinishAreRecordedFromTheSourceOnly) {
   EXPECT_TRUE(bring_up_->on_message(1, messages::FlowFinished{77, 1, 0, 50, 0, ""}).empty());
 }
 
+TEST_F(BringUpTest, ASourceThatLeavesFailsItsUnfinishedFlows) {
+  make(kRing3Flows);
+  start(1, 1);
+  bring_up_->on_disconnect(1);  // before TopologyReady: the flows wait, still pending
+  EXPECT_EQ(flow_state(**store_.get_flow(1)), "pending");
+  bring_up_->on_connect(9, "192.0.2.9");
+  messages::StartUp again;
+  again.node_id = 1;
+  bring_up_->on_message(9, again);
+  bring_up_->on_message(9, messages::NodeTopologyReady{1});
+  all_ready(*bring_up_, [&](ConnectionId c, NodeId id) {
+    if (c != 1) start(c, id);
+  });
+  ASSERT_TRUE(bring_up_->announced());
+  EXPECT_TRUE(bring_up_->on_message(9, messages::FlowFinished{1, 1, 10, 20, 1000000, ""}).empty());
+  EXPECT_TRUE(bring_up_->on_message(2, messages::UserFlowStart{2, 2, 100}).empty());
+  // Node 1 leaves with nothing unfinished; node 2 leaves with a running flow: it fails.
+  bring_up_->on_disconnect(9);
+  EXPECT_EQ(flow_state(**store_.get_flow(1)), "finished");
+  bring_up_->on_disconnect(2);
+  auto lost = **store_.get_flow(2);
+  EXPECT_EQ(flow_state(lost), "failed");
+  EXPECT_EQ(lost.error, "source node 2 disconnected");
+  EXPECT_EQ(lost.start_time_ns, 100u);
+}
+
 TEST_F(BringUpTest, AddFlowsQueuesBeforeTopologyReadyAndSendsAfter) {
   make(kRing3Flows);
   messages::FlowSpec before;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <iterator>
 
 #include "nextmini/controller/flow_config.hpp"
@@ -135,6 +136,29 @@ std::vector<FlowRecord> BringUp::flows() const {
   return std::move(*listed);
 }
 
+void BringUp::fail_flows_of(NodeId node) {
+  if (!announced_) return;  // nothing was sent yet; TopologyReady sends them later
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  for (const auto& flow : flows()) {
+    const auto state = flow_state(flow);
+    if (flow.spec.src != node || (state != "pending" && state != "running")) continue;
+    messages::FlowFinished failed{flow.spec.flow_id,
+                                  node,
+                                  flow.start_time_ns.value_or(now),
+                                  now,
+                                  0,
+                                  fmt::format("source node {} disconnected", node)};
+    if (auto saved = store_.flow_finished(failed); !saved) {
+      spdlog::warn("store: flow {} not updated: {}", flow.spec.flow_id, saved.error().message);
+    }
+    spdlog::warn("flow {}: {} -> {} failed: {}", flow.spec.flow_id, node, flow.spec.dst,
+                 failed.error);
+  }
+}
+
 void BringUp::flow_started(NodeId node, const messages::UserFlowStart& started) {
   auto spec = flow_specs_.find(started.flow_id);
   if (spec == flow_specs_.end() || spec->second.src != node) {
@@ -185,6 +209,7 @@ void BringUp::on_disconnect(ConnectionId connection) {
   nodes_[node].connection = 0;
   nodes_[node].ready = false;
   persist(node);
+  fail_flows_of(node);
   const auto now = status();
   spdlog::info("node {} disconnected ({}/{} connected)", node, now.connected, now.n_nodes);
 }

@@ -17,6 +17,9 @@
 //   sources retry a refused connect, so this order is a courtesy, not a requirement. Flows added
 //   later are sent at once. UserFlowStart -> store.flow_started, FlowFinished ->
 //   store.flow_finished, each logged; a report from a node other than the flow's src is ignored.
+//   When a flow's src node disconnects after its AddFlows went out, its unfinished flows are
+//   marked failed ("source node N disconnected"): a stopping node cancels its flows without a
+//   report, and flows are not restarted. A later FlowFinished from that node still overrides.
 // A node id that connects again (same id) gets the full state again and its neighbours get
 // AddNode again, so they re-dial or accept; the previous connection of that id is closed.
 // Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
@@ -116,6 +119,7 @@ class BringUp {
   std::vector<Outgoing> flow_messages(const std::vector<messages::FlowSpec>& flows) const;
   void flow_started(NodeId node, const messages::UserFlowStart& started);
   void flow_finished(NodeId node, const messages::FlowFinished& finished);
+  void fail_flows_of(NodeId node);
 
   Config config_;
   Topology topology_;
