@@ -112,7 +112,7 @@ dst_node_id = 3
            "flows[1].flow_spec.transport: \"udp\" is not supported (only \"tcp\")",
            "flows[2].flow_spec.flow_len.Duration: -1 is not a duration in seconds",
            "flows[2].flow_spec.flow_rate: 0 bytes/s",
-           "flows[2].flow_spec.flow_weight: 0 is not a weight (1..1000000)",
+           "flows[2].flow_spec.flow_weight: 0 is not a weight (1..255)",
            "flows[3].speed: unknown key",
            "flows[3].flow_spec.colour: unknown key",
            "flows[3].flow_spec.flow_rate: \"fast\" is not a rate in bytes per second",

@@ -21,7 +21,7 @@
 namespace nextmini::controller {
 
 inline constexpr double kMaxFlowDurationS = 1e6;
-inline constexpr std::uint32_t kMaxFlowWeight = 1000000;
+inline constexpr std::uint32_t kMaxFlowWeight = 255;  // the overlay header carries one byte
 
 enum class FlowField { kId, kSrc, kDst, kLength, kDuration, kRate, kWeight, kTransport, kRoute };
 
