@@ -8,6 +8,7 @@ from conftest import CONFIGS, link_bytes
 
 RING4_FLOWS = CONFIGS / "ring4_flows.toml"
 RING4_PINNED = CONFIGS / "ring4_pinned_flow.toml"
+RING4_WEIGHTED = CONFIGS / "ring4_weighted_flows.toml"
 
 
 def wait_for_flows(network, count, within=90):
@@ -65,3 +66,17 @@ def test_flows_pinned_to_routes(network):
     # every acknowledgement (3 -> 2 -> 1); node 4 only flow 2 (20 MB).
     assert 36e6 < via2 < 50e6, "flow 1 (route 2, through node 2) was not where it was pinned"
     assert 18e6 < via4 < 26e6, "flow 2 (route 3, through node 4) was not where it was pinned"
+
+
+def test_flow_weights_share_a_wrr_link(network):
+    network.up(RING4_WEIGHTED)
+    flows = wait_for_flows(network, 2)
+    light, heavy = flows[1], flows[2]
+    assert light["state"] == "finished" and heavy["state"] == "finished", flows
+    ratio = heavy["bytes"] / light["bytes"]
+    total_mbit = (light["bytes"] + heavy["bytes"]) * 8 / 4.0 / 1e6
+    print(f"weights 1 and 2 on a 20 Mbit/s wrr link: {light['bytes']} B and {heavy['bytes']} B, "
+          f"ratio {ratio:.2f}, together {total_mbit:.1f} Mbit/s")
+    # Tolerant bounds (a busy machine, TCP's start-up and the final drain blur the ratio).
+    assert 1.6 <= ratio <= 2.5, f"weight 2 against weight 1 got {ratio:.2f} times the bytes"
+    assert 14 <= total_mbit <= 24, f"the two flows moved {total_mbit:.1f} Mbit/s on a 20 Mbit/s link"

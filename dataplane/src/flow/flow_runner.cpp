@@ -1,7 +1,10 @@
 #include "nextmini/dataplane/flow/flow_runner.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -9,6 +12,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <cstring>
 
 #include "nextmini/dataplane/transport/backoff.hpp"
@@ -25,6 +29,7 @@ constexpr std::array<std::uint8_t, 4> kMagic = {'N', 'M', 'F', 'L'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kHeaderSize = 16;
 constexpr std::size_t kSinkBufferSize = 64 * 1024;
+constexpr int kUnsentLowWater = 128 * 1024;
 
 std::uint64_t wall_clock_ns() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -103,6 +108,7 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
     socket_ = tcp::socket(runner_.io_);
     socket_.open(remote_.protocol(), error);
     if (!error) socket_.bind(local_, error);
+    if (!error) limit_unsent();
     tcp::endpoint bound;
     if (!error) bound = socket_.local_endpoint(error);
     if (error)
@@ -122,6 +128,17 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
   }
 
  private:
+  // At most kUnsentLowWater bytes wait unsent in the kernel (TCP_NOTSENT_LOWAT; the window in
+  // flight is not limited): a duration flow stops putting data on the wire when it stops
+  // writing, instead of draining megabytes of socket buffer after its deadline.
+  void limit_unsent() {
+    const int low_water = kUnsentLowWater;
+    if (::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &low_water,
+                     sizeof(low_water)) != 0) {
+      spdlog::debug("flow {}: TCP_NOTSENT_LOWAT not set: {}", spec_.flow_id, std::strerror(errno));
+    }
+  }
+
   void on_connect(boost::system::error_code error) {
     if (done_) return;
     if (error) {

@@ -12,6 +12,8 @@
 //     sends the header and then spec.length_bytes bytes or for spec.duration_s seconds, paced by
 //     a token bucket at spec.rate_bytes_per_s when set (chunks of 10 ms at that rate, 64 KiB at
 //     most, the bucket holding one chunk), shuts its side down and waits for the sink's count.
+//     TCP_NOTSENT_LOWAT (128 KiB) keeps little unsent data in the kernel, so a duration flow's
+//     data stops soon after its deadline (what is in flight still arrives and is counted).
 //     It then reports FlowFinished{start = connect time, finish = when the count arrived,
 //     bytes = the count}. A failure (no connection after every attempt, a send error, no count
 //     within confirm_timeout, a count below what was sent) reports FlowFinished with `error` set
