@@ -1,6 +1,6 @@
 """Controller flows ([[flows]]): real kernel TCP between the nodes' TUN addresses, started at
 TopologyReady, reported to the controller (UserFlowStart, FlowFinished) and shown by
-`nextmini status`."""
+`nextmini status`; route pins (route_id) and weights (flow_weight on a wrr link) take effect."""
 
 import time
 
