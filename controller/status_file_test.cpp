@@ -45,6 +45,7 @@ TEST(StatusFileTest, FlowsWithStateTimesAndCompletion) {
   finished.bytes = 10'000'000;
   FlowRecord failed = pending;
   failed.spec.flow_id = 3;
+  failed.start_time_ns = 1;
   failed.finish_time_ns = 5;
   failed.error = "refused \"x\"";
   status.flows = {pending, finished, failed};
@@ -55,7 +56,7 @@ TEST(StatusFileTest, FlowsWithStateTimesAndCompletion) {
                       "\"start_ns\":1000000000,\"finish_ns\":1900500000,\"completion_ms\":900.500,"
                       "\"error\":\"\"},"
                       "{\"id\":3,\"src\":1,\"dst\":3,\"state\":\"failed\",\"bytes\":0,"
-                      "\"start_ns\":null,\"finish_ns\":5,\"completion_ms\":null,"
+                      "\"start_ns\":1,\"finish_ns\":5,\"completion_ms\":null,"
                       "\"error\":\"refused \\\"x\\\"\"}]}"),
             std::string::npos)
       << json;

@@ -18,7 +18,8 @@ std::string optional_number(const std::optional<std::uint64_t>& value) {
 
 std::string flow_json(const FlowRecord& flow) {
   std::string completion = "null";
-  if (flow.start_time_ns && flow.finish_time_ns && *flow.finish_time_ns >= *flow.start_time_ns) {
+  if (flow_state(flow) == "finished" && flow.start_time_ns &&
+      *flow.finish_time_ns >= *flow.start_time_ns) {
     completion = fmt::format("{:.3f}",
                              static_cast<double>(*flow.finish_time_ns - *flow.start_time_ns) / 1e6);
   }

@@ -247,8 +247,10 @@ class FlowRunner::Source : public std::enable_shared_from_this<FlowRunner::Sourc
 
   void fail(std::string reason) {
     const std::uint64_t bytes = confirmed_ ? *confirmed_ : sent_;
-    end(messages::FlowFinished{spec_.flow_id, runner_.config_.self, start_ns_, wall_clock_ns(),
-                               bytes, std::move(reason)});
+    const std::uint64_t now = wall_clock_ns();
+    // A flow that never connected starts and ends now.
+    end(messages::FlowFinished{spec_.flow_id, runner_.config_.self, start_ns_ ? start_ns_ : now,
+                               now, bytes, std::move(reason)});
   }
 
   void end(messages::FlowFinished report) {

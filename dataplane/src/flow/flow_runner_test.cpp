@@ -177,6 +177,7 @@ TEST_F(FlowRunnerTest, RefusedConnectionIsRetriedThenReported) {
   run_until_finished(1);
   EXPECT_TRUE(started_.empty());
   EXPECT_EQ(finished_[0].bytes, 0u);
+  EXPECT_EQ(finished_[0].start_time_ns, finished_[0].finish_time_ns);  // never started
   EXPECT_NE(finished_[0].error.find("cannot connect to 127.0.0.1:" + std::to_string(port) +
                                     " after 3 attempts"),
             std::string::npos)

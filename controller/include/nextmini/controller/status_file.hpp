@@ -7,9 +7,9 @@
 //    "flows":[{"id":1,"src":1,"dst":3,"state":"finished","bytes":10000000,
 //              "start_ns":1700000000000000000,"finish_ns":1700000000900000000,
 //              "completion_ms":900.000,"error":""}]}
-// A flow's state is pending, running, finished or failed (store.hpp, flow_state); start_ns,
-// finish_ns and completion_ms are null until known. Times are nanoseconds since the Unix epoch,
-// as the nodes report them.
+// A flow's state is pending, running, finished or failed (store.hpp, flow_state); start_ns and
+// finish_ns are null until known; completion_ms (finish - start) only for a finished flow.
+// Times are nanoseconds since the Unix epoch, as the nodes report them.
 
 #include <cstdint>
 #include <string>
