@@ -186,8 +186,8 @@ void print_routes(const json::object& routes) {
 }
 
 void print_flows(const json::array& flows) {
-  std::printf("%-6s %-4s %-4s %-9s %-14s %-12s %-12s\n", "flow", "src", "dst", "state", "bytes",
-              "length", "completion");
+  std::printf("%-6s %-4s %-4s %-9s %-14s %-12s %-12s %s\n", "flow", "src", "dst", "state", "bytes",
+              "length", "completion", "error");
   for (const auto& item : flows) {
     const auto& flow = item.get_object();
     const auto& length = flow.at("flow_spec").get_object().at("flow_len").get_object();
@@ -197,10 +197,11 @@ void print_flows(const json::array& flows) {
     std::string done = completion && completion->is_number()
                            ? fmt::format("{:.3f} s", completion->to_number<double>())
                            : "-";
-    std::printf("%-6s %-4s %-4s %-9s %-14s %-12s %-12s\n", field(flow, "flow_id").c_str(),
+    std::string error = field(flow, "error", "");
+    std::printf("%-6s %-4s %-4s %-9s %-14s %-12s %-12s %s\n", field(flow, "flow_id").c_str(),
                 field(flow, "src_node_id").c_str(), field(flow, "dst_node_id").c_str(),
                 field(flow, "state").c_str(), field(flow, "bytes").c_str(), wanted.c_str(),
-                done.c_str());
+                done.c_str(), error.empty() ? "-" : error.c_str());
   }
   if (flows.empty()) std::printf("(no flows)\n");
 }

@@ -44,6 +44,9 @@ class HttpApiTest : public ::testing::Test {
       start.node_id = id;
       bring_up_->on_message(id, start);
     }
+    for (NodeId id = 1; id <= bring_up_->topology().n_nodes(); ++id) {
+      bring_up_->on_message(id, messages::NodeTopologyReady{id});
+    }
     delivered_.clear();
   }
 
@@ -306,7 +309,7 @@ TEST_F(HttpApiTest, FlowsAreValidatedStoredSentAndReported) {
                         {"Duration": 0}, "transport": "udp"}})",
                     400);
   message = error_message(rules);
-  EXPECT_NE(message.find("flows[0].dst: node 9 is not in the topology (1..4)"), std::string::npos)
+  EXPECT_NE(message.find("flows[0].dst: 9 is not a node of the topology (1..4)"), std::string::npos)
       << message;
   EXPECT_NE(message.find("flows[0].duration_s"), std::string::npos) << message;
   EXPECT_NE(message.find("flows[0].transport"), std::string::npos) << message;
@@ -331,7 +334,7 @@ TEST_F(HttpApiTest, FlowsAreValidatedStoredSentAndReported) {
   auto flows = call("GET", "/api/flows").at("flows").as_array();
   EXPECT_EQ(flows.at(0).at("state").as_string(), "running");
   EXPECT_EQ(flows.at(1).at("state").as_string(), "pending");
-  bring_up_->on_message(3, messages::FlowFinished{1, 3, 1000000000, 3500000000, 1000000});
+  bring_up_->on_message(1, messages::FlowFinished{1, 1, 1000000000, 3500000000, 1000000, ""});
   flows = call("GET", "/api/flows").at("flows").as_array();
   EXPECT_EQ(flows.at(0).at("state").as_string(), "finished");
   EXPECT_EQ(flows.at(0).at("bytes").as_int64(), 1000000);
@@ -342,7 +345,7 @@ TEST_F(HttpApiTest, FlowsAreValidatedStoredSentAndReported) {
                     R"({"flow_id": 2, "src_node_id": 1, "dst_node_id": 2,
                         "flow_spec": {"flow_len": {"Bytes": 10}}})",
                     400);
-  EXPECT_EQ(error_message(taken), "flows[0].flow_id: 2 is taken");
+  EXPECT_EQ(error_message(taken), "flows[0].flow_id: flow 2 exists already");
   EXPECT_EQ(call("GET", "/api/flows").at("flows").as_array().size(), 2u);
 }
 

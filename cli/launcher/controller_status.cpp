@@ -95,6 +95,23 @@ Result<ControllerStatus> parse_controller_status(const std::string& text) {
       }
     }
   }
+  if (const auto* flows = tree.if_contains("flows"); flows && flows->is_array()) {
+    for (const auto& item : flows->get_array()) {
+      if (!item.is_object()) continue;
+      const JsonObject& object = item.get_object();
+      FlowStatus flow;
+      flow.id = json_number_or<std::uint64_t>(object, "id", 0);
+      flow.src = json_number_or<std::uint32_t>(object, "src", 0);
+      flow.dst = json_number_or<std::uint32_t>(object, "dst", 0);
+      flow.state = json_string_or(object, "state", "");
+      flow.bytes = json_number_or<std::uint64_t>(object, "bytes", 0);
+      if (const auto* ms = object.if_contains("completion_ms")) {
+        flow.completion_ms = json_number<double>(*ms);  // null: none
+      }
+      flow.error = json_string_or(object, "error", "");
+      status.flows.push_back(std::move(flow));
+    }
+  }
   return status;
 }
 

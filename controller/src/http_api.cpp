@@ -276,7 +276,7 @@ json::object flow_json(const FlowRecord& flow) {
   json::object flow_spec{{"flow_len", std::move(length)}, {"transport", spec.transport}};
   if (spec.rate_bytes_per_s) flow_spec["flow_rate"] = *spec.rate_bytes_per_s;
   if (spec.weight) flow_spec["flow_weight"] = *spec.weight;
-  const char* state = flow.finish_time_ns ? "finished" : flow.start_time_ns ? "running" : "pending";
+  const std::string_view state = flow_state(flow);
   json::object out{{"flow_id", spec.flow_id},
                    {"src_node_id", spec.src},
                    {"dst_node_id", spec.dst},
@@ -285,10 +285,11 @@ json::object flow_json(const FlowRecord& flow) {
                    {"bytes", flow.bytes},
                    {"start_time_ns", nullptr},
                    {"finish_time_ns", nullptr},
-                   {"completion_time_s", nullptr}};
+                   {"completion_time_s", nullptr},
+                   {"error", flow.error}};
   if (flow.start_time_ns) out["start_time_ns"] = *flow.start_time_ns;
   if (flow.finish_time_ns) out["finish_time_ns"] = *flow.finish_time_ns;
-  if (flow.start_time_ns && flow.finish_time_ns && *flow.finish_time_ns >= *flow.start_time_ns) {
+  if (state == "finished" && flow.start_time_ns && *flow.finish_time_ns >= *flow.start_time_ns) {
     out["completion_time_s"] =
         static_cast<double>(*flow.finish_time_ns - *flow.start_time_ns) / 1e9;
   }
@@ -498,7 +499,7 @@ HttpResponse HttpApi::post_flows(const std::string& body) {
   json::array out;
   for (std::size_t i = 0; i < specs.size() && i < added->ids.size(); ++i) {
     specs[i].flow_id = added->ids[i];
-    out.push_back(flow_json(FlowRecord{specs[i], {}, {}, 0}));
+    out.push_back(flow_json(FlowRecord{specs[i], {}, {}, 0, ""}));
   }
   return respond(201, json::object{{"flows", std::move(out)}});
 }

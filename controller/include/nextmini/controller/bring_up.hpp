@@ -11,15 +11,22 @@
 //     each of them. Of the two ends of an edge, the higher node id dials (dial = true).
 //   NodeTopologyReady  ->  once every node is ready: TopologyReady to all (the first time), or
 //     to the node that just became ready again (after a reconnect).
+// Flows (config [[flows]], add_flows): stored at construction; when TopologyReady is first
+//   announced, each node gets AddFlows with the flows it receives (it is dst), then each node
+//   gets AddFlows with the flows it sends (it is src) — sinks listen from StartUpReply on, and
+//   sources retry a refused connect, so this order is a courtesy, not a requirement. Flows added
+//   later are sent at once. UserFlowStart -> store.flow_started, FlowFinished ->
+//   store.flow_finished, each logged; a report from a node other than the flow's src is ignored.
+//   When a flow's src node disconnects after its AddFlows went out, its unfinished flows are
+//   marked failed ("source node N disconnected"): a stopping node cancels its flows without a
+//   report, and flows are not restarted. A later FlowFinished from that node still overrides.
 // A node id that connects again (same id) gets the full state again and its neighbours get
 // AddNode again, so they re-dial or accept; the previous connection of that id is closed.
 // Run-time control (the HTTP API, http_api.hpp): set_link_params() merges a change into the
 // Store and sends the link's sending node its current SetLinkParams; a link going down or up
 // recomputes the shortest-path routes around the down links (routing.hpp, reroute()) and sends
 // InstallRoutes{full, new version} to every connected node whose entries changed. A node that
-// (re)connects gets the Store's current link parameters and the current routes. add_flows()
-// checks and stores flows and sends AddFlows to their src and dst nodes. (Helper H3's controller
-// flows bring the same add_flows()/flows() interface with the full [[flows]] rules.)
+// (re)connects gets the Store's current link parameters and the current routes.
 // Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
 // "startup.unknown_node" and close; no free id -> "startup.full" and close. A message other than
 // StartUp first, a second StartUp, or a controller-to-node type -> "protocol.unexpected"
@@ -50,7 +57,7 @@ struct Outgoing {
 };
 
 // What add_flows() did: the ids of the flows (given or assigned, in order) and the AddFlows to
-// send now.
+// send now (empty until TopologyReady, when they are sent with the configured flows).
 struct FlowsAdded {
   std::vector<messages::FlowId> ids;
   std::vector<Outgoing> outgoing;
@@ -89,11 +96,10 @@ class BringUp {
   std::vector<Outgoing> set_link_params(NodeId src, NodeId dst, const messages::LinkParams& change);
   // The current parameters of every directed topology link (empty params: nothing set).
   std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params() const;
-  // Adds flows at run time (the HTTP API): checks every one (src and dst nodes 1..n and
-  // different, exactly one of length_bytes >= 1 and duration_s > 0, rate >= 1, weight
-  // 1..1000000, transport "tcp", a given id new), all or nothing; id 0 gets the next free id;
-  // stores them; AddFlows goes to each connected src and dst node. Error "flows.invalid" lists
-  // every problem as "flows[i].field: message" with FlowSpec's field names.
+  // Adds flows at run time (the HTTP API): checks every one (flow_config.hpp: nodes, length,
+  // transport, route pin; a given id must be new), all or nothing; id 0 gets the next free id;
+  // stores them. Error "flows.invalid" lists every problem as "flows[i].field: message" with
+  // FlowSpec's field names.
   Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
   // Every flow the store knows, by id (empty if the store fails; the failure is logged).
   std::vector<FlowRecord> flows() const;
@@ -133,6 +139,11 @@ class BringUp {
   // InstallRoutes for every connected node whose entries changed.
   std::vector<Outgoing> reroute_now();
   void save_routes();
+  // AddFlows for `flows`: to each dst node first, then to each src node.
+  std::vector<Outgoing> flow_messages(const std::vector<messages::FlowSpec>& flows) const;
+  void flow_started(NodeId node, const messages::UserFlowStart& started);
+  void flow_finished(NodeId node, const messages::FlowFinished& finished);
+  void fail_flows_of(NodeId node);
 
   Config config_;
   Topology topology_;
@@ -145,6 +156,8 @@ class BringUp {
   std::vector<NodeState> nodes_;  // index = node id (0 unused)
   std::map<NodeId, std::uint64_t> connection_counts_;
   bool announced_ = false;
+  std::vector<messages::FlowSpec> waiting_flows_;  // sent at the first TopologyReady
+  std::map<messages::FlowId, messages::FlowSpec> flow_specs_;
 };
 
 }  // namespace nextmini::controller

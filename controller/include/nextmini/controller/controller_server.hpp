@@ -69,6 +69,10 @@ class ControllerServer {
   // Rewrites the status file now (after a change that is not a bring-up event, e.g. a reroute).
   void refresh_status() { write_status(); }
 
+  // BringUp::add_flows, then sends what it returns and rewrites the status file. For the HTTP
+  // API; call on the io_context's thread.
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
+
   const ServerCounters& counters() const { return counters_; }
   ControllerStatus status() const;
 
