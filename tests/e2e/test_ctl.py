@@ -144,3 +144,23 @@ def test_ctl_link_down_reroutes_and_up_restores(network):
     assert route_edges(network, 1, 2) == [(1, 2)]
     result = network.ping(1, "10.0.0.2", count=5)
     assert result.returncode == 0 and " 0% packet loss" in result.stdout, result.stdout
+
+
+def test_ctl_flows_add_runs_a_flow_to_completion(network):
+    network.up(RING4)
+    added = ctl_json(network, "flows", "add", "1", "3", "--bytes", "2000000")
+    flow_id = added["flows"][0]["flow_id"]
+    bad = ctl(network, "flows", "add", "1", "9", "--bytes", "10", check=False)
+    assert bad.returncode == 2 and "flows[0].dst: 9 is not a node" in bad.stderr, bad
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        flow = next(f for f in ctl_json(network, "flows")["flows"] if f["flow_id"] == flow_id)
+        if flow["state"] in ("finished", "failed"):
+            break
+        time.sleep(0.5)
+    assert flow["state"] == "finished", flow
+    assert flow["bytes"] == 2000000, flow
+    assert flow["completion_time_s"] > 0, flow
+    table = ctl(network, "flows").stdout
+    print(table)
+    assert f"{flow_id}" in table and "finished" in table, table
