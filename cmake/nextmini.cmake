@@ -8,6 +8,8 @@ function(nextmini_add_unit_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+  # Helpers every test may use (tests/support/nextmini/test_support/).
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
   set(labels unit)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <span>
 
+#include "listen_on.hpp"
 #include "nextmini/messages/codec.hpp"
 #include "node_session.hpp"
 
@@ -27,20 +28,10 @@ ControllerServer::~ControllerServer() {
 }
 
 Result<void> ControllerServer::start() {
-  boost::system::error_code error;
-  const auto address = asio::ip::make_address(options_.listen_address, error);
-  if (error) {
-    return fail("server.listen",
-                fmt::format("listen address \"{}\" is not an IP address", options_.listen_address));
-  }
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
-  if (error) {
-    return fail("server.listen", fmt::format("cannot listen on {}:{}: {}", options_.listen_address,
-                                             options_.port, error.message()));
+  if (auto listening = detail::listen_on(acceptor_, options_.listen_address, options_.port,
+                                         "server.listen", "listen address", "listen on");
+      !listening) {
+    return listening;
   }
   port_ = acceptor_.local_endpoint().port();
   spdlog::info("controller listening on {}:{} ({} nodes)", options_.listen_address, port_,

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 
+#include "listen_on.hpp"
 #include "nextmini/common/json_quote.hpp"
 
 namespace nextmini::controller {
@@ -112,20 +113,10 @@ HttpServer::~HttpServer() {
 }
 
 Result<void> HttpServer::start() {
-  boost::system::error_code error;
-  const auto address = asio::ip::make_address(options_.address, error);
-  if (error) {
-    return fail("http.listen",
-                fmt::format("HTTP address \"{}\" is not an IP address", options_.address));
-  }
-  const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
-  if (error) {
-    return fail("http.listen", fmt::format("cannot serve the HTTP API on {}:{}: {}",
-                                           options_.address, options_.port, error.message()));
+  if (auto listening = detail::listen_on(acceptor_, options_.address, options_.port, "http.listen",
+                                         "HTTP address", "serve the HTTP API on");
+      !listening) {
+    return listening;
   }
   port_ = acceptor_.local_endpoint().port();
   spdlog::info("HTTP API on http://{}:{}/api/", options_.address, port_);

@@ -13,6 +13,7 @@
 
 #include "fake_controller.hpp"
 #include "nextmini/messages/codec.hpp"
+#include "nextmini/test_support/run_until.hpp"
 
 namespace nextmini::dataplane {
 namespace {
@@ -25,15 +26,7 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-template <typename Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.run_one_for(10ms);
-  }
-  return true;
-}
+using nextmini::test_support::run_until;
 
 TEST(ControlClientConfig, ParsesUrls) {
   auto plain = ControlClientConfig::from_url("ws://127.0.0.1:3000");

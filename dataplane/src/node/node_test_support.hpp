@@ -18,6 +18,7 @@
 
 #include "fake_controller.hpp"
 #include "nextmini/dataplane/node/node.hpp"
+#include "nextmini/test_support/run_until.hpp"
 
 namespace nextmini::dataplane {
 
@@ -26,15 +27,7 @@ using Bytes = std::vector<std::uint8_t>;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-template <typename Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.run_one_for(10ms);
-  }
-  return true;
-}
+using nextmini::test_support::run_until;
 
 // An IPv4/UDP packet (no checksums needed by the overlay) between two overlay addresses.
 inline Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port,

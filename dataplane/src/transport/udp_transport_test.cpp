@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "nextmini/test_support/run_until.hpp"
+
 namespace nextmini::dataplane {
 namespace {
 
@@ -15,15 +17,7 @@ using udp = asio::ip::udp;
 using Bytes = std::vector<std::uint8_t>;
 using namespace std::chrono_literals;
 
-template <typename Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.run_one_for(10ms);
-  }
-  return true;
-}
+using nextmini::test_support::run_until;
 
 Bytes pattern(std::size_t size, std::uint32_t seed) {
   Bytes bytes(size);
