@@ -174,8 +174,9 @@ def raise_tcp_buffers(net, nodes, max_bytes=64 * 1024 * 1024):
 
 
 def iperf(net, src, dst, *extra, port=5201, seconds=5):
-    """iperf3 from node `src` to node `dst`'s overlay address; the client's JSON report."""
-    server = start_server(net, dst, address(dst), port=port)
+    """iperf3 from node `src` to node `dst`'s overlay address; the client's JSON report (with
+    the server's, as server_output_json, when `extra` has --get-server-output)."""
+    server = start_server(net, dst, address(dst), port=port, extra=("-J",))
     try:
         return run_client(net, src, address(dst), *extra, port=port, timeout=seconds + 60)
     finally:
@@ -192,10 +193,13 @@ def stream_mbps(report):
 
 
 def udp_out_of_order(report):
-    """Datagrams the iperf3 server saw out of order, and datagrams sent."""
-    streams = report["end"]["streams"]
-    return (sum(s["udp"].get("out_of_order", 0) for s in streams),
-            sum(s["udp"]["packets"] for s in streams))
+    """Datagrams the iperf3 server saw out of order, and datagrams it received, from a UDP
+    client report taken with --get-server-output (the client's own streams count nothing)."""
+    server = report.get("server_output_json")
+    assert server, "no server_output_json in the iperf3 report (--get-server-output?)"
+    streams = server["end"]["streams"]
+    return (sum(s["udp"]["out_of_order"] for s in streams),
+            sum(s["udp"]["packets"] - s["udp"]["lost_packets"] for s in streams))
 
 
 # ---------------------------------------------------------------------------- one network
@@ -298,7 +302,7 @@ def udp_reorder(net, profile):
     """iperf3 UDP at 20 Mbit/s from 1 to 2 (a datagram every ~0.5 ms, far closer than the
     jitter): (out-of-order datagrams, datagrams)."""
     report = iperf(net, 1, 2, "-u", "-b", "20M", "-t", str(profile.udp_seconds),
-                   seconds=profile.udp_seconds)
+                   "--get-server-output", seconds=profile.udp_seconds)
     return udp_out_of_order(report)
 
 
