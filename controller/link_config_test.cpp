@@ -14,6 +14,7 @@
 #include "nextmini/controller/memory_store.hpp"
 #include "nextmini/controller/routing.hpp"
 #include "nextmini/controller/topology.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 namespace {
@@ -40,7 +41,7 @@ std::string parse_error(const std::string& text) {
 TEST(LinkConfigTest, NoLinkTablesMeansNoParams) {
   const Config config = parse_ok("");
   EXPECT_TRUE(config.link_params.empty());
-  EXPECT_FALSE(has_any_knob(config.link_defaults));
+  EXPECT_FALSE(messages::has_any_knob(config.link_defaults));
 }
 
 TEST(LinkConfigTest, EveryKeyInLinkDefaultsReachesEveryDirectedLink) {
@@ -177,7 +178,7 @@ jitter_distribution = "pareto"
 drop_policy = "fq"
 scheduler = "sfq"
 reorder = "no"
-mtu = 100
+mtu = 50
 burst = "lots"
 duplicate = 5
 corrupt = "-1%"
@@ -203,7 +204,7 @@ size = 1
            R"(links[0].drop_policy: "fq" is not one of "taildrop", "red", "codel")",
            R"(links[0].scheduler: "sfq" is not one of "fifo", "wrr", "drr")",
            R"(links[0].reorder: "no" is not true or false)",
-           "links[0].mtu: 100 is not an integer between 576 and 65535",
+           "links[0].mtu: 50 is not an integer between 68 and 65535",
            "links[0].burst: 'lots'",
            "links[0].duplicate: 5 is not a percentage",
            "links[0].corrupt: '-1%'",
@@ -239,12 +240,14 @@ dst = 2
 jitter = "15ms"
 reorder = false
 )");
-  EXPECT_NE(message.find(R"(links[0]: link 1 -> 2: jitter "15ms" is larger than delay "10ms")"),
-            std::string::npos)
+  EXPECT_NE(
+      message.find(
+          R"(links[0]: link 1 -> 2: jitter: 15ms is larger than delay 10ms with reorder = false)"),
+      std::string::npos)
       << message;
   // reorder unset means false (the node keeps order by default).
   const std::string unset = parse_error("[[links]]\nsrc = 2\ndst = 3\njitter = \"1ms\"\n");
-  EXPECT_NE(unset.find(R"(links[0]: link 2 -> 3: jitter "1ms" is larger than delay "0ms" with )"
+  EXPECT_NE(unset.find(R"(links[0]: link 2 -> 3: jitter: 1ms is larger than delay 0ms with )"
                        R"(reorder = false (the default))"),
             std::string::npos)
       << unset;
@@ -361,21 +364,6 @@ TEST(LinkConfigTest, WrongTableShapes) {
   EXPECT_NE(message.find("link_defaults: 3 is not a table"), std::string::npos) << message;
   EXPECT_NE(message.find("links: a list is not a list of [[links]] tables"), std::string::npos)
       << message;
-}
-
-TEST(LinkConfigTest, MergeTakesOnlySetKnobs) {
-  LinkParams base;
-  base.delay_ns = 1;
-  base.rate_bps = 2;
-  LinkParams over;
-  over.rate_bps = 3;
-  over.up = false;
-  merge_link_params(base, over);
-  EXPECT_EQ(base.delay_ns, 1u);
-  EXPECT_EQ(base.rate_bps, 3u);
-  EXPECT_EQ(base.up, false);
-  EXPECT_TRUE(has_any_knob(base));
-  EXPECT_FALSE(has_any_knob(LinkParams{}));
 }
 
 // BringUp sends each node, after its InstallRoutes, one SetLinkParams per configured outgoing link.

@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "nextmini/dataplane/link/mahimahi_trace.hpp"
 #include "nextmini/dataplane/link/trace_shaper.hpp"
+#include "nextmini/messages/mahimahi_trace.hpp"
 
 namespace {
 
@@ -24,12 +24,12 @@ void check(bool condition) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto parsed = dp::parse_mahimahi_trace(text);
+  auto parsed = nextmini::messages::parse_mahimahi_trace(text);
   if (!parsed) {
     check(!parsed.error().message.empty());
     return 0;
   }
-  const dp::MahimahiTrace& trace = *parsed;
+  const nextmini::messages::MahimahiTrace& trace = *parsed;
   check(!trace.slots.empty());
   check(trace.period_ms > 0 && trace.period_ms == trace.slots.back().ms);
   std::uint64_t total = 0;

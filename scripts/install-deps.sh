@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end tests and benchmarks
-  iproute2 iputils-ping iperf3 curl netcat-openbsd procps kmod python3-pytest
+  iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest
 )
 
 missing=()

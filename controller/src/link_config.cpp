@@ -11,7 +11,8 @@
 #include "link_config_reader.hpp"
 #include "nextmini/controller/topology.hpp"
 #include "nextmini/controller/units.hpp"
-#include "nextmini/dataplane/link/mahimahi_trace.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
+#include "nextmini/messages/mahimahi_trace.hpp"
 
 namespace nextmini::controller {
 
@@ -82,7 +83,8 @@ class LinkReader {
       } else if (key == "corrupt") {
         params.corrupt_percent = percent(value, path);
       } else if (key == "queue_packets") {
-        params.queue_packets = integer(value, path, 1, 100000000, "an integer between 1 and 1e8");
+        params.queue_packets =
+            integer(value, path, 1, messages::kMaxLinkQueuePackets, "an integer between 1 and 1e8");
       } else if (key == "queue_bytes") {
         params.queue_bytes = size(value, path, 1);
       } else if (key == "drop_policy") {
@@ -90,7 +92,8 @@ class LinkReader {
       } else if (key == "scheduler") {
         params.scheduler = choice(value, path, {"fifo", "wrr", "drr"});
       } else if (key == "mtu") {
-        if (auto mtu = integer(value, path, 576, 65535, "an integer between 576 and 65535")) {
+        if (auto mtu = integer(value, path, messages::kMinLinkMtu, messages::kMaxLinkMtu,
+                               "an integer between 68 and 65535")) {
           params.mtu = static_cast<std::uint32_t>(*mtu);
         }
       } else if (key == "flow_weight") {
@@ -156,7 +159,7 @@ class LinkReader {
     }
     std::ostringstream content;
     content << in.rdbuf();
-    if (auto parsed = dataplane::parse_mahimahi_trace(content.str()); !parsed) {
+    if (auto parsed = messages::parse_mahimahi_trace(content.str()); !parsed) {
       error(fmt::format("{}: \"{}\": {}", path, file.string(), parsed.error().message));
       return std::nullopt;
     }
@@ -318,49 +321,7 @@ const toml::array* table_list(LinkReader& reader, const toml::table& root, std::
   return array;
 }
 
-std::string format_ns(std::uint64_t ns) {
-  if (ns % 1000000 == 0) return fmt::format("{}ms", ns / 1000000);
-  if (ns % 1000 == 0) return fmt::format("{}us", ns / 1000);
-  return fmt::format("{}ns", ns);
-}
-
 }  // namespace
-
-bool has_any_knob(const LinkParams& p) { return p != LinkParams{}; }
-
-void merge_link_params(LinkParams& base, const LinkParams& over) {
-  auto take = [](auto& to, const auto& from) {
-    if (from) to = from;
-  };
-  take(base.rate_bps, over.rate_bps);
-  take(base.burst_bytes, over.burst_bytes);
-  take(base.delay_ns, over.delay_ns);
-  take(base.jitter_ns, over.jitter_ns);
-  take(base.jitter_distribution, over.jitter_distribution);
-  take(base.reorder, over.reorder);
-  // `loss` is one key: its Bernoulli and Gilbert-Elliott forms replace each other.
-  if (over.loss_percent && !over.ge_p_percent) {
-    base.ge_p_percent.reset();
-    base.ge_r_percent.reset();
-    base.ge_one_minus_h_percent.reset();
-    base.ge_one_minus_k_percent.reset();
-  }
-  if (over.ge_p_percent && !over.loss_percent) base.loss_percent.reset();
-  take(base.loss_percent, over.loss_percent);
-  take(base.ge_p_percent, over.ge_p_percent);
-  take(base.ge_r_percent, over.ge_r_percent);
-  take(base.ge_one_minus_h_percent, over.ge_one_minus_h_percent);
-  take(base.ge_one_minus_k_percent, over.ge_one_minus_k_percent);
-  take(base.duplicate_percent, over.duplicate_percent);
-  take(base.corrupt_percent, over.corrupt_percent);
-  take(base.queue_packets, over.queue_packets);
-  take(base.queue_bytes, over.queue_bytes);
-  take(base.drop_policy, over.drop_policy);
-  take(base.scheduler, over.scheduler);
-  take(base.mtu, over.mtu);
-  take(base.trace, over.trace);
-  take(base.up, over.up);
-}
 
 void read_link_config(const toml::table& root, std::uint32_t n_nodes, Config& config,
                       std::vector<std::string>& errors) {
@@ -436,7 +397,7 @@ std::map<std::pair<NodeId, NodeId>, LinkParams> resolve_link_params(
   std::map<std::pair<NodeId, NodeId>, LinkParams> resolved;
   // Which table last set something on each directed link, for messages.
   std::map<std::pair<NodeId, NodeId>, std::string> source;
-  if (has_any_knob(config.link_defaults)) {
+  if (messages::has_any_knob(config.link_defaults)) {
     for (const auto& [a, b] : topology.edges()) {
       resolved[{a, b}] = config.link_defaults;
       resolved[{b, a}] = config.link_defaults;
@@ -458,20 +419,16 @@ std::map<std::pair<NodeId, NodeId>, LinkParams> resolve_link_params(
     std::vector<std::pair<NodeId, NodeId>> directions = {{entry.src, entry.dst}};
     if (entry.bidirectional) directions.emplace_back(entry.dst, entry.src);
     for (const auto& key : directions) {
-      merge_link_params(resolved[key], entry.params);
+      messages::merge_link_params(resolved[key], entry.params);
       source[key] = entry.path;
     }
   }
   for (auto it = resolved.begin(); it != resolved.end();) {
-    const LinkParams& p = it->second;
-    // The node keeps packet order unless reorder = true (DelayParams' default).
-    if (!p.reorder.value_or(false) && p.jitter_ns.value_or(0) > p.delay_ns.value_or(0)) {
-      errors.push_back(fmt::format(
-          "{}: link {} -> {}: jitter \"{}\" is larger than delay \"{}\" with reorder = false{}",
-          source[it->first], it->first.first, it->first.second, format_ns(*p.jitter_ns),
-          format_ns(p.delay_ns.value_or(0)), p.reorder.has_value() ? "" : " (the default)"));
+    if (auto valid = messages::check_link_params(it->second); !valid) {
+      errors.push_back(fmt::format("{}: link {} -> {}: {}", source[it->first], it->first.first,
+                                   it->first.second, valid.error().message));
     }
-    it = has_any_knob(p) ? std::next(it) : resolved.erase(it);
+    it = messages::has_any_knob(it->second) ? std::next(it) : resolved.erase(it);
   }
   return resolved;
 }

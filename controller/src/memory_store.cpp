@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "nextmini/controller/link_config.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 
@@ -48,7 +48,7 @@ Result<void> MemoryStore::merge_link_params(messages::NodeId src, messages::Node
   if (src == 0 || dst == 0 || src == dst) {
     return fail("store.invalid", fmt::format("link {} -> {} is not a link", src, dst));
   }
-  controller::merge_link_params(links_[{src, dst}], params);  // the free function of link_config
+  messages::merge_link_params(links_[{src, dst}], params);
   return ok();
 }
 

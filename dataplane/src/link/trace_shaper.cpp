@@ -5,11 +5,11 @@
 
 namespace nextmini::dataplane {
 
-TraceShaper::TraceShaper(MahimahiTrace trace, TimeNs start) noexcept {
+TraceShaper::TraceShaper(messages::MahimahiTrace trace, TimeNs start) noexcept {
   set_trace(std::move(trace), start);
 }
 
-void TraceShaper::set_trace(MahimahiTrace trace, TimeNs now) noexcept {
+void TraceShaper::set_trace(messages::MahimahiTrace trace, TimeNs now) noexcept {
   trace_ = std::move(trace);
   start_ = now;
   base_ms_ = 0;
@@ -25,7 +25,7 @@ void TraceShaper::forfeit() noexcept {
 
 void TraceShaper::apply(std::uint64_t abs_ms, std::uint32_t opportunities) noexcept {
   if (credit_ > 0 && credit_ms_ != abs_ms) forfeit();
-  credit_ += static_cast<std::int64_t>(opportunities * MahimahiTrace::kOpportunityBytes);
+  credit_ += static_cast<std::int64_t>(opportunities * messages::MahimahiTrace::kOpportunityBytes);
   credit_ms_ = abs_ms;
 }
 
@@ -46,7 +46,8 @@ void TraceShaper::advance(TimeNs now) noexcept {
   if (next_ == 0 && now_ms >= base_ms_ + 2 * period) {
     const std::uint64_t loops = (now_ms - base_ms_) / period - 1;
     forfeit();
-    const std::uint64_t loop_bytes = trace_.total_opportunities * MahimahiTrace::kOpportunityBytes;
+    const std::uint64_t loop_bytes =
+        trace_.total_opportunities * messages::MahimahiTrace::kOpportunityBytes;
     const std::uint64_t debt = static_cast<std::uint64_t>(-credit_);
     const std::uint64_t paid = std::min(debt, loops * loop_bytes);
     credit_ += static_cast<std::int64_t>(paid);
@@ -87,7 +88,7 @@ TimeNs TraceShaper::next_send_time(std::uint64_t /*size_bytes*/, TimeNs now) noe
   std::uint64_t base = base_ms_;
   std::size_t i = next_;
   for (;;) {
-    granted += trace_.slots[i].opportunities * MahimahiTrace::kOpportunityBytes;
+    granted += trace_.slots[i].opportunities * messages::MahimahiTrace::kOpportunityBytes;
     if (granted > debt) return start_ + (base + trace_.slots[i].ms) * kNsPerMs;
     if (++i == trace_.slots.size()) {
       i = 0;

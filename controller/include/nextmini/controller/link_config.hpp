@@ -21,15 +21,10 @@ namespace nextmini::controller {
 
 class Topology;
 
-// Whether any knob of `params` is set.
-bool has_any_knob(const messages::LinkParams& params);
-
-// `over`'s set knobs replace those of `base`.
-void merge_link_params(messages::LinkParams& base, const messages::LinkParams& over);
-
 // Resolves config.link_defaults and config.link_entries on `topology` into a map keyed by
 // directed link; appends an error for a link that is not a topology edge or a merged result
-// that is inconsistent (jitter larger than delay with reorder = false).
+// that breaks a rule of messages::check_link_params (e.g. jitter larger than delay with
+// reorder = false).
 std::map<std::pair<NodeId, NodeId>, messages::LinkParams> resolve_link_params(
     const Config& config, const Topology& topology, std::vector<std::string>& errors);
 

@@ -18,17 +18,17 @@
 #include <cstdint>
 
 #include "nextmini/dataplane/link/link_time.hpp"
-#include "nextmini/dataplane/link/mahimahi_trace.hpp"
+#include "nextmini/messages/mahimahi_trace.hpp"
 
 namespace nextmini::dataplane {
 
 class TraceShaper {
  public:
   // `trace` must come from parse_mahimahi_trace (at least one slot, period > 0).
-  TraceShaper(MahimahiTrace trace, TimeNs start) noexcept;
+  TraceShaper(messages::MahimahiTrace trace, TimeNs start) noexcept;
 
   // Replaces the trace at run time; the new one starts at `now` and any credit or debt is reset.
-  void set_trace(MahimahiTrace trace, TimeNs now) noexcept;
+  void set_trace(messages::MahimahiTrace trace, TimeNs now) noexcept;
 
   bool can_send(std::uint64_t size_bytes, TimeNs now) noexcept;
   void consume(std::uint64_t size_bytes, TimeNs now, std::uint64_t segments = 1) noexcept;
@@ -36,7 +36,7 @@ class TraceShaper {
   // can go now). A function of the debt only, so size_bytes does not change the answer.
   TimeNs next_send_time(std::uint64_t size_bytes, TimeNs now) noexcept;
 
-  const MahimahiTrace& trace() const noexcept { return trace_; }
+  const messages::MahimahiTrace& trace() const noexcept { return trace_; }
   // Credit of the current millisecond in bytes (negative: debt).
   std::int64_t credit_bytes(TimeNs now) noexcept;
 
@@ -52,7 +52,7 @@ class TraceShaper {
   void apply(std::uint64_t abs_ms, std::uint32_t opportunities) noexcept;
   void forfeit() noexcept;
 
-  MahimahiTrace trace_;
+  messages::MahimahiTrace trace_;
   TimeNs start_ = 0;
   std::uint64_t base_ms_ = 0;  // start of the current loop, in ms since start_
   std::size_t next_ = 0;       // next slot of the current loop not yet granted

@@ -1,8 +1,8 @@
-#include "nextmini/dataplane/link/mahimahi_trace.hpp"
+#include "nextmini/messages/mahimahi_trace.hpp"
 
 #include <string>
 
-namespace nextmini::dataplane {
+namespace nextmini::messages {
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -65,4 +65,4 @@ Result<MahimahiTrace> parse_mahimahi_trace(std::string_view text) {
   return trace;
 }
 
-}  // namespace nextmini::dataplane
+}  // namespace nextmini::messages

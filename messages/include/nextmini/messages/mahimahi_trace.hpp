@@ -14,7 +14,7 @@
 
 #include "nextmini/common/result.hpp"
 
-namespace nextmini::dataplane {
+namespace nextmini::messages {
 
 struct TraceSlot {
   std::uint64_t ms = 0;             // timestamp within one period
@@ -42,4 +42,4 @@ struct MahimahiTrace {
 // a too large one, an empty trace, a trace whose last timestamp is 0.
 Result<MahimahiTrace> parse_mahimahi_trace(std::string_view text);
 
-}  // namespace nextmini::dataplane
+}  // namespace nextmini::messages
