@@ -398,3 +398,76 @@ def measure_no_emulation(net, workdir, profile):
     two_ms = statistics.median(two_hops.rtt_list())
     return {"veth_rtt_ms": veth_ms, "one_hop_rtt_ms": one_ms, "two_hop_rtt_ms": two_ms,
             "hop_adds_rtt_ms": one_ms - veth_ms, "forwarding_node_adds_rtt_ms": two_ms - one_ms}
+
+
+def wait_flows(net, count, within):
+    """Polls the controller's status until `count` flows are finished or failed; the flows."""
+    deadline = time.monotonic() + within
+    while True:
+        status = net.status().get("controller_status") or {}
+        flows = status.get("flows", [])
+        done = [f for f in flows if f.get("state") in ("finished", "failed")]
+        if len(done) >= count:
+            return flows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"flows not done within {within} s: {flows}")
+        time.sleep(0.5)
+
+
+def measure_wrr(net, workdir, profile, seconds=None):
+    """Two controller flows 1 -> 2 of the same duration, flow_weight 1 and 2, over one
+    100 Mbit/s, 10 ms link with scheduler = "wrr": each flow's goodput (bytes / completion
+    time) and the ratio weight-2 / weight-1."""
+    seconds = seconds or profile.tcp_seconds + profile.tcp_omit
+    flows = [{"id": weight, "src_node_id": 1, "dst_node_id": 2,
+              "flow_spec": {"flow_len": {"Duration": float(seconds)}, "flow_weight": weight,
+                            "transport": "tcp"}} for weight in (1, 2)]
+    text = line_config(2, [dict(RATE_DELAY, scheduler="wrr")], flows=flows)
+    with Up(net, workdir, "wrr", text):
+        done = wait_flows(net, 2, within=seconds + 60)
+    by_id = {f["id"]: f for f in done}
+    for flow in by_id.values():
+        assert flow["state"] == "finished", f"flow {flow['id']} failed: {flow}"
+    mbps = {w: by_id[w]["bytes"] * 8 / (by_id[w]["completion_ms"] / 1000) / 1e6 for w in (1, 2)}
+    return {"weight1_mbps": mbps[1], "weight2_mbps": mbps[2], "ratio": mbps[2] / mbps[1],
+            "weight1_bytes": by_id[1]["bytes"], "weight2_bytes": by_id[2]["bytes"]}
+
+
+def measure_runtime_change(net, workdir, profile, before_ms=10, after_ms=40):
+    """Delay 10 ms on 1 -> 2; node 1 pings node 2 every 10 ms (`ping -D`) while
+    `nextmini ctl link set 1 2 --delay 40ms` runs. Returns how long after the command started
+    the first probe with the new RTT was sent, whether every later probe has it, and the lost
+    probes (of all)."""
+    link = {"src": 1, "dst": 2, "delay": f"{before_ms}ms"}
+    interval, count = 0.01, 300
+    threshold = before_ms + (after_ms - before_ms) / 2  # RTT between the old and the new
+    with Up(net, workdir, "runtime_change", line_config(2, [link])):
+        wait_reachable(net, 1, 2)
+        pinger = subprocess.Popen(
+            [net.binary, "exec", "1", "--", "ping", "-n", "-D", "-c", str(count), "-i",
+             str(interval), "-W", "2", address(2)], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.0)
+        changed_at = time.time()
+        change = net.cmd("ctl", "link", "set", "1", "2", "--delay", f"{after_ms}ms")
+        answered_at = time.time()
+        output = pinger.communicate(timeout=count * interval * 3 + 30)[0]
+    assert change.returncode == 0, f"ctl link set failed:\n{change.stdout}\n{change.stderr}"
+    rtts, stamps = {}, {}
+    for line in output.splitlines():
+        match = PING_LINE.match(line)
+        if match and not match.group("dup") and match.group("stamp"):
+            rtts[int(match.group("seq"))] = float(match.group("rtt"))
+            stamps[int(match.group("seq"))] = float(match.group("stamp"))
+    assert rtts, f"no ping reply:\n{output[-2000:]}"
+    new = [seq for seq in sorted(rtts) if rtts[seq] >= threshold]
+    assert new, f"no ping saw the new delay (RTTs up to {max(rtts.values())} ms)"
+    first = new[0]
+    sent_at = stamps[first] - rtts[first] / 1000
+    later = [seq for seq in sorted(rtts) if seq >= first]
+    return {"shows_after_s": sent_at - changed_at, "ctl_took_s": answered_at - changed_at,
+            "lost": count - len(rtts), "probes": count,
+            "old_rtt_ms": statistics.median([rtts[s] for s in sorted(rtts) if s < first]
+                                            or [math.nan]),
+            "new_rtt_ms": statistics.median([rtts[s] for s in later]),
+            "stays_new": all(rtts[s] >= threshold for s in later)}
