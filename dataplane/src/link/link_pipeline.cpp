@@ -184,6 +184,11 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
   batch.clear();
 }
 
+std::uint64_t LinkPipeline::shaped_size(const Packet& packet) const noexcept {
+  const std::uint64_t size = packet.size();
+  return size > config_.framing_overhead ? size - config_.framing_overhead : size;
+}
+
 bool LinkPipeline::shaper_ready(std::uint64_t bytes, TimeNs now) noexcept {
   if (trace_shaper_) return trace_shaper_->can_send(bytes, now);
   return bucket_.unlimited() || bucket_.can_send(bytes, now);
@@ -215,8 +220,8 @@ void LinkPipeline::transmit(TimeNs now) noexcept {
       if (!head_.valid()) return;
       head_segments_ = packet_segments(head_);
     }
-    if (!shaper_ready(head_.size(), now)) return;
-    shaper_consume(head_.size(), head_segments_, now);
+    if (!shaper_ready(shaped_size(head_), now)) return;
+    shaper_consume(shaped_size(head_), head_segments_, now);
     Packet packet = std::move(head_);
     if (lose()) {
       counters_.lost += head_segments_;
@@ -261,7 +266,7 @@ TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {
       head_ = scheduler_->dequeue(now);
       if (head_.valid()) head_segments_ = packet_segments(head_);
     }
-    if (head_.valid()) wake = std::min(wake, shaper_next(head_.size(), now));
+    if (head_.valid()) wake = std::min(wake, shaper_next(shaped_size(head_), now));
   }
   if (wake != kNever && wake < now) wake = now;
   return wake;

@@ -628,5 +628,62 @@ TEST(LinkPipeline, GilbertElliottLossIsBursty) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
+TEST(LinkPipeline, ApplyReadsGilbertElliottAndTraceFields) {
+  PacketPool pool(64, 2048);
+  LinkPipeline pipeline(LinkPipelineConfig{}, pool, 7);
+  messages::LinkParams ge;
+  ge.ge_p_percent = 1;
+  ge.ge_r_percent = 25;
+  ge.ge_one_minus_h_percent = 90;
+  ASSERT_TRUE(pipeline.apply(ge, 0));
+  ASSERT_TRUE(pipeline.config().gilbert_elliott.has_value());
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->p, 0.01);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->r, 0.25);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->one_minus_h, 0.90);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->one_minus_k, 0.0);  // the default
+  messages::LinkParams only_k;  // a later message changes one field of the running model
+  only_k.ge_one_minus_k_percent = 2;
+  ASSERT_TRUE(pipeline.apply(only_k, 0));
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->one_minus_k, 0.02);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->p, 0.01);
+
+  messages::LinkParams trace;
+  trace.trace = "1\n2\n";
+  ASSERT_TRUE(pipeline.apply(trace, 0));
+  ASSERT_TRUE(pipeline.config().trace.has_value());
+  EXPECT_EQ(pipeline.config().trace->period_ms, 2u);
+  messages::LinkParams burst;  // a burst replaces a running trace (as a rate does): it needs a rate
+  burst.burst_bytes = 3000;
+  EXPECT_FALSE(pipeline.apply(burst, 0));
+  messages::LinkParams bad_trace;
+  bad_trace.trace = "abc\n";
+  auto refused = pipeline.apply(bad_trace, 0);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message.find("trace"), 0u) << refused.error().message;
+  EXPECT_EQ(pipeline.config().trace->period_ms, 2u);  // unchanged
+}
+
+TEST(LinkPipeline, FramingOverheadIsNotShaped) {
+  // 8 Mbit/s = 1 byte/us. Packets of 1036 bytes with 36 bytes of framing: 1000 shaped bytes.
+  PacketPool pool(4096, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;
+  config.framing_overhead = 36;
+  LinkPipeline pipeline(config, pool, 7);
+  std::uint64_t packets = 0;
+  run(
+      pipeline, 0, kSecond,
+      [&](TimeNs now) {
+        if (pipeline.queued_packets() < 200) {
+          PacketBatch in = batch_of(pool, PacketBatch::kMaxBatch, 1036);
+          pipeline.enqueue(in, now);
+        }
+      },
+      [&](const Packet&, TimeNs now) {
+        if (now < kSecond) ++packets;
+      });
+  EXPECT_NEAR(static_cast<double>(packets), 1000.0, 10.0);  // 1 MB/s of 1000-byte packets
+}
+
 }  // namespace
 }  // namespace nextmini::dataplane

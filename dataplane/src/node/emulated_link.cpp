@@ -1,7 +1,10 @@
 #include "nextmini/dataplane/node/emulated_link.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
+
+#include "nextmini/dataplane/core/overlay_header.hpp"
 
 namespace nextmini::dataplane {
 
@@ -65,7 +68,10 @@ void EmulatedLink::arm(TimeNs wake, TimeNs now) {
   if (armed_for_ != kNever && armed_for_ <= wake) return;  // an earlier wake-up is armed
   armed_for_ = wake;
   const std::uint64_t generation = ++generation_;
-  timer_.expires_after(std::chrono::nanoseconds(wake > now ? wake - now : 0));
+  // Relative to the clock read now (not `now`, which may be a batch's time ago), so the work
+  // done since does not delay the wake-up.
+  const TimeNs current = std::max(now, clock_());
+  timer_.expires_after(std::chrono::nanoseconds(wake > current ? wake - current : 0));
   timer_.async_wait([this, generation](const boost::system::error_code& error) {
     if (error || generation != generation_ || closed_) return;
     armed_for_ = kNever;
@@ -77,7 +83,9 @@ void EmulatedLink::arm(TimeNs wake, TimeNs now) {
 Result<void> EmulatedLink::apply(const messages::LinkParams& params) {
   const TimeNs now = clock_();
   if (!pipeline_) {
-    auto created = LinkPipeline::create(LinkPipelineConfig{}, pool_, seed_, now);
+    LinkPipelineConfig config;
+    config.framing_overhead = kOverlayHeaderSize;  // `rate` applies to the IP packets
+    auto created = LinkPipeline::create(config, pool_, seed_, now);
     if (!created) return Failure{created.error()};
     if (auto applied = (*created)->apply(params, now); !applied) return applied;
     pipeline_ = std::move(*created);

@@ -285,7 +285,8 @@ void Node::apply(const messages::StartUpReply& reply) {
       mtu = max_mtu;
     }
     if (tun_address_ != reply.tun_address) {
-      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, mtu});
+      auto configured =
+          tun_->configure({reply.tun_address, reply.prefix_length, mtu, config_.tun_tx_queue});
       if (!configured) {
         spdlog::error("node {}: {}", reply.node_id, configured.error().message);
         stop_now(configured.error());

@@ -67,6 +67,9 @@ struct LinkPipelineConfig {
   std::uint32_t mtu = 0;                                // 0 = no MTU check
   bool up = true;
   std::size_t delay_capacity = kDefaultDelayCapacity;  // packets the delay line can hold
+  // Bytes at the front of every packet that the emulated link does not carry (the overlay
+  // header on a node): the shaper paces the rest, so `rate` applies to the IP packets.
+  std::uint32_t framing_overhead = 0;
 };
 
 // Ok, or an error naming the first bad key and its value: "link_params.invalid" for a rule of
@@ -125,6 +128,7 @@ class LinkPipeline {
   bool up() const noexcept { return config_.up; }
 
  private:
+  std::uint64_t shaped_size(const Packet& packet) const noexcept;
   bool shaper_ready(std::uint64_t bytes, TimeNs now) noexcept;
   TimeNs shaper_next(std::uint64_t bytes, TimeNs now) noexcept;
   void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now) noexcept;

@@ -64,6 +64,9 @@ struct NodeConfig {
   std::string token;
   bool use_tun = true;
   std::string tun_name = "utun";
+  // The TUN's kernel transmit queue, in packets (what the node has not read yet; see
+  // InterfaceSettings::tx_queue_length). 0 keeps the kernel's default of 500.
+  std::uint32_t tun_tx_queue = 4096;
   std::string listen_address = "0.0.0.0";
   // Where neighbours reach the listener; empty: the listen address, or when that is a wildcard
   // the first non-loopback IPv4 address of this network namespace.
