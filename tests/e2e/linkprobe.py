@@ -173,10 +173,18 @@ def raise_tcp_buffers(net, nodes, max_bytes=64 * 1024 * 1024):
             assert result.returncode == 0, f"sysctl {key} in node {node}: {result.stderr}"
 
 
+# TCP congestion control of the iperf3 runs: the kernel's default, named, so that a machine
+# whose root namespace default was changed (new namespaces inherit it) measures the same.
+CONGESTION_CONTROL = "cubic"
+
+
 def iperf(net, src, dst, *extra, port=5201, seconds=5):
     """iperf3 from node `src` to node `dst`'s overlay address; the client's JSON report (with
-    the server's, as server_output_json, when `extra` has --get-server-output)."""
+    the server's, as server_output_json, when `extra` has --get-server-output). TCP runs use
+    CONGESTION_CONTROL."""
     server = start_server(net, dst, address(dst), port=port, extra=("-J",))
+    if "-u" not in extra:
+        extra = ("-C", CONGESTION_CONTROL, *extra)
     try:
         return run_client(net, src, address(dst), *extra, port=port, timeout=seconds + 60)
     finally:
@@ -424,13 +432,16 @@ def measure_wrr(net, workdir, profile, seconds=None):
                             "transport": "tcp"}} for weight in (1, 2)]
     text = line_config(2, [dict(RATE_DELAY, scheduler="wrr")], flows=flows)
     with Up(net, workdir, "wrr", text):
+        # The flows start at TopologyReady, with the namespace's default congestion control.
+        congestion = net.exec(1, "sysctl", "-n", "net.ipv4.tcp_congestion_control").stdout
         done = wait_flows(net, 2, within=seconds + 60)
     by_id = {f["id"]: f for f in done}
     for flow in by_id.values():
         assert flow["state"] == "finished", f"flow {flow['id']} failed: {flow}"
     mbps = {w: by_id[w]["bytes"] * 8 / (by_id[w]["completion_ms"] / 1000) / 1e6 for w in (1, 2)}
     return {"weight1_mbps": mbps[1], "weight2_mbps": mbps[2], "ratio": mbps[2] / mbps[1],
-            "weight1_bytes": by_id[1]["bytes"], "weight2_bytes": by_id[2]["bytes"]}
+            "weight1_bytes": by_id[1]["bytes"], "weight2_bytes": by_id[2]["bytes"],
+            "congestion_control": congestion.strip()}
 
 
 def measure_runtime_change(net, workdir, profile, before_ms=10, after_ms=40):
