@@ -17,6 +17,7 @@
 #include "nextmini/controller/bring_up.hpp"
 #include "nextmini/controller/config.hpp"
 #include "nextmini/controller/controller_server.hpp"
+#include "nextmini/controller/flow_config.hpp"
 #include "nextmini/controller/memory_store.hpp"
 #include "nextmini/controller/routing.hpp"
 #include "nextmini/controller/topology.hpp"
@@ -65,6 +66,9 @@ Plan load_plan(const ControllerArgs& args) {
   if (!routes) {
     throw CommandFailure{fmt::format("{}:\n{}", args.config, routes.error().message), 2};
   }
+  if (auto pins = controller::check_flow_routes(*config, *routes); !pins.empty()) {
+    throw CommandFailure{fmt::format("{}:\n{}", args.config, fmt::join(pins, "\n")), 2};
+  }
   return Plan{std::move(*config), std::move(*topology), std::move(*routes)};
 }
 
@@ -94,6 +98,7 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
   std::printf("controller: %s:%u, protocol %s, mtu %u, metrics every %u ms, %s\n",
               config.listen_address.c_str(), config.port, config.protocol.c_str(), config.mtu,
               config.metrics_interval_ms, config.token.empty() ? "no token" : "token required");
+  std::printf("flows: %zu\n", config.flows.size());
   const auto unreachable = plan.routes.unreachable_messages();
   for (std::size_t i = 0; i < unreachable.size() && i < kShownUnreachable; ++i) {
     std::printf("unreachable: %s\n", unreachable[i].c_str());

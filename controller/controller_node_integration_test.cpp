@@ -90,6 +90,12 @@ class ControllerThread {
   BringUpStatus status() {
     return on_thread([this] { return bring_up_->status(); });
   }
+  std::vector<FlowRecord> flows() {
+    return on_thread([this] { return bring_up_->flows(); });
+  }
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows) {
+    return on_thread([this, &flows] { return server_->add_flows(std::move(flows)); });
+  }
   bool has_metrics(NodeId id) {
     return on_thread([this, id] { return store_.latest_metrics(id)->has_value(); });
   }
@@ -212,6 +218,44 @@ ring_config = { n_nodes = 4 }
   const Bytes back = ipv4_udp("10.0.0.3", "10.0.0.1", "and back");
   nodes[3]->inject(back);
   EXPECT_TRUE(wait_for([&] { return delivered(*nodes[1], back); }));
+}
+
+// Nodes without a TUN run no flows: the configured flow and one added at run time reach their
+// source node (AddFlows after TopologyReady), which reports each as failed with the reason.
+// (Flows that move data need TUN devices: tests/e2e/test_flows.py.)
+TEST(ControllerNodeIntegrationTest, FlowsReachTheirSourceAndItsReportsTheStore) {
+  ControllerThread controller(R"(
+[topology]
+type = "ring"
+ring_config = { n_nodes = 3 }
+[[flows]]
+src_node_id = 1
+dst_node_id = 3
+flow_spec = { flow_len = { Bytes = 1000 } }
+)");
+  std::vector<std::unique_ptr<NodeThread>> nodes(4);
+  for (NodeId id = 1; id <= 3; ++id) {
+    nodes[id] = std::make_unique<NodeThread>(controller.port(), id);
+  }
+  ASSERT_TRUE(wait_for([&] { return controller.status().topology_ready; }));
+  auto failed = [&](messages::FlowId id) {
+    for (const auto& flow : controller.flows()) {
+      if (flow.spec.flow_id == id && flow_state(flow) == "failed") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for([&] { return failed(1); }));
+  EXPECT_NE(controller.flows()[0].error.find("runs no flows"), std::string::npos)
+      << controller.flows()[0].error;
+
+  messages::FlowSpec later;
+  later.src = 2;
+  later.dst = 1;
+  later.duration_s = 1.0;
+  auto added = controller.add_flows({later});
+  ASSERT_TRUE(added) << added.error().message;
+  ASSERT_EQ(added->ids, (std::vector<messages::FlowId>{2}));
+  EXPECT_TRUE(wait_for([&] { return failed(2); }));
 }
 
 // The config's link parameters reach the sending node of each directed link and delay its

@@ -95,6 +95,20 @@ Result<ControllerStatus> parse_controller_status(const std::string& text) {
       }
     }
   }
+  if (auto flows = tree.get_child_optional("flows")) {
+    for (const auto& [unused, item] : *flows) {
+      FlowStatus flow;
+      flow.id = item.get<std::uint64_t>("id", 0);
+      flow.src = item.get<std::uint32_t>("src", 0);
+      flow.dst = item.get<std::uint32_t>("dst", 0);
+      flow.state = item.get<std::string>("state", "");
+      flow.bytes = item.get<std::uint64_t>("bytes", 0);
+      if (auto ms = item.get_optional<double>("completion_ms"))
+        flow.completion_ms = *ms;  // null: none
+      flow.error = item.get<std::string>("error", "");
+      status.flows.push_back(std::move(flow));
+    }
+  }
   return status;
 }
 

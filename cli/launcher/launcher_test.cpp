@@ -221,6 +221,28 @@ TEST(ControllerStatusTest, ReadsOptionalNodeLists) {
   EXPECT_EQ(status->connected_ids->size(), 3u);
 }
 
+TEST(ControllerStatusTest, ReadsFlowsAsTheControllerWritesThem) {
+  auto status = parse_controller_status(
+      R"({"n_nodes": 4, "connected": 4, "ready": 4, "topology_ready": true, "flows": [
+          {"id":1,"src":1,"dst":3,"state":"finished","bytes":10000000,"start_ns":100,
+           "finish_ns":900500100,"completion_ms":900.500,"error":""},
+          {"id":2,"src":2,"dst":4,"state":"running","bytes":0,"start_ns":5,"finish_ns":null,
+           "completion_ms":null,"error":""},
+          {"id":3,"src":4,"dst":1,"state":"failed","bytes":0,"start_ns":null,"finish_ns":7,
+           "completion_ms":null,"error":"refused"}]})");
+  ASSERT_TRUE(status) << status.error().message;
+  ASSERT_EQ(status->flows.size(), 3u);
+  EXPECT_EQ(status->flows[0].id, 1u);
+  EXPECT_EQ(status->flows[0].dst, 3u);
+  EXPECT_EQ(status->flows[0].state, "finished");
+  EXPECT_EQ(status->flows[0].bytes, 10000000u);
+  ASSERT_TRUE(status->flows[0].completion_ms);
+  EXPECT_DOUBLE_EQ(*status->flows[0].completion_ms, 900.5);
+  EXPECT_EQ(status->flows[1].state, "running");
+  EXPECT_FALSE(status->flows[1].completion_ms);
+  EXPECT_EQ(status->flows[2].error, "refused");
+}
+
 TEST(ControllerStatusTest, RejectsMalformedFiles) {
   EXPECT_FALSE(parse_controller_status("{\"n_nodes\": 4,"));
   auto bad = parse_controller_status(R"({"n_nodes": "four"})");

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "flow_config_reader.hpp"
 #include "link_config_reader.hpp"
 #include "nextmini/controller/link_config.hpp"
 #include "nextmini/controller/topology.hpp"
@@ -651,7 +652,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   check.only_keys(root, "",
                   {"port", "listen_address", "base_addr", "net_mask", "protocol", "token", "mtu",
                    "metrics_interval_ms", "topology", "routing", "routes", "nodes", "link_defaults",
-                   "links", "link_rates"});
+                   "links", "link_rates", "flows"});
   check.read_uint(root, "", "port", 0, 65535, "a port number (0..65535)", config.port);
   check.read_string(root, "", "listen_address", config.listen_address);
   if (!parse_ipv4(config.listen_address)) {
@@ -675,6 +676,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_nodes(check, root, n_nodes, config);
   std::vector<std::string> link_errors;
   read_link_config(root, n_nodes, config, link_errors);
+  read_flow_config(root, n_nodes, config, link_errors);
   for (auto& message : link_errors) check.error(std::move(message));
   link_errors.clear();
   // Links are checked against the topology once everything else is valid.

@@ -323,6 +323,8 @@ const toml::array* table_list(LinkReader& reader, const toml::table& root, std::
 
 }  // namespace
 
+std::string describe_toml_value(const toml::node& node) { return shown(node); }
+
 void read_link_config(const toml::table& root, std::uint32_t n_nodes, Config& config,
                       std::vector<std::string>& errors) {
   LinkReader reader(n_nodes, std::filesystem::path(config.source_name).parent_path(), errors);

@@ -11,6 +11,15 @@
 //     each of them. Of the two ends of an edge, the higher node id dials (dial = true).
 //   NodeTopologyReady  ->  once every node is ready: TopologyReady to all (the first time), or
 //     to the node that just became ready again (after a reconnect).
+// Flows (config [[flows]], add_flows): stored at construction; when TopologyReady is first
+//   announced, each node gets AddFlows with the flows it receives (it is dst), then each node
+//   gets AddFlows with the flows it sends (it is src) — sinks listen from StartUpReply on, and
+//   sources retry a refused connect, so this order is a courtesy, not a requirement. Flows added
+//   later are sent at once. UserFlowStart -> store.flow_started, FlowFinished ->
+//   store.flow_finished, each logged; a report from a node other than the flow's src is ignored.
+//   When a flow's src node disconnects after its AddFlows went out, its unfinished flows are
+//   marked failed ("source node N disconnected"): a stopping node cancels its flows without a
+//   report, and flows are not restarted. A later FlowFinished from that node still overrides.
 // A node id that connects again (same id) gets the full state again and its neighbours get
 // AddNode again, so they re-dial or accept; the previous connection of that id is closed.
 // Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
@@ -42,6 +51,13 @@ struct Outgoing {
   bool close_after = false;
 };
 
+// What add_flows() did: the ids of the flows (given or assigned, in order) and the AddFlows to
+// send now (empty until TopologyReady, when they are sent with the configured flows).
+struct FlowsAdded {
+  std::vector<messages::FlowId> ids;
+  std::vector<Outgoing> outgoing;
+};
+
 struct BringUpStatus {
   std::uint32_t n_nodes = 0;
   std::uint32_t connected = 0;
@@ -65,6 +81,14 @@ class BringUp {
   std::vector<Outgoing> on_message(ConnectionId connection, const messages::Message& message);
   // The connection closed (by either side).
   void on_disconnect(ConnectionId connection);
+
+  // Adds flows at run time (the HTTP API): checks every one (flow_config.hpp: nodes, length,
+  // transport, route pin; a given id must be new), all or nothing; id 0 gets the next free id;
+  // stores them. Error "flows.invalid" lists every problem as "flows[i].field: message" with
+  // FlowSpec's field names.
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
+  // Every flow the store knows, by id (empty if the store fails; the failure is logged).
+  std::vector<FlowRecord> flows() const;
 
   BringUpStatus status() const;
   // The node a connection speaks for, once its StartUp was accepted.
@@ -91,6 +115,11 @@ class BringUp {
   std::vector<Outgoing> refuse(ConnectionId connection, std::string code, std::string message,
                                std::string_view in_reply_to, bool close);
   void persist(NodeId node);
+  // AddFlows for `flows`: to each dst node first, then to each src node.
+  std::vector<Outgoing> flow_messages(const std::vector<messages::FlowSpec>& flows) const;
+  void flow_started(NodeId node, const messages::UserFlowStart& started);
+  void flow_finished(NodeId node, const messages::FlowFinished& finished);
+  void fail_flows_of(NodeId node);
 
   Config config_;
   Topology topology_;
@@ -101,6 +130,8 @@ class BringUp {
   std::vector<NodeState> nodes_;  // index = node id (0 unused)
   std::map<NodeId, std::uint64_t> connection_counts_;
   bool announced_ = false;
+  std::vector<messages::FlowSpec> waiting_flows_;  // sent at the first TopologyReady
+  std::map<messages::FlowId, messages::FlowSpec> flow_specs_;
 };
 
 }  // namespace nextmini::controller

@@ -81,6 +81,8 @@ struct Config {
   messages::LinkParams link_defaults;
   std::vector<LinkEntry> link_entries;
   std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params;
+  // [[flows]] (flow_config.hpp), in file order, every one with its id (given or assigned).
+  std::vector<messages::FlowSpec> flows;
 
   // Number of nodes the topology has (ids 1..n_nodes), derived from the topology settings.
   std::uint32_t n_nodes() const;

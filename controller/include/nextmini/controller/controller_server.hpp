@@ -63,6 +63,10 @@ class ControllerServer {
   // Extra lines for the status file's "errors" (e.g. unreachable pairs).
   void set_status_errors(std::vector<std::string> errors) { status_errors_ = std::move(errors); }
 
+  // BringUp::add_flows, then sends what it returns and rewrites the status file. For the HTTP
+  // API; call on the io_context's thread.
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
+
   const ServerCounters& counters() const { return counters_; }
   ControllerStatus status() const;
 
