@@ -1,5 +1,6 @@
 """Link emulation fidelity with real ping and iperf3 across node namespaces: rate, delay,
-Bernoulli and Gilbert-Elliott loss, normal jitter with and without reordering, FIFO sharing.
+Bernoulli and Gilbert-Elliott loss, normal jitter with and without reordering, FIFO sharing,
+WRR sharing by [[flows]] flow_weight.
 Loose bounds, so the tests pass on a busy 2-core machine; bench/fidelity measures the same
 cases longer against tight bounds. The measurements are in linkprobe.py (shared with it)."""
 
@@ -9,7 +10,7 @@ import pytest
 
 from linkprobe import (Profile, binomial_interval, measure_fifo_share, measure_gilbert_elliott,
                        measure_jitter, measure_long_fat, measure_loss, measure_rate_delay,
-                       measure_reorder_control)
+                       measure_reorder_control, measure_wrr)
 
 PROFILE = Profile(rtt_probes=50, loss_probes=2000, burst_probes=3000, jitter_probes=150,
                   tcp_seconds=4, long_fat_seconds=5, udp_seconds=2, tcp_omit=1,
@@ -75,3 +76,10 @@ def test_two_flows_share_a_fifo_link(network, workdir):
     assert 80.0 <= sum(figures["flow_mbps"]) <= 105.0, figures
     assert figures["ratio"] <= 1.6, figures
     assert not math.isinf(figures["ratio"])
+
+
+def test_wrr_shares_a_link_by_flow_weight(network, workdir):
+    figures = measure_wrr(network, workdir, PROFILE)
+    print(f"two [[flows]], flow_weight 1 and 2, WRR, 100 Mbit/s: {figures}")
+    assert 80.0 <= figures["weight1_mbps"] + figures["weight2_mbps"] <= 105.0, figures
+    assert 1.5 <= figures["ratio"] <= 2.6, figures
