@@ -74,7 +74,9 @@ def test_two_flows_share_a_fifo_link(network, workdir):
     figures = measure_fifo_share(network, workdir, PROFILE)
     print(f"two TCP flows, FIFO, 100 Mbit/s: {figures}")
     assert 80.0 <= sum(figures["flow_mbps"]) <= 105.0, figures
-    assert figures["ratio"] <= 1.6, figures
+    # Loose: over 4 s on a loaded machine two cubic flows measured up to 1.6 apart; a FIFO
+    # that starved one flow would be far beyond 2.
+    assert figures["ratio"] <= 2.0, figures
     assert not math.isinf(figures["ratio"])
 
 
