@@ -66,6 +66,11 @@ void run_status(const StatusArgs& args) {
     std::printf("controller: %s, topology %s, %u links, %u routes\n",
                 current.progress_line().c_str(), current.topology_ready ? "ready" : "not ready",
                 current.edges, current.routes);
+    std::printf("http api: %s\n", current.http.empty()
+                                      ? "off"
+                                      : fmt::format("{} in namespace {} (use `nextmini ctl`)",
+                                                    current.http, recorded.controller.netns)
+                                            .c_str());
     for (const auto& error : current.errors) std::printf("controller error: %s\n", error.c_str());
     if (!current.flows.empty()) {
       std::printf("flows:\n  %-8s %-5s %-5s %-9s %-14s %s\n", "id", "src", "dst", "state", "bytes",

@@ -20,6 +20,7 @@ ControllerStatus sample() {
   status.bring_up.ready_nodes = {3};
   status.port = 3000;
   status.pid = 77;
+  status.http = "127.0.0.1:3080";
   status.errors = {"no path from 3 to 7", "quote \" and \\ and\nnewline"};
   return status;
 }
@@ -29,7 +30,7 @@ TEST(StatusFileTest, JsonHasEveryFieldAndEscapesStrings) {
             "{\"n_nodes\":4,\"connected\":2,\"ready\":1,\"topology_ready\":false,\"routes\":12,"
             "\"edges\":4,\"port\":3000,\"pid\":77,\"errors\":[\"no path from 3 to 7\","
             "\"quote \\\" and \\\\ and\\nnewline\"],\"connected_nodes\":[1,3],"
-            "\"ready_nodes\":[3],\"flows\":[]}\n");
+            "\"ready_nodes\":[3],\"http\":\"127.0.0.1:3080\",\"flows\":[]}\n");
 }
 
 TEST(StatusFileTest, FlowsWithStateTimesAndCompletion) {

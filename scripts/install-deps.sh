@@ -7,7 +7,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
   # libraries (DESIGN.md §6)
-  libboost1.81-dev libtomlplusplus-dev libcli11-dev
+  libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end tests and benchmarks
   iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest

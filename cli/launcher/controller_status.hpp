@@ -40,6 +40,7 @@ struct ControllerStatus {
   std::uint32_t edges = 0;
   pid_t pid = 0;
   std::vector<std::string> errors;
+  std::string http;  // the HTTP API's ADDRESS:PORT (in the controller's namespace); empty: off
   std::vector<FlowStatus> flows;
   std::string text;
 

@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <iterator>
+#include <set>
 
 #include "nextmini/controller/flow_config.hpp"
 #include "nextmini/messages/codec.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 
@@ -41,9 +43,22 @@ bool multicast_request(const messages::Message& message) {
 BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& store)
     : config_(std::move(config)),
       topology_(std::move(topology)),
-      routes_(std::move(routes)),
+      base_routes_(std::move(routes)),
       store_(store),
       nodes_(topology_.n_nodes() + 1) {
+  // The configured link parameters are the Store's starting point; the API changes them there.
+  for (const auto& [link, params] : config_.link_params) {
+    if (auto saved = store_.merge_link_params(link.first, link.second, params); !saved) {
+      spdlog::error("store: link {} -> {} not saved: {}", link.first, link.second,
+                    saved.error().message);
+    }
+    if (params.up == false) down_.insert(link);
+  }
+  routes_ = down_.empty() ? base_routes_ : reroute(base_routes_, topology_, down_);
+  save_routes();
+}
+
+void BringUp::save_routes() {
   std::vector<RouteRecord> records;
   records.reserve(routes_.routes().size());
   for (const auto& route : routes_.routes()) {
@@ -53,6 +68,7 @@ BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& stor
     routes_version_ = *version;
   } else {
     spdlog::error("store: cannot save routes: {}", version.error().message);
+    ++routes_version_;  // the nodes still need a newer version than the one they have
   }
   // Configured flows were checked by the config loader (and check_flow_routes).
   for (const auto& spec : config_.flows) {
@@ -353,9 +369,10 @@ std::vector<Outgoing> BringUp::start_up(ConnectionId connection, const messages:
   routes.full = true;
   routes.routes = routes_.entries(id);
   out.push_back({connection, std::move(routes)});
-  // The knobs of this node's outgoing links (config [link_defaults], [[links]], [[link_rates]]).
-  for (auto it = config_.link_params.lower_bound({id, 0});
-       it != config_.link_params.end() && it->first.first == id; ++it) {
+  // The current knobs of this node's outgoing links: the config's, changed by the API since.
+  const auto links = link_params();
+  for (auto it = links.lower_bound({id, 0}); it != links.end() && it->first.first == id; ++it) {
+    if (!messages::has_any_knob(it->second)) continue;
     out.push_back({connection, messages::SetLinkParams{id, it->first.second, it->second}});
   }
 
@@ -421,6 +438,103 @@ void BringUp::persist(NodeId node) {
   if (auto saved = store_.put_node(record); !saved) {
     spdlog::warn("store: node {} not saved: {}", node, saved.error().message);
   }
+}
+
+Result<void> BringUp::check_link_params(NodeId src, NodeId dst,
+                                        const messages::LinkParams& change) const {
+  if (!topology_.has_node(src) || !topology_.has_node(dst)) {
+    return fail("link.not_found",
+                fmt::format("link {} -> {}: unknown node (the topology has 1..{})", src, dst,
+                            topology_.n_nodes()));
+  }
+  if (!topology_.has_edge(src, dst)) {
+    return fail("link.not_found", fmt::format("{} -> {} is not a topology link", src, dst));
+  }
+  const auto links = link_params();
+  messages::LinkParams merged = links.at({src, dst});
+  messages::merge_link_params(merged, change);
+  if (auto valid = messages::check_link_params(merged); !valid) {
+    return fail("link.invalid", fmt::format("link {} -> {}: {}", src, dst, valid.error().message));
+  }
+  return ok();
+}
+
+std::map<std::pair<NodeId, NodeId>, messages::LinkParams> BringUp::link_params() const {
+  std::map<std::pair<NodeId, NodeId>, messages::LinkParams> links;
+  for (const auto& [a, b] : topology_.edges()) {
+    links[{a, b}];
+    links[{b, a}];
+  }
+  if (auto stored = store_.list_links()) {
+    for (auto& record : *stored) {
+      if (auto it = links.find({record.src, record.dst}); it != links.end()) {
+        it->second = std::move(record.params);
+      }
+    }
+  } else {
+    spdlog::warn("store: cannot list links: {}", stored.error().message);
+  }
+  return links;
+}
+
+std::vector<Outgoing> BringUp::set_link_params(NodeId src, NodeId dst,
+                                               const messages::LinkParams& change) {
+  std::vector<Outgoing> out;
+  if (auto saved = store_.merge_link_params(src, dst, change); !saved) {
+    spdlog::error("store: link {} -> {} not changed: {}", src, dst, saved.error().message);
+    return out;
+  }
+  const auto links = link_params();
+  const messages::LinkParams& current = links.at({src, dst});
+  if (nodes_[src].connection != 0) {
+    out.push_back({nodes_[src].connection, messages::SetLinkParams{src, dst, current}});
+  }
+  const bool was_down = down_.contains({src, dst});
+  const bool is_down = current.up == false;
+  if (was_down != is_down) {
+    if (is_down) {
+      down_.insert({src, dst});
+    } else {
+      down_.erase({src, dst});
+    }
+    spdlog::info("link {} -> {} is {}: rerouting", src, dst, is_down ? "down" : "up");
+    auto installs = reroute_now();
+    out.insert(out.end(), std::make_move_iterator(installs.begin()),
+               std::make_move_iterator(installs.end()));
+  }
+  return out;
+}
+
+std::vector<Outgoing> BringUp::reroute_now() {
+  const std::uint32_t n = topology_.n_nodes();
+  std::vector<std::vector<messages::RouteEntry>> before(n + 1);
+  for (NodeId id = 1; id <= n; ++id) before[id] = routes_.entries(id);
+  const auto unreachable_before = routes_.unreachable();
+  routes_ = reroute(base_routes_, topology_, down_);
+  save_routes();
+  if (routes_.unreachable() != unreachable_before) {
+    constexpr std::size_t kShown = 50;
+    const auto lines = routes_.unreachable_messages();
+    for (std::size_t i = 0; i < lines.size() && i < kShown; ++i) {
+      spdlog::warn("reroute: {}", lines[i]);
+    }
+  }
+  std::vector<Outgoing> out;
+  std::size_t changed = 0;
+  for (NodeId id = 1; id <= n; ++id) {
+    auto entries = routes_.entries(id);
+    if (entries == before[id]) continue;
+    ++changed;
+    if (nodes_[id].connection == 0) continue;  // it gets them when it connects
+    messages::InstallRoutes install;
+    install.version = routes_version_;
+    install.full = true;
+    install.routes = std::move(entries);
+    out.push_back({nodes_[id].connection, std::move(install)});
+  }
+  spdlog::info("routes version {}: {} nodes changed, {} unreachable pairs", routes_version_,
+               changed, routes_.unreachable().size());
+  return out;
 }
 
 BringUpStatus BringUp::status() const {

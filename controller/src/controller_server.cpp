@@ -158,6 +158,7 @@ ControllerStatus ControllerServer::status() const {
   status.port = port_;
   status.pid = static_cast<long>(::getpid());
   status.errors = status_errors_;
+  status.http = status_http_;
   status.flows = bring_up_.flows();
   return status;
 }

@@ -48,10 +48,10 @@ std::string status_json(const ControllerStatus& status) {
   return fmt::format(
       "{{\"n_nodes\":{},\"connected\":{},\"ready\":{},\"topology_ready\":{},\"routes\":{},"
       "\"edges\":{},\"port\":{},\"pid\":{},\"errors\":[{}],\"connected_nodes\":[{}],"
-      "\"ready_nodes\":[{}],\"flows\":[{}]}}\n",
+      "\"ready_nodes\":[{}],\"http\":{},\"flows\":[{}]}}\n",
       b.n_nodes, b.connected, b.ready, b.topology_ready ? "true" : "false", b.routes, b.edges,
       status.port, status.pid, errors, fmt::join(b.connected_nodes, ","),
-      fmt::join(b.ready_nodes, ","), flows);
+      fmt::join(b.ready_nodes, ","), json_quote(status.http), flows);
 }
 
 Result<void> write_status_file(const std::string& path, const ControllerStatus& status) {

@@ -22,6 +22,11 @@
 //   report, and flows are not restarted. A later FlowFinished from that node still overrides.
 // A node id that connects again (same id) gets the full state again and its neighbours get
 // AddNode again, so they re-dial or accept; the previous connection of that id is closed.
+// Run-time control (the HTTP API, http_api.hpp): set_link_params() merges a change into the
+// Store and sends the link's sending node its current SetLinkParams; a link going down or up
+// recomputes the shortest-path routes around the down links (routing.hpp, reroute()) and sends
+// InstallRoutes{full, new version} to every connected node whose entries changed. A node that
+// (re)connects gets the Store's current link parameters and the current routes.
 // Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
 // "startup.unknown_node" and close; no free id -> "startup.full" and close. A message other than
 // StartUp first, a second StartUp, or a controller-to-node type -> "protocol.unexpected"
@@ -82,6 +87,15 @@ class BringUp {
   // The connection closed (by either side).
   void on_disconnect(ConnectionId connection);
 
+  // Whether `change` may be merged into the current parameters of the directed link src -> dst:
+  // "link.not_found" for a pair that is not a topology link (naming the nodes), "link.invalid"
+  // when the merged result is inconsistent (jitter larger than delay with reorder = false).
+  Result<void> check_link_params(NodeId src, NodeId dst, const messages::LinkParams& change) const;
+  // Merges `change` (checked with check_link_params first) into the Store; returns the
+  // SetLinkParams for src (when connected) and any InstallRoutes a reroute needs.
+  std::vector<Outgoing> set_link_params(NodeId src, NodeId dst, const messages::LinkParams& change);
+  // The current parameters of every directed topology link (empty params: nothing set).
+  std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params() const;
   // Adds flows at run time (the HTTP API): checks every one (flow_config.hpp: nodes, length,
   // transport, route pin; a given id must be new), all or nothing; id 0 gets the next free id;
   // stores them. Error "flows.invalid" lists every problem as "flows[i].field: message" with
@@ -91,6 +105,12 @@ class BringUp {
   std::vector<FlowRecord> flows() const;
 
   BringUpStatus status() const;
+  const Topology& topology() const { return topology_; }
+  // The routes in force (with down links avoided) and their version.
+  const RoutePlan& routes() const { return routes_; }
+  std::uint64_t routes_version() const { return routes_version_; }
+  // Directed links that are down (up = false).
+  const DirectedLinks& down_links() const { return down_; }
   // The node a connection speaks for, once its StartUp was accepted.
   std::optional<NodeId> node_of(ConnectionId connection) const;
   // Whether TopologyReady has been broadcast to every node (it is, once).
@@ -115,6 +135,10 @@ class BringUp {
   std::vector<Outgoing> refuse(ConnectionId connection, std::string code, std::string message,
                                std::string_view in_reply_to, bool close);
   void persist(NodeId node);
+  // Recomputes routes_ from base_routes_ without down_, stores them and returns the
+  // InstallRoutes for every connected node whose entries changed.
+  std::vector<Outgoing> reroute_now();
+  void save_routes();
   // AddFlows for `flows`: to each dst node first, then to each src node.
   std::vector<Outgoing> flow_messages(const std::vector<messages::FlowSpec>& flows) const;
   void flow_started(NodeId node, const messages::UserFlowStart& started);
@@ -123,7 +147,9 @@ class BringUp {
 
   Config config_;
   Topology topology_;
-  RoutePlan routes_;
+  RoutePlan base_routes_;  // every link up
+  RoutePlan routes_;       // in force: base_routes_ rerouted around down_
+  DirectedLinks down_;
   Store& store_;
   std::uint64_t routes_version_ = 1;
   std::map<ConnectionId, Connection> connections_;
