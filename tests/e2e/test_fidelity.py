@@ -1,6 +1,6 @@
 """Link emulation fidelity with real ping and iperf3 across node namespaces: rate, delay,
 Bernoulli and Gilbert-Elliott loss, normal jitter with and without reordering, FIFO sharing,
-WRR sharing by [[flows]] flow_weight.
+WRR sharing by [[flows]] flow_weight, a delay changed at run time with `nextmini ctl`.
 Loose bounds, so the tests pass on a busy 2-core machine; bench/fidelity measures the same
 cases longer against tight bounds. The measurements are in linkprobe.py (shared with it)."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from linkprobe import (Profile, binomial_interval, measure_fifo_share, measure_gilbert_elliott,
                        measure_jitter, measure_long_fat, measure_loss, measure_rate_delay,
-                       measure_reorder_control, measure_wrr)
+                       measure_reorder_control, measure_runtime_change, measure_wrr)
 
 PROFILE = Profile(rtt_probes=50, loss_probes=2000, burst_probes=3000, jitter_probes=150,
                   tcp_seconds=4, long_fat_seconds=5, udp_seconds=2, tcp_omit=1,
@@ -85,3 +85,13 @@ def test_wrr_shares_a_link_by_flow_weight(network, workdir):
     print(f"two [[flows]], flow_weight 1 and 2, WRR, 100 Mbit/s: {figures}")
     assert 80.0 <= figures["weight1_mbps"] + figures["weight2_mbps"] <= 105.0, figures
     assert 1.5 <= figures["ratio"] <= 2.6, figures
+
+
+def test_runtime_delay_change_shows_at_once_without_loss(network, workdir):
+    figures = measure_runtime_change(network, workdir, PROFILE)
+    print(f"delay 1 -> 2 changed 10 -> 40 ms while pinging every 10 ms: {figures}")
+    assert abs(figures["old_rtt_ms"] - 10.0) <= 3.0, figures
+    assert abs(figures["new_rtt_ms"] - 40.0) <= 3.0, figures
+    assert figures["shows_after_s"] <= 2.0, figures
+    assert figures["stays_new"], figures
+    assert figures["lost"] == 0, figures
