@@ -98,15 +98,16 @@ class PingRun:
         return [self.rtts[seq] for seq in sorted(self.rtts)]
 
 
-def ping(net, node, target, count, interval, timestamps=False, timeout=None):
-    """`ping -c count -i interval` from `node`; every reply parsed by its icmp_seq."""
+def ping_argv(target, count, interval, timestamps=False):
     argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2"]
-    if timestamps:
-        argv.append("-D")
-    budget = timeout or (count * interval * 3 + 30)
-    result = net.exec(node, *argv, target, timeout=budget)
+    return argv + (["-D"] if timestamps else []) + [target]
+
+
+def parse_ping(output, count, where):
+    """Every reply of a `ping -c count` output by its icmp_seq (the first; later ones count as
+    duplicates). `where` names the run in the error when there is no reply at all."""
     rtts, stamps, duplicates = {}, {}, 0
-    for line in result.stdout.splitlines():
+    for line in output.splitlines():
         match = PING_LINE.match(line)
         if not match:
             continue
@@ -118,9 +119,26 @@ def ping(net, node, target, count, interval, timestamps=False, timeout=None):
         if match.group("stamp"):
             stamps[seq] = float(match.group("stamp"))
     if not rtts:
-        raise AssertionError(f"no ping reply from {target} in node {node}:\n"
-                             f"{result.stdout[-2000:]}\n{result.stderr}")
-    return PingRun(count, rtts, stamps, duplicates, result.stdout)
+        raise AssertionError(f"no ping reply ({where}):\n{output[-2000:]}")
+    return PingRun(count, rtts, stamps, duplicates, output)
+
+
+def ping(net, node, target, count, interval, timestamps=False, timeout=None):
+    """`ping -c count -i interval` from `node`; every reply parsed by its icmp_seq."""
+    budget = timeout or (count * interval * 3 + 30)
+    result = net.exec(node, *ping_argv(target, count, interval, timestamps), timeout=budget)
+    return parse_ping(result.stdout + result.stderr, count, f"{target} from node {node}")
+
+
+def ping_together(runs, count, interval):
+    """Several pings at once, each `(argv prefix, target)` (e.g. `[nextmini, "exec", "1",
+    "--"]`), so that what else the machine runs meanwhile weighs on all of them alike."""
+    started = [subprocess.Popen([*prefix, *ping_argv(target, count, interval)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for prefix, target in runs]
+    outputs = [process.communicate(timeout=count * interval * 3 + 30)[0] for process in started]
+    return [parse_ping(output, count, f"{target} from {' '.join(map(str, prefix))}")
+            for output, (prefix, target) in zip(outputs, runs)]
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -363,8 +381,8 @@ def sh(argv, timeout=60):
 
 
 class VethPair:
-    """`with VethPair() as ping_ref:` two namespaces joined by a kernel veth pair, removed
-    on exit; ping_ref(count, interval) pings from one to the other."""
+    """`with VethPair():` namespaces REF_A and REF_B joined by a kernel veth pair (REF_A_ADDR,
+    REF_B_ADDR), removed on exit."""
 
     def __enter__(self):
         try:
@@ -381,10 +399,6 @@ class VethPair:
             raise
         return self
 
-    def exec(self, node, *argv, timeout=120):
-        return subprocess.run(["ip", "netns", "exec", node, *argv], capture_output=True,
-                              text=True, timeout=timeout)
-
     def __exit__(self, *exc):
         for ns in (REF_A, REF_B):
             if Path(f"/run/netns/{ns}").exists():
@@ -393,19 +407,21 @@ class VethPair:
 
 def measure_no_emulation(net, workdir, profile):
     """No link keys set. RTT medians of a kernel veth pair, of one Nextmini hop (1 -> 2) and
-    of two (1 -> 3 through node 2): what a hop adds over veth, and what one forwarding node
-    adds (RTT 1 -> 3 minus RTT 1 -> 2, both directions through it)."""
-    with VethPair() as veth:
-        veth_run = ping(veth, REF_A, REF_B_ADDR, profile.rtt_probes, 0.01)
+    of two (1 -> 3 through node 2), pinged at the same time: what a hop adds over veth, and
+    what one forwarding node adds (RTT 1 -> 3 minus RTT 1 -> 2, both directions through it)."""
     with Up(net, workdir, "no_emulation", line_config(3)):
         wait_reachable(net, 1, 3)
-        one_hop = ping(net, 1, address(2), profile.rtt_probes, 0.01)
-        two_hops = ping(net, 1, address(3), profile.rtt_probes, 0.01)
+        with VethPair():  # after `up`, which refuses to start beside nm-* namespaces
+            node1 = [net.binary, "exec", "1", "--"]
+            veth_run, one_hop, two_hops = ping_together(
+                [(["ip", "netns", "exec", REF_A], REF_B_ADDR), (node1, address(2)),
+                 (node1, address(3))], profile.rtt_probes, 0.01)
     veth_ms = statistics.median(veth_run.rtt_list())
     one_ms = statistics.median(one_hop.rtt_list())
     two_ms = statistics.median(two_hops.rtt_list())
     return {"veth_rtt_ms": veth_ms, "one_hop_rtt_ms": one_ms, "two_hop_rtt_ms": two_ms,
             "hop_adds_rtt_ms": one_ms - veth_ms, "forwarding_node_adds_rtt_ms": two_ms - one_ms}
+
 
 
 def wait_flows(net, count, within):
@@ -455,22 +471,16 @@ def measure_runtime_change(net, workdir, profile, before_ms=10, after_ms=40):
     with Up(net, workdir, "runtime_change", line_config(2, [link])):
         wait_reachable(net, 1, 2)
         pinger = subprocess.Popen(
-            [net.binary, "exec", "1", "--", "ping", "-n", "-D", "-c", str(count), "-i",
-             str(interval), "-W", "2", address(2)], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            [net.binary, "exec", "1", "--", *ping_argv(address(2), count, interval, True)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1.0)
         changed_at = time.time()
         change = net.cmd("ctl", "link", "set", "1", "2", "--delay", f"{after_ms}ms")
         answered_at = time.time()
         output = pinger.communicate(timeout=count * interval * 3 + 30)[0]
     assert change.returncode == 0, f"ctl link set failed:\n{change.stdout}\n{change.stderr}"
-    rtts, stamps = {}, {}
-    for line in output.splitlines():
-        match = PING_LINE.match(line)
-        if match and not match.group("dup") and match.group("stamp"):
-            rtts[int(match.group("seq"))] = float(match.group("rtt"))
-            stamps[int(match.group("seq"))] = float(match.group("stamp"))
-    assert rtts, f"no ping reply:\n{output[-2000:]}"
+    run = parse_ping(output, count, "node 1 to node 2 during the change")
+    rtts, stamps = run.rtts, run.stamps
     new = [seq for seq in sorted(rtts) if rtts[seq] >= threshold]
     assert new, f"no ping saw the new delay (RTTs up to {max(rtts.values())} ms)"
     first = new[0]
