@@ -32,6 +32,8 @@ class Profile:
     long_fat_seconds: int = 6      # iperf3 TCP at 1 Gbit/s, 50 ms (after long_fat_omit)
     udp_seconds: int = 3           # iperf3 UDP reorder probe
     tcp_omit: int = 1              # iperf3 -O: seconds of slow start left out
+    share_seconds: int = 8         # two TCP flows sharing a FIFO link (after share_omit)
+    share_omit: int = 2
     long_fat_omit: int = 3
 
 
@@ -360,9 +362,10 @@ def measure_fifo_share(net, workdir, profile):
     """Two TCP flows (iperf3 -P 2) over one 100 Mbit/s, 10 ms FIFO link: per-flow Mbit/s."""
     with Up(net, workdir, "fifo_share", line_config(2, [dict(RATE_DELAY, scheduler="fifo")])):
         wait_reachable(net, 1, 2)
-        report = iperf(net, 1, 2, "-P", "2", "-t", str(profile.tcp_seconds),
-                       "-O", str(profile.tcp_omit),
-                       seconds=profile.tcp_seconds + profile.tcp_omit)
+        # Longer than a single flow's run: two cubic flows take a few loss epochs to converge.
+        report = iperf(net, 1, 2, "-P", "2", "-t", str(profile.share_seconds),
+                       "-O", str(profile.share_omit),
+                       seconds=profile.share_seconds + profile.share_omit)
     flows = stream_mbps(report)
     return {"flow_mbps": flows, "ratio": max(flows) / min(flows) if min(flows) > 0 else math.inf}
 

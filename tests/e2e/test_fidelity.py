@@ -14,7 +14,7 @@ from linkprobe import (Profile, binomial_interval, measure_fifo_share, measure_g
 
 PROFILE = Profile(rtt_probes=50, loss_probes=2000, burst_probes=3000, jitter_probes=150,
                   tcp_seconds=4, long_fat_seconds=5, udp_seconds=2, tcp_omit=1,
-                  long_fat_omit=3)
+                  long_fat_omit=3, share_seconds=8, share_omit=2)
 
 
 @pytest.fixture
@@ -74,8 +74,8 @@ def test_two_flows_share_a_fifo_link(network, workdir):
     figures = measure_fifo_share(network, workdir, PROFILE)
     print(f"two TCP flows, FIFO, 100 Mbit/s: {figures}")
     assert 80.0 <= sum(figures["flow_mbps"]) <= 105.0, figures
-    # Loose: over 4 s on a loaded machine two cubic flows measured up to 1.6 apart; a FIFO
-    # that starved one flow would be far beyond 2.
+    # Loose: over 4 s on a loaded machine two cubic flows measured up to 2.02 apart (hence 8 s
+    # here); a FIFO that starved one flow would be far beyond 2.
     assert figures["ratio"] <= 2.0, figures
     assert not math.isinf(figures["ratio"])
 
