@@ -362,7 +362,7 @@ TEST(LinkConfigTest, WrongTableShapes) {
   ASSERT_FALSE(result.has_value());
   const std::string& message = result.error().message;
   EXPECT_NE(message.find("link_defaults: 3 is not a table"), std::string::npos) << message;
-  EXPECT_NE(message.find("links: a list is not a list of [[links]] tables"), std::string::npos)
+  EXPECT_NE(message.find("links: [1, 2] is not a list of [[links]] tables"), std::string::npos)
       << message;
 }
 

@@ -17,6 +17,7 @@
 #include "nextmini/controller/http_api.hpp"
 #include "nextmini/controller/link_config.hpp"
 #include "nextmini/controller/topology.hpp"
+#include "toml_text.hpp"
 
 namespace nextmini::controller {
 
@@ -34,40 +35,6 @@ std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
 std::string format_ipv4(std::uint32_t host_order) {
   return fmt::format("{}.{}.{}.{}", host_order >> 24, (host_order >> 16) & 0xff,
                      (host_order >> 8) & 0xff, host_order & 0xff);
-}
-
-std::string quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-// A TOML value as a person would write it, for error messages.
-std::string describe(const toml::node& node) {
-  if (const auto* s = node.as_string()) return quote(s->get());
-  if (const auto* i = node.as_integer()) return std::to_string(i->get());
-  if (const auto* f = node.as_floating_point()) {
-    std::ostringstream out;
-    out << f->get();
-    return out.str();
-  }
-  if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
-  if (const auto* array = node.as_array()) {
-    std::string out = "[";
-    bool first = true;
-    for (const auto& element : *array) {
-      if (!first) out += ", ";
-      first = false;
-      out += describe(element);
-    }
-    return out + "]";
-  }
-  if (node.is_table()) return "a table";
-  return "a date/time";
 }
 
 std::string join_path(std::string_view prefix, std::string_view key) {
@@ -97,7 +64,7 @@ class Checker {
                                       std::int64_t min, std::int64_t max, std::string_view what) {
     const auto* value = node.as_integer();
     if (value == nullptr || value->get() < min || value->get() > max) {
-      error(fmt::format("{}: {} is not {}", path, describe(node), what));
+      error(fmt::format("{}: {} is not {}", path, describe_toml_value(node), what));
       return std::nullopt;
     }
     return value->get();
@@ -106,7 +73,7 @@ class Checker {
   std::optional<std::string> string(const toml::node& node, const std::string& path) {
     const auto* value = node.as_string();
     if (value == nullptr) {
-      error(fmt::format("{}: {} is not a string", path, describe(node)));
+      error(fmt::format("{}: {} is not a string", path, describe_toml_value(node)));
       return std::nullopt;
     }
     return value->get();
@@ -163,7 +130,7 @@ std::uint32_t read_topology(Checker& check, const toml::table& root, TopologyCon
   }
   const toml::table* table = node->as_table();
   if (table == nullptr) {
-    check.error(fmt::format("topology: {} is not a table", describe(*node)));
+    check.error(fmt::format("topology: {} is not a table", describe_toml_value(*node)));
     return 0;
   }
   check.only_keys(*table, "topology",
@@ -184,7 +151,8 @@ std::uint32_t read_topology(Checker& check, const toml::table& root, TopologyCon
       type = it->second;
       topology.type = it->second;
     } else {
-      check.error(fmt::format("topology.type: {} is not one of {}", quote(*name), kTopologyTypes));
+      check.error(
+          fmt::format("topology.type: {} is not one of {}", quoted_value(*name), kTopologyTypes));
     }
   }
 
@@ -206,13 +174,13 @@ std::uint32_t read_topology(Checker& check, const toml::table& root, TopologyCon
     if (preset_node == nullptr) {
       if (selected) {
         check.error(fmt::format("{}: missing (needed when topology.type is {})", path,
-                                quote(topology_type_name(preset.type))));
+                                quoted_value(topology_type_name(preset.type))));
       }
       continue;
     }
     const toml::table* preset_table = preset_node->as_table();
     if (preset_table == nullptr) {
-      check.error(fmt::format("{}: {} is not a table", path, describe(*preset_node)));
+      check.error(fmt::format("{}: {} is not a table", path, describe_toml_value(*preset_node)));
       continue;
     }
     std::uint64_t count = 0;
@@ -301,7 +269,7 @@ std::uint32_t read_topology(Checker& check, const toml::table& root, TopologyCon
   const toml::array* edges = edges_node->as_array();
   if (edges == nullptr) {
     check.error(fmt::format("topology.edges: {} is not a list of [a, b] node pairs",
-                            describe(*edges_node)));
+                            describe_toml_value(*edges_node)));
     return 0;
   }
   std::map<std::pair<NodeId, NodeId>, std::size_t> seen;
@@ -312,7 +280,8 @@ std::uint32_t read_topology(Checker& check, const toml::table& root, TopologyCon
     const toml::array* pair = edge.as_array();
     if (pair == nullptr || pair->size() != 2 || !(*pair)[0].is_integer() ||
         !(*pair)[1].is_integer()) {
-      check.error(fmt::format("{}: {} is not a pair of node ids [a, b]", path, describe(edge)));
+      check.error(
+          fmt::format("{}: {} is not a pair of node ids [a, b]", path, describe_toml_value(edge)));
       continue;
     }
     const auto a = (*pair)[0].as_integer()->get();
@@ -327,14 +296,15 @@ std::uint32_t read_topology(Checker& check, const toml::table& root, TopologyCon
     }
     if (!valid) continue;
     if (a == b) {
-      check.error(fmt::format("{}: {} connects node {} to itself", path, describe(edge), a));
+      check.error(
+          fmt::format("{}: {} connects node {} to itself", path, describe_toml_value(edge), a));
       continue;
     }
     const std::pair<NodeId, NodeId> key{static_cast<NodeId>(std::min(a, b)),
                                         static_cast<NodeId>(std::max(a, b))};
     if (auto [it, inserted] = seen.emplace(key, i); !inserted) {
-      check.error(
-          fmt::format("{}: {} repeats topology.edges[{}]", path, describe(edge), it->second));
+      check.error(fmt::format("{}: {} repeats topology.edges[{}]", path, describe_toml_value(edge),
+                              it->second));
       continue;
     }
     topology.edges.emplace_back(static_cast<NodeId>(a), static_cast<NodeId>(b));
@@ -349,7 +319,7 @@ void read_routing(Checker& check, const toml::table& root, Config& config) {
   if (node == nullptr) return;
   const toml::table* table = node->as_table();
   if (table == nullptr) {
-    check.error(fmt::format("routing: {} is not a table", describe(*node)));
+    check.error(fmt::format("routing: {} is not a table", describe_toml_value(*node)));
     return;
   }
   check.only_keys(*table, "routing", {"protocol"});
@@ -357,7 +327,7 @@ void read_routing(Checker& check, const toml::table& root, Config& config) {
   check.read_string(*table, "routing", "protocol", protocol);
   if (protocol != "shortest_path") {
     check.error(fmt::format(R"(routing.protocol: {} is not supported (only "shortest_path"))",
-                            quote(protocol)));
+                            quoted_value(protocol)));
     return;
   }
   config.routing_protocol = protocol;
@@ -436,7 +406,8 @@ void read_routes(Checker& check, const toml::table& root, std::uint32_t n_nodes,
   if (node == nullptr) return;
   const toml::array* array = node->as_array();
   if (array == nullptr || !array->is_array_of_tables()) {
-    check.error(fmt::format("routes: {} is not a list of [[routes]] tables", describe(*node)));
+    check.error(
+        fmt::format("routes: {} is not a list of [[routes]] tables", describe_toml_value(*node)));
     return;
   }
   for (std::size_t i = 0; i < array->size(); ++i) {
@@ -457,7 +428,7 @@ void read_routes(Checker& check, const toml::table& root, std::uint32_t n_nodes,
       check.error(
           fmt::format("{}: {} is neither a path [1, 2, 3] nor a list of edges "
                       "[[1, 2], [2, 3]]",
-                      path, describe(*route_node)));
+                      path, describe_toml_value(*route_node)));
       continue;
     }
     bool valid = true;
@@ -471,13 +442,15 @@ void read_routes(Checker& check, const toml::table& root, std::uint32_t n_nodes,
           continue;
         }
         if (!seen.insert(static_cast<NodeId>(id)).second) {
-          check.error(fmt::format("{}: {} visits node {} twice", path, describe(*hops), id));
+          check.error(
+              fmt::format("{}: {} visits node {} twice", path, describe_toml_value(*hops), id));
           valid = false;
         }
         route.path.push_back(static_cast<NodeId>(id));
       }
       if (hops->size() < 2) {
-        check.error(fmt::format("{}: {} needs at least two nodes", path, describe(*hops)));
+        check.error(
+            fmt::format("{}: {} needs at least two nodes", path, describe_toml_value(*hops)));
         valid = false;
       }
       if (!valid) continue;
@@ -493,7 +466,8 @@ void read_routes(Checker& check, const toml::table& root, std::uint32_t n_nodes,
         const toml::array& pair = *hops->get(e)->as_array();
         const std::string edge_path = fmt::format("{}[{}]", path, e);
         if (pair.size() != 2 || !pair[0].is_integer() || !pair[1].is_integer()) {
-          check.error(fmt::format("{}: {} is not an edge [from, to]", edge_path, describe(pair)));
+          check.error(fmt::format("{}: {} is not an edge [from, to]", edge_path,
+                                  describe_toml_value(pair)));
           valid = false;
           continue;
         }
@@ -506,14 +480,14 @@ void read_routes(Checker& check, const toml::table& root, std::uint32_t n_nodes,
           continue;
         }
         if (a == b) {
-          check.error(
-              fmt::format("{}: {} connects node {} to itself", edge_path, describe(pair), a));
+          check.error(fmt::format("{}: {} connects node {} to itself", edge_path,
+                                  describe_toml_value(pair), a));
           valid = false;
           continue;
         }
         const std::pair<NodeId, NodeId> edge{static_cast<NodeId>(a), static_cast<NodeId>(b)};
         if (!seen.insert(edge).second) {
-          check.error(fmt::format("{}: {} is listed twice", edge_path, describe(pair)));
+          check.error(fmt::format("{}: {} is listed twice", edge_path, describe_toml_value(pair)));
           valid = false;
           continue;
         }
@@ -524,7 +498,7 @@ void read_routes(Checker& check, const toml::table& root, std::uint32_t n_nodes,
       check.error(
           fmt::format("{}: {} is neither a path [1, 2, 3] nor a list of edges "
                       "[[1, 2], [2, 3]]",
-                      path, describe(*hops)));
+                      path, describe_toml_value(*hops)));
       continue;
     }
     config.routes.push_back(std::move(route));
@@ -536,7 +510,8 @@ void read_nodes(Checker& check, const toml::table& root, std::uint32_t n_nodes, 
   if (node == nullptr) return;
   const toml::array* array = node->as_array();
   if (array == nullptr || !array->is_array_of_tables()) {
-    check.error(fmt::format("nodes: {} is not a list of [[nodes]] tables", describe(*node)));
+    check.error(
+        fmt::format("nodes: {} is not a list of [[nodes]] tables", describe_toml_value(*node)));
     return;
   }
   std::map<NodeId, std::size_t> seen;
@@ -565,7 +540,7 @@ void read_nodes(Checker& check, const toml::table& root, std::uint32_t n_nodes, 
     check.read_string(table, prefix, "operating_mode", entry.operating_mode);
     if (entry.operating_mode != "tun" && entry.operating_mode != "python") {
       check.error(fmt::format(R"({}.operating_mode: {} is not "tun" or "python")", prefix,
-                              quote(entry.operating_mode)));
+                              quoted_value(entry.operating_mode)));
       valid = false;
     }
     if (valid) config.nodes.push_back(std::move(entry));
@@ -579,16 +554,18 @@ void read_addressing(Checker& check, const toml::table& root, std::uint32_t n_no
   const auto base = parse_ipv4(config.base_addr);
   const auto mask = parse_ipv4(config.net_mask);
   if (!base) {
-    check.error(fmt::format("base_addr: {} is not an IPv4 address", quote(config.base_addr)));
+    check.error(
+        fmt::format("base_addr: {} is not an IPv4 address", quoted_value(config.base_addr)));
   }
   if (mask && (~*mask & (~*mask + 1)) != 0) {
     // Not of the form 1...10...0: ~mask + 1 must be a power of two.
-    check.error(
-        fmt::format("net_mask: {} is not a contiguous network mask", quote(config.net_mask)));
+    check.error(fmt::format("net_mask: {} is not a contiguous network mask",
+                            quoted_value(config.net_mask)));
     return;
   }
   if (!mask) {
-    check.error(fmt::format("net_mask: {} is not an IPv4 network mask", quote(config.net_mask)));
+    check.error(
+        fmt::format("net_mask: {} is not an IPv4 network mask", quoted_value(config.net_mask)));
     return;
   }
   if (!base || n_nodes == 0) return;
@@ -598,7 +575,8 @@ void read_addressing(Checker& check, const toml::table& root, std::uint32_t n_no
   if (host + n_nodes >= host_bits) {
     const std::uint64_t room = host_bits > host + 1 ? host_bits - host - 1 : 0;
     check.error(fmt::format("net_mask: {} nodes do not fit in {} from base_addr {} (room for {})",
-                            n_nodes, quote(config.net_mask), quote(config.base_addr), room));
+                            n_nodes, quoted_value(config.net_mask), quoted_value(config.base_addr),
+                            room));
   }
 }
 
@@ -657,13 +635,13 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   check.read_uint(root, "", "port", 0, 65535, "a port number (0..65535)", config.port);
   check.read_string(root, "", "listen_address", config.listen_address);
   if (!parse_ipv4(config.listen_address)) {
-    check.error(
-        fmt::format("listen_address: {} is not an IPv4 address", quote(config.listen_address)));
+    check.error(fmt::format("listen_address: {} is not an IPv4 address",
+                            quoted_value(config.listen_address)));
   }
   check.read_string(root, "", "protocol", config.protocol);
   if (config.protocol != "tcp") {
     check.error(fmt::format(R"(protocol: {} is not supported (only "tcp" for now))",
-                            quote(config.protocol)));
+                            quoted_value(config.protocol)));
   }
   check.read_string(root, "", "token", config.token);
   check.read_string(root, "", "http", config.http);

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "flow_config_reader.hpp"
-#include "link_config_reader.hpp"
+#include "toml_text.hpp"
 
 namespace nextmini::controller {
 

@@ -9,6 +9,7 @@
 #include "nextmini/controller/link_knobs.hpp"
 #include "nextmini/controller/topology.hpp"
 #include "nextmini/messages/link_params_rules.hpp"
+#include "toml_text.hpp"
 
 namespace nextmini::controller {
 
@@ -17,21 +18,6 @@ namespace {
 using messages::LinkParams;
 
 // A TOML value as the format-independent KnobValue the link key reader takes.
-KnobValue knob_value(const toml::node& node) {
-  if (const auto* s = node.as_string()) return KnobValue::of_string(s->get());
-  if (const auto* i = node.as_integer()) return KnobValue::of_integer(i->get());
-  if (const auto* f = node.as_floating_point()) return KnobValue::of_float(f->get());
-  if (const auto* b = node.as_boolean()) return KnobValue::of_boolean(b->get());
-  if (const auto* t = node.as_table()) {
-    std::vector<std::pair<std::string, KnobValue>> entries;
-    for (const auto& [key, value] : *t)
-      entries.emplace_back(std::string(key.str()), knob_value(value));
-    return KnobValue::of_table(std::move(entries));
-  }
-  if (node.is_array()) return KnobValue::other("a list");
-  return KnobValue::other("a date/time");
-}
-
 class LinkReader {
  public:
   LinkReader(std::uint32_t n_nodes, std::filesystem::path base_dir,
@@ -107,8 +93,6 @@ const toml::array* table_list(LinkReader& reader, const toml::table& root, std::
 }
 
 }  // namespace
-
-std::string describe_toml_value(const toml::node& node) { return knob_value(node).shown(); }
 
 void read_link_config(const toml::table& root, std::uint32_t n_nodes, Config& config,
                       std::vector<std::string>& errors) {

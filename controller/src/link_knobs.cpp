@@ -63,10 +63,20 @@ KnobValue KnobValue::other(std::string what) {
   return v;
 }
 
+std::string quoted_value(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
 std::string KnobValue::shown() const {
   switch (kind) {
     case Kind::kString:
-      return fmt::format("\"{}\"", text);
+      return quoted_value(text);
     case Kind::kInteger:
       return std::to_string(integer);
     case Kind::kFloat: {

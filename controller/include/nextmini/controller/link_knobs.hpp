@@ -45,6 +45,9 @@ struct KnobValue {
   const KnobValue* get(std::string_view key) const;
 };
 
+// `text` in double quotes with " and \ escaped, as error messages show a string value.
+std::string quoted_value(std::string_view text);
+
 // Whether `key` is one of the link keys (including the refused "flow_weight").
 bool is_link_key(std::string_view key);
 // Every link key, in documentation order.
