@@ -5,11 +5,12 @@ import subprocess
 import time
 
 
-def start_server(network, node, address, port=5201):
-    """Starts a one-shot iperf3 server in `node` bound to `address`; waits until it listens."""
+def start_server(network, node, address, port=5201, extra=()):
+    """Starts a one-shot iperf3 server in `node` bound to `address` (with `extra` options);
+    waits until it listens."""
     server = subprocess.Popen(
         [network.binary, "exec", str(node), "--", "iperf3", "-s", "-1", "-B", address,
-         "-p", str(port)],
+         "-p", str(port), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
