@@ -93,6 +93,7 @@ Node::Node(NodeConfig config)
     : config_(std::move(config)),
       pool_(config_.pool_buffers, config_.buffer_size),
       metrics_timer_(io_) {
+  pool_.set_growth_limit(config_.pool_max_buffers);
   if (config_.workers != 1)
     spdlog::warn("node: {} workers requested; this build runs one worker", config_.workers);
   if (!config_.use_tun) local_sink_ = std::make_unique<LocalSink>(config_.local_delivery);

@@ -1,9 +1,15 @@
 #pragma once
-// PacketPool: a bounded set of equally sized packet buffers, allocated once at construction.
-// acquire() hands out an empty Packet with `headroom` bytes in front; when the pool is empty it
-// returns an invalid Packet and the caller drops with DropReason::kPoolExhausted (bounded pools
-// are the data path's backpressure). Single-threaded: one pool per worker thread.
-// Counters: in_use(), peak_in_use(), exhausted() (acquire calls that found the pool empty).
+// PacketPool: a bounded set of equally sized packet buffers. acquire() hands out an empty Packet
+// with `headroom` bytes in front; when the pool is empty and at its limit it returns an invalid
+// Packet and the caller drops with DropReason::kPoolExhausted (bounded pools are the data
+// path's backpressure).
+// Growth: the buffers given at construction are allocated at once. With set_growth_limit(max),
+// an acquire() that finds the pool empty adds a chunk (as many buffers as the pool has, at most
+// kMaxGrowthChunk, never beyond max) and carries on — one allocation per chunk, not per packet,
+// and only while traffic actually needs more (a long fat emulated link holds a bandwidth-delay
+// product of packets). The pool never shrinks.
+// Single-threaded: one pool per worker thread. Counters: capacity(), in_use(), peak_in_use(),
+// exhausted() (acquire calls that found the pool empty at its limit), growths().
 
 #include <cstddef>
 #include <cstdint>
@@ -25,8 +31,13 @@ class PacketPool {
   // Every Packet must have been released before the pool is destroyed (asserted in debug builds).
   ~PacketPool();
 
-  // An empty packet with headroom() bytes in front, or an invalid Packet when none is free.
+  static constexpr std::size_t kMaxGrowthChunk = 16'384;
+
+  // An empty packet with headroom() bytes in front, or an invalid Packet when none is free and
+  // the pool cannot grow (or the allocation for growing fails).
   Packet acquire() noexcept;
+  // Lets the pool grow up to `max_buffers` (no effect when at or below capacity()).
+  void set_growth_limit(std::size_t max_buffers) noexcept { growth_limit_ = max_buffers; }
 
   std::size_t buffer_size() const noexcept { return buffer_size_; }
   std::size_t headroom() const noexcept { return headroom_; }
@@ -34,18 +45,23 @@ class PacketPool {
   std::size_t in_use() const noexcept { return buffer_count_ - free_.size(); }
   std::size_t peak_in_use() const noexcept { return peak_in_use_; }
   std::uint64_t exhausted() const noexcept { return exhausted_; }
+  std::uint64_t growths() const noexcept { return growths_; }
 
  private:
   friend class Packet;
   void release(std::uint8_t* buffer) noexcept;
+  // Adds `count` buffers; false when the allocation fails.
+  bool add_buffers(std::size_t count) noexcept;
 
-  std::size_t buffer_count_;
+  std::size_t buffer_count_ = 0;
   std::size_t buffer_size_;
   std::size_t headroom_;
-  std::unique_ptr<std::uint8_t[]> storage_;
+  std::size_t growth_limit_ = 0;
+  std::vector<std::unique_ptr<std::uint8_t[]>> chunks_;
   std::vector<std::uint8_t*> free_;
   std::size_t peak_in_use_ = 0;
   std::uint64_t exhausted_ = 0;
+  std::uint64_t growths_ = 0;
 };
 
 inline void Packet::reset() noexcept {

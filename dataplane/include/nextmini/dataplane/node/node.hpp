@@ -82,7 +82,10 @@ struct NodeConfig {
   // sources connect to the destination's TUN address at the same port. 0: no flows.
   std::uint16_t flow_port = 4100;
   unsigned workers = 1;
-  std::size_t pool_buffers = 8192;
+  std::size_t pool_buffers = 8192;  // allocated at start
+  // The pool grows (in chunks, when traffic needs it) up to this many buffers: an emulated link
+  // holds its queue and its bandwidth-delay product in buffers (1 Gbit/s x 50 ms: ~4,500).
+  std::size_t pool_max_buffers = 131'072;
   std::size_t buffer_size = 2048;
   // Stop cleanly on SIGINT/SIGTERM (the `node` command; not for embedded nodes).
   bool handle_signals = false;
