@@ -330,6 +330,27 @@ TEST_F(PgTest, TheListenerNoticesAStopWithoutSpinningAndReconnects) {
   EXPECT_FALSE(listener.connected());
 }
 
+TEST_F(PgTest, TheListenerKeepsTryingWhileTheServerIsDownAtStart) {
+  sql_ = Connection();
+  ASSERT_TRUE(server_->stop());
+  boost::asio::io_context io;
+  int connected = 0;
+  std::vector<std::string> lost;
+  pg::Listener listener(
+      io.get_executor(), server_->url(), {"nextmini"},
+      {nullptr, [&] { ++connected; }, [&](const Error& error) { lost.push_back(error.code); }},
+      BackoffConfig{20ms, 100ms});
+  listener.start();  // returns at once: connecting happens on the io_context
+  ASSERT_TRUE(run_until(io, [&] { return !lost.empty(); }));
+  EXPECT_EQ(lost, (std::vector<std::string>{"pg.connect"}));
+  if (io.stopped()) io.restart();
+  io.run_for(300ms);
+  EXPECT_EQ(lost.size(), 1u);  // one report per outage, however many retries
+  ASSERT_TRUE(server_->restart());
+  ASSERT_TRUE(run_until(io, [&] { return connected == 1; }));
+  EXPECT_TRUE(listener.connected());
+}
+
 TEST_F(PgTest, TheStoreReconnectsAfterTheServerComesBack) {
   auto store = open_store();
   ASSERT_NE(store, nullptr);

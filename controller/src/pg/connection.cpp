@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 namespace nextmini::controller::pg {
 
@@ -259,17 +260,69 @@ void CopyBuffer::end_row() {
 
 // ---- Connection -----------------------------------------------------------------------------
 
+namespace {
+
+// libpq parameters for `url` with our defaults in front of it: the URL's own values (and the
+// PG* environment, for keys not given here) take precedence.
+PGconn* connect_with_defaults(const std::string& url, bool blocking) {
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  const auto by_default = [&](const char* key, const char* env, const char* value) {
+    if (env == nullptr || std::getenv(env) == nullptr) {
+      keys.push_back(key);
+      values.push_back(value);
+    }
+  };
+  static const std::string timeout = std::to_string(Connection::kConnectTimeoutS);
+  by_default("connect_timeout", "PGCONNECT_TIMEOUT", timeout.c_str());
+  by_default("keepalives_idle", nullptr, "10");
+  by_default("keepalives_interval", nullptr, "5");
+  by_default("keepalives_count", nullptr, "3");
+  keys.push_back("dbname");  // expanded: a URL or key=value string, overriding the above
+  values.push_back(url.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  return blocking ? PQconnectdbParams(keys.data(), values.data(), 1)
+                  : PQconnectStartParams(keys.data(), values.data(), 1);
+}
+
+}  // namespace
+
 Result<Connection> Connection::open(const std::string& url) {
-  PGconn* conn = PQconnectdb(url.c_str());
+  PGconn* conn = connect_with_defaults(url, true);
   if (conn == nullptr) return fail("pg.connect", "out of memory while connecting");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string reason = trimmed(PQerrorMessage(conn));
-    PQfinish(conn);
-    return fail("pg.connect",
-                fmt::format("cannot connect to {}: {}", redact_url(url), std::move(reason)));
-  }
+  Connection connection(conn);
+  if (PQstatus(conn) != CONNECTION_OK) return Failure{connection.connect_error(url)};
   PQsetNoticeProcessor(conn, log_notice, nullptr);
-  return Connection(conn);
+  return connection;
+}
+
+Result<Connection> Connection::start_connect(const std::string& url) {
+  PGconn* conn = connect_with_defaults(url, false);
+  if (conn == nullptr) return fail("pg.connect", "out of memory while connecting");
+  Connection connection(conn);
+  if (PQstatus(conn) == CONNECTION_BAD) return Failure{connection.connect_error(url)};
+  return connection;
+}
+
+Connection::ConnectStep Connection::poll_connect() {
+  if (conn_ == nullptr) return ConnectStep::failed;
+  switch (PQconnectPoll(conn_)) {
+    case PGRES_POLLING_READING:
+      return ConnectStep::wait_readable;
+    case PGRES_POLLING_WRITING:
+      return ConnectStep::wait_writable;
+    case PGRES_POLLING_OK:
+      PQsetNoticeProcessor(conn_, log_notice, nullptr);
+      return ConnectStep::ok;
+    default:
+      return ConnectStep::failed;
+  }
+}
+
+Error Connection::connect_error(const std::string& url) const {
+  const std::string reason = conn_ != nullptr ? trimmed(PQerrorMessage(conn_)) : "not started";
+  return {"pg.connect", fmt::format("cannot connect to {}: {}", redact_url(url), reason)};
 }
 
 Connection::Connection(Connection&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }

@@ -31,15 +31,57 @@ void Listener::stop() {
   retry_timer_.cancel();
   socket_.reset();  // cancels the wait and closes our dup of the socket
   connection_ = Connection();
+  listening_ = false;
 }
 
 void Listener::connect() {
-  auto opened = Connection::open(url_);
-  if (!opened) {
-    lose(std::move(opened).error());
+  auto started = Connection::start_connect(url_);
+  if (!started) {
+    lose(std::move(started).error());
     return;
   }
-  connection_ = std::move(*opened);
+  connection_ = std::move(*started);
+  // A connection attempt that hangs (a server that does not answer) is abandoned.
+  std::weak_ptr<bool> token = token_;
+  retry_timer_.expires_after(std::chrono::seconds(Connection::kConnectTimeoutS));
+  retry_timer_.async_wait([this, token](const boost::system::error_code& error) {
+    if (token.expired() || !alive() || error || connected()) return;
+    lose({"pg.connect", fmt::format("connecting to {} timed out after {} s", redact_url(url_),
+                                    Connection::kConnectTimeoutS)});
+  });
+  wait_for_connect(Connection::ConnectStep::wait_writable);
+}
+
+void Listener::wait_for_connect(Connection::ConnectStep step) {
+  // libpq may change sockets between steps (several hosts, SSL retry): take it afresh.
+  const int fd = ::dup(connection_.socket());
+  if (fd < 0) {
+    lose({"pg.connect", fmt::format("dup of the PostgreSQL socket failed: errno {}", errno)});
+    return;
+  }
+  socket_.emplace(executor_, fd);
+  const auto wait = step == Connection::ConnectStep::wait_readable
+                        ? boost::asio::posix::stream_descriptor::wait_read
+                        : boost::asio::posix::stream_descriptor::wait_write;
+  std::weak_ptr<bool> token = token_;
+  socket_->async_wait(wait, [this, token](const boost::system::error_code& error) {
+    if (token.expired() || !alive() || error || !socket_) return;
+    switch (const auto next = connection_.poll_connect()) {
+      case Connection::ConnectStep::ok:
+        listen();
+        return;
+      case Connection::ConnectStep::failed:
+        lose(connection_.connect_error(url_));
+        return;
+      default:
+        wait_for_connect(next);
+        return;
+    }
+  });
+}
+
+void Listener::listen() {
+  retry_timer_.cancel();
   for (const auto& channel : channels_) {
     auto listening = connection_.exec_script("LISTEN " + connection_.quote_identifier(channel));
     if (!listening) {
@@ -53,6 +95,7 @@ void Listener::connect() {
     return;
   }
   socket_.emplace(executor_, fd);
+  listening_ = true;
   ++connects_;
   backoff_.reset();
   reported_loss_ = false;
@@ -98,6 +141,8 @@ void Listener::on_readable() {
 }
 
 void Listener::lose(Error error) {
+  listening_ = false;
+  retry_timer_.cancel();
   socket_.reset();
   connection_ = Connection();
   if (!reported_loss_) {

@@ -130,8 +130,21 @@ class CopyBuffer {
 
 class Connection {
  public:
-  // Connects (blocking) to a libpq URL or key=value string.
+  // Connects (blocking) to a libpq URL or key=value string. Unless the URL or the environment
+  // says otherwise, connecting gives up after kConnectTimeoutS and TCP keepalives notice a
+  // server that vanished without closing the connection within about half a minute.
   static Result<Connection> open(const std::string& url);
+
+  // The same, without blocking: start_connect() begins, then poll_connect() after the socket
+  // is ready for what the previous poll asked for (the first time: writable), until it
+  // answers ok or failed. The socket can change between polls; ask socket() each time.
+  enum class ConnectStep { wait_readable, wait_writable, ok, failed };
+  static Result<Connection> start_connect(const std::string& url);
+  ConnectStep poll_connect();
+  // The failure of a connection attempt, as "pg.connect".
+  Error connect_error(const std::string& url) const;
+
+  static constexpr int kConnectTimeoutS = 10;
 
   Connection() = default;
   Connection(Connection&& other) noexcept;

@@ -8,10 +8,12 @@
 // socket, calls on_lost once with the reason and reconnects with exponential backoff and jitter;
 // after every successful (re)connect and LISTEN it calls on_connected, which is where the owner
 // catches up on what it missed (notifications are not queued for a disconnected listener).
+// Connecting does not block either: PQconnectStartParams, then PQconnectPoll each time the
+// socket is ready, abandoned after Connection::kConnectTimeoutS; only the LISTEN statements,
+// once connected, are synchronous round trips.
 // Inputs: a libpq URL and channel names. Outputs: the three callbacks, on the io_context's
 // thread. Knobs: backoff (default 100 ms doubling to 5 s). Counters: notifications(),
-// losses(), connects(). Connecting is blocking (PQconnectdb): short on a loopback or LAN server,
-// and it happens only at start and after a loss.
+// losses(), connects().
 // Thread: the io_context's. stop() or the destructor cancels everything; callbacks never run
 // after either.
 
@@ -57,13 +59,15 @@ class Listener {
   void start();
   void stop();
 
-  bool connected() const { return connection_.is_open() && socket_.has_value(); }
+  bool connected() const { return listening_ && connection_.is_open(); }
   std::uint64_t notifications() const { return notifications_; }
   std::uint64_t losses() const { return losses_; }
   std::uint64_t connects() const { return connects_; }
 
  private:
   void connect();
+  void wait_for_connect(Connection::ConnectStep step);
+  void listen();
   void wait_readable();
   void on_readable();
   void lose(Error error);
@@ -77,9 +81,10 @@ class Listener {
   Backoff backoff_;
   Connection connection_;
   std::optional<boost::asio::posix::stream_descriptor> socket_;
-  boost::asio::steady_timer retry_timer_;
+  boost::asio::steady_timer retry_timer_;  // the next retry, or the connect deadline
   std::shared_ptr<bool> token_ = std::make_shared<bool>(true);  // handlers hold a weak_ptr
   bool stopped_ = true;
+  bool listening_ = false;
   bool reported_loss_ = false;  // on_lost once per outage, not once per failed retry
   std::uint64_t notifications_ = 0;
   std::uint64_t losses_ = 0;
