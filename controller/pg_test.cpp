@@ -8,7 +8,9 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
+#include <thread>
 
+#include "nextmini/controller/pg/change_feed.hpp"
 #include "nextmini/controller/pg/connection.hpp"
 #include "nextmini/controller/pg/edges_json.hpp"
 #include "nextmini/controller/pg/listener.hpp"
@@ -226,7 +228,7 @@ TEST_F(PgTest, ResetDropsTheDataAndRecreatesTheSchema) {
   EXPECT_EQ(*version, pg::latest_schema_version());
   EXPECT_EQ(run("SELECT count(*) FROM routes").text(0, 0), "0");
   EXPECT_EQ(run("SELECT count(*) FROM changes").text(0, 0), "0");
-  EXPECT_EQ(run("SELECT value FROM store_meta WHERE key = 'routes_version'").text(0, 0), "0");
+  EXPECT_EQ(run("SELECT is_called FROM routes_version_seq").text(0, 0), "f");
   // And on a database that never had the schema.
   run("DROP TABLE schema_version");
   EXPECT_TRUE(pg::reset_database(sql_));
@@ -364,6 +366,115 @@ TEST_F(PgTest, TheStoreReconnectsAfterTheServerComesBack) {
   ASSERT_TRUE(server_->restart());
   ASSERT_TRUE(store->put_node({2, "192.0.2.2", 4002, "tun", true, false, 1}));
   EXPECT_EQ(store->list_nodes()->size(), 2u);
+}
+
+// ---- change feed ----------------------------------------------------------------------------
+
+std::vector<std::uint64_t> seqs_of(const std::vector<Change>& changes) {
+  std::vector<std::uint64_t> out;
+  for (const auto& change : changes) out.push_back(change.seq);
+  return out;
+}
+
+TEST_F(PgTest, TheChangeFeedDeliversEachChangeOnceAndFoldsBursts) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  boost::asio::io_context io;
+  std::vector<Change> seen;
+  pg::ChangeFeed feed(io.get_executor(), *store, server_->url(), [&](const auto& changes) {
+    seen.insert(seen.end(), changes.begin(), changes.end());
+  });
+  feed.start(0);
+  ASSERT_TRUE(run_until(io, [&] { return feed.listening(); }));
+  run("INSERT INTO routes (route_id, src_node_id, dst_node_id, edges) "
+      "SELECT i, 1, 2, '[[1, 2]]' FROM generate_series(1, 200) AS i");
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() >= 200; }));
+  run("UPDATE routes SET weight = 2 WHERE route_id = 7");
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() >= 201; }));
+  if (io.stopped()) io.restart();
+  io.run_for(100ms);
+  ASSERT_EQ(seen.size(), 201u);
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t i = 1; i <= 201; ++i) expected.push_back(i);
+  EXPECT_EQ(seqs_of(seen), expected);
+  EXPECT_EQ(seen.back(), (Change{201, "routes", "UPDATE", "7", "sql"}));
+  EXPECT_LT(feed.reads(), 20u);  // 201 notifications, a handful of reads
+  EXPECT_EQ(feed.low_mark(), 201u);
+}
+
+TEST_F(PgTest, TheChangeFeedCatchesUpOnWhatHappenedWhileItWasAway) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  boost::asio::io_context io;
+  std::vector<Change> seen;
+  const auto collect = [&](const std::vector<Change>& changes) {
+    seen.insert(seen.end(), changes.begin(), changes.end());
+  };
+  auto feed =
+      std::make_unique<pg::ChangeFeed>(io.get_executor(), *store, server_->url(), collect, nullptr,
+                                       pg::ChangeFeedOptions{.backoff = {20ms, 100ms}});
+  feed->start(0);
+  ASSERT_TRUE(run_until(io, [&] { return feed->listening(); }));
+  run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 2, 1000)");
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 1; }));
+
+  // The listener's session is killed; a change lands before it is back.
+  run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+  run("UPDATE link_params SET delay_ns = 2000");
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 2; }));
+  EXPECT_EQ(seen[1], (Change{2, "link_params", "UPDATE", "1,2", "sql"}));
+
+  // The controller stops; changes meanwhile; a new feed resumes from the old low mark.
+  const auto resume = feed->low_mark();
+  feed.reset();
+  run("DELETE FROM link_params");
+  run("INSERT INTO probe_requests (src_node_id, dst_node_id) VALUES (1, 2)");
+  pg::ChangeFeed again(io.get_executor(), *store, server_->url(), collect);
+  again.start(resume);
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 4; }));
+  EXPECT_EQ(seen[2], (Change{3, "link_params", "DELETE", "1,2", "sql"}));
+  EXPECT_EQ(seen[3], (Change{4, "probe_requests", "INSERT", "1", "sql"}));
+}
+
+TEST_F(PgTest, TheChangeFeedDeliversLateCommitsAndGivesUpRolledBackSeqs) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  boost::asio::io_context io;
+  std::vector<Change> seen;
+  pg::ChangeFeed feed(
+      io.get_executor(), *store, server_->url(),
+      [&](const auto& changes) { seen.insert(seen.end(), changes.begin(), changes.end()); },
+      nullptr, pg::ChangeFeedOptions{.gap_timeout = 300ms});
+  feed.start(0);
+  ASSERT_TRUE(run_until(io, [&] { return feed.listening(); }));
+  auto slow = Connection::open(server_->url());
+  ASSERT_TRUE(slow);
+  ASSERT_TRUE(slow->begin());
+  ASSERT_TRUE(
+      slow->exec("INSERT INTO routes (route_id, src_node_id, dst_node_id) "
+                 "VALUES (1, 1, 2)"));  // seq 1, not committed yet
+  run("INSERT INTO routes (route_id, src_node_id, dst_node_id) VALUES (2, 1, 2)");  // seq 2
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 1; }));
+  EXPECT_EQ(seqs_of(seen), (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(feed.low_mark(), 0u);
+  ASSERT_TRUE(slow->commit());
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 2; }));
+  EXPECT_EQ(seqs_of(seen), (std::vector<std::uint64_t>{2, 1}));
+  EXPECT_EQ(feed.low_mark(), 2u);
+
+  ASSERT_TRUE(slow->begin());
+  ASSERT_TRUE(
+      slow->exec("INSERT INTO routes (route_id, src_node_id, dst_node_id) "
+                 "VALUES (3, 1, 2)"));  // seq 3, rolled back
+  ASSERT_TRUE(slow->rollback());
+  run("INSERT INTO routes (route_id, src_node_id, dst_node_id) VALUES (4, 1, 2)");  // seq 4
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 3; }));
+  EXPECT_EQ(feed.low_mark(), 2u);  // still waiting for 3
+  EXPECT_EQ(feed.high_mark(), 4u);
+  std::this_thread::sleep_for(350ms);
+  run("INSERT INTO routes (route_id, src_node_id, dst_node_id) VALUES (5, 1, 2)");  // seq 5
+  ASSERT_TRUE(run_until(io, [&] { return seen.size() == 4; }));
+  EXPECT_EQ(feed.low_mark(), 5u);  // 3 given up
 }
 
 // ---- rows written by other programs ---------------------------------------------------------

@@ -410,7 +410,7 @@ Result<std::uint64_t> PgStore::replace_routes(std::vector<RouteRecord> routes) {
           Params(ids, srcs, dsts, weights, edges));
       if (!upserted) return Failure{upserted.error()};
     }
-    auto version = connection.exec("SELECT value FROM store_meta WHERE key = 'routes_version'");
+    auto version = connection.exec("SELECT currval('routes_version_seq')");
     if (!version) return Failure{version.error()};
     return version->get_uint(0, 0);
   });
@@ -458,7 +458,8 @@ Result<std::optional<RouteRecord>> PgStore::get_route(messages::RouteId route_id
 Result<std::uint64_t> PgStore::routes_version() const {
   auto db = session();
   if (!db) return Failure{db.error()};
-  auto rows = (*db)->exec("SELECT value FROM store_meta WHERE key = 'routes_version'");
+  auto rows =
+      (*db)->exec("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM routes_version_seq");
   if (!rows) return Failure{rows.error()};
   return rows->get_uint(0, 0);
 }
@@ -921,13 +922,19 @@ Result<std::vector<GroupRecord>> PgStore::list_groups() const {
 
 // ---- change log -----------------------------------------------------------------------------
 
-Result<std::vector<Change>> PgStore::changes_since(std::uint64_t seq, std::size_t limit) const {
+Result<std::vector<Change>> PgStore::changes_since(
+    std::uint64_t seq, std::size_t limit, const std::vector<std::uint64_t>& missing) const {
   auto db = session();
   if (!db) return Failure{db.error()};
+  std::string missing_array = "{";
+  for (std::size_t i = 0; i < missing.size(); ++i) {
+    missing_array += fmt::format("{}{}", i > 0 ? "," : "", missing[i]);
+  }
+  missing_array += "}";
   auto rows = (*db)->exec(
-      "SELECT seq, table_name, op, row_id, origin FROM changes WHERE seq > $1 ORDER BY seq "
-      "LIMIT $2",
-      Params(bigint(seq), bigint(limit)));
+      "SELECT seq, table_name, op, row_id, origin FROM changes WHERE seq > $1 OR seq = "
+      "ANY($3::bigint[]) ORDER BY seq LIMIT $2",
+      Params(bigint(seq), bigint(limit), missing_array));
   if (!rows) return Failure{rows.error()};
   std::vector<Change> out;
   out.reserve(static_cast<std::size_t>(rows->size()));

@@ -87,6 +87,32 @@ Result<int> run_as(unsigned uid, unsigned gid, const std::vector<std::string>& a
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+// A process that outlives a test killed before its destructor ran (a crash, a CTest timeout):
+// it waits for end-of-file on `pipe_read` — which comes when the owner closes the other end or
+// dies — then stops the server (if one is running) and removes the directory. It runs in its own
+// session, so it survives the kill of the test's process group, with stdio on /dev/null.
+Result<int> spawn_watchdog(int pipe_read, const std::string& stop_command,
+                           const std::string& directory) {
+  const std::string script = "cat >/dev/null; if [ -f '" + directory +
+                             "/data/postmaster.pid' ]; then " + stop_command +
+                             " >/dev/null 2>&1; fi; rm -rf '" + directory + "'";
+  const pid_t pid = ::fork();
+  if (pid < 0) return fail("pg_test.setup", "fork: " + errno_text());
+  if (pid == 0) {
+    ::setsid();
+    ::dup2(pipe_read, STDIN_FILENO);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+    }
+    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return static_cast<int>(pid);
+}
+
 // The unprivileged account the server runs as: ourselves, or (as root) kSystemUser, created
 // with useradd --system the first time.
 Result<std::pair<unsigned, unsigned>> server_account() {
@@ -129,6 +155,20 @@ Result<std::unique_ptr<PgTestServer>> PgTestServer::start() {
   if (::chown(pattern.c_str(), server->run_uid_, server->run_gid_) != 0) {
     return fail("pg_test.setup", "chown " + pattern + ": " + errno_text());
   }
+  int watchdog_pipe[2];
+  if (::pipe2(watchdog_pipe, O_CLOEXEC) != 0) {
+    return fail("pg_test.setup", "pipe: " + errno_text());
+  }
+  const std::string as_user =
+      ::geteuid() == 0 ? std::string("runuser -u ") + kSystemUser + " -- " : std::string();
+  auto watchdog = spawn_watchdog(
+      watchdog_pipe[0],
+      as_user + server->bin_ + "/pg_ctl -D '" + pattern + "/data' -m immediate -w -t 60 stop",
+      pattern);
+  ::close(watchdog_pipe[0]);
+  server->watchdog_fd_ = watchdog_pipe[1];
+  if (!watchdog) return Failure{watchdog.error()};
+  server->watchdog_pid_ = *watchdog;
   server->password_ = random_password();
   const std::string password_file = server->directory_ + "/password";
   {
@@ -234,6 +274,11 @@ PgTestServer::~PgTestServer() {
   if (!directory_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(directory_, ignored);
+  }
+  if (watchdog_fd_ >= 0) ::close(watchdog_fd_);  // the watchdog finds nothing left and exits
+  if (watchdog_pid_ > 0) {
+    while (::waitpid(watchdog_pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
   }
 }
 

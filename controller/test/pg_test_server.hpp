@@ -7,7 +7,8 @@
 // full_page_writes off). The superuser "postgres" has a random password, required over TCP
 // (scram-sha-256); url() carries it. stop() and restart() let a test take the server away and
 // bring the same one back (same port, same data). The destructor stops the server and removes
-// the directory, whatever the test's outcome.
+// the directory, whatever the test's outcome; a watchdog process does the same if the test
+// process dies first (a crash, a CTest timeout).
 // Knobs: NEXTMINI_PG_BIN (default /usr/lib/postgresql/15/bin) names the binaries' folder.
 // Thread: any, one at a time.
 
@@ -52,6 +53,8 @@ class PgTestServer {
   unsigned run_uid_ = 0;
   unsigned run_gid_ = 0;
   bool running_ = false;
+  int watchdog_fd_ = -1;  // closing it (or dying) tells the watchdog to clean up
+  int watchdog_pid_ = -1;
 };
 
 }  // namespace nextmini::controller::testing

@@ -10,11 +10,8 @@ namespace {
 
 // Version 1: every table of docs/database.md, the change log and its triggers.
 constexpr std::string_view kSchemaV1 = R"sql(
-CREATE TABLE store_meta (
-  key text PRIMARY KEY,
-  value bigint NOT NULL
-);
-INSERT INTO store_meta (key, value) VALUES ('routes_version', 0);
+-- Moves on with every statement on routes (a sequence: no row lock between writers).
+CREATE SEQUENCE routes_version_seq;
 
 CREATE TABLE nodes (
   id integer PRIMARY KEY CHECK (id > 0),
@@ -256,7 +253,7 @@ $$;
 CREATE FUNCTION nextmini_bump_routes_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE store_meta SET value = value + 1 WHERE key = 'routes_version';
+  PERFORM nextval('routes_version_seq');
   RETURN NULL;
 END
 $$;
@@ -298,7 +295,8 @@ constexpr std::array kMigrations{
 constexpr std::string_view kDropEverything = R"sql(
 DROP TABLE IF EXISTS changes, config_errors, probe_results, probe_requests, group_routes,
   group_members, groups, app_flows, metrics_latest, flow_metrics, metrics, link_params,
-  flow_routes, flows, routes, nodes, store_meta, schema_version CASCADE;
+  flow_routes, flows, routes, nodes, schema_version CASCADE;
+DROP SEQUENCE IF EXISTS routes_version_seq CASCADE;
 DROP FUNCTION IF EXISTS nextmini_bump_routes_version(), nextmini_log_truncate(),
   nextmini_log_change(), nextmini_record_change(text, text, text),
   nextmini_row_id(jsonb, text[]) CASCADE;

@@ -97,8 +97,10 @@ class PgStore final : public Store {
   Result<void> leave_group(messages::GroupId group_id, messages::NodeId node_id) override;
   Result<std::vector<GroupRecord>> list_groups() const override;
 
-  // The change log: entries after `seq`, oldest first, at most `limit`.
-  Result<std::vector<Change>> changes_since(std::uint64_t seq, std::size_t limit = 10000) const;
+  // The change log: entries after `seq`, and those whose seq is in `missing` (gaps a reader
+  // waits for), oldest first, at most `limit`.
+  Result<std::vector<Change>> changes_since(std::uint64_t seq, std::size_t limit = 10000,
+                                            const std::vector<std::uint64_t>& missing = {}) const;
   Result<std::uint64_t> last_change_seq() const;
   // Deletes entries up to and including `seq` (the controller has applied them).
   Result<void> prune_changes(std::uint64_t seq);
