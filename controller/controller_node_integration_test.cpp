@@ -134,6 +134,11 @@ class NodeThread {
     std::lock_guard lock(mutex_);
     return delivered_;
   }
+  // When each packet of delivered() arrived.
+  std::vector<std::chrono::steady_clock::time_point> arrivals() {
+    std::lock_guard lock(mutex_);
+    return arrivals_;
+  }
 
  private:
   dataplane::NodeConfig make_config(std::uint16_t controller_port, NodeId id) {
@@ -145,9 +150,11 @@ class NodeThread {
     config.link_port = 0;
     config.pool_buffers = 256;
     config.local_delivery = [this](dataplane::PacketBatch& batch) {
+      const auto now = std::chrono::steady_clock::now();
       std::lock_guard lock(mutex_);
       for (dataplane::Packet& packet : batch) {
         delivered_.emplace_back(packet.data(), packet.data() + packet.size());
+        arrivals_.push_back(now);
       }
     };
     return config;
@@ -155,6 +162,7 @@ class NodeThread {
 
   std::mutex mutex_;
   std::vector<Bytes> delivered_;
+  std::vector<std::chrono::steady_clock::time_point> arrivals_;
   dataplane::Node node_;
   std::thread thread_;
 };
@@ -204,6 +212,54 @@ ring_config = { n_nodes = 4 }
   const Bytes back = ipv4_udp("10.0.0.3", "10.0.0.1", "and back");
   nodes[3]->inject(back);
   EXPECT_TRUE(wait_for([&] { return delivered(*nodes[1], back); }));
+}
+
+// The config's link parameters reach the sending node of each directed link and delay its
+// packets there: [link_defaults] delay = 10 ms on every link, 1 -> 2 overridden to 30 ms.
+TEST(ControllerNodeIntegrationTest, ConfiguredDelayIsAppliedByTheSendingNode) {
+  ControllerThread controller(R"(
+metrics_interval_ms = 50
+[topology]
+type = "custom"
+n_nodes = 2
+edges = [[1, 2]]
+
+[link_defaults]
+delay = "10ms"
+
+[[links]]
+src = 1
+dst = 2
+delay = "30ms"
+)");
+  std::vector<std::unique_ptr<NodeThread>> nodes(3);
+  for (NodeId id = 1; id <= 2; ++id) {
+    nodes[id] = std::make_unique<NodeThread>(controller.port(), id);
+  }
+  ASSERT_TRUE(wait_for([&] { return controller.status().topology_ready; }));
+  for (NodeId id = 1; id <= 2; ++id) ASSERT_TRUE(wait_for([&] { return nodes[id]->ready(); }));
+
+  // One-way delay of a packet from `from` to `to`, from just before it is injected.
+  auto one_way_ms = [&](NodeId from, NodeId to, const std::string& text) {
+    const Bytes packet =
+        ipv4_udp(from == 1 ? "10.0.0.1" : "10.0.0.2", to == 1 ? "10.0.0.1" : "10.0.0.2", text);
+    const auto sent = std::chrono::steady_clock::now();
+    nodes[from]->inject(packet);
+    EXPECT_TRUE(wait_for([&] { return delivered(*nodes[to], packet); }));
+    const auto all = nodes[to]->delivered();
+    const auto arrivals = nodes[to]->arrivals();
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (all[i] == packet)
+        return std::chrono::duration<double, std::milli>(arrivals[i] - sent).count();
+    }
+    return -1.0;
+  };
+  const double forward = one_way_ms(1, 2, "over 1 -> 2");
+  const double backward = one_way_ms(2, 1, "over 2 -> 1");
+  EXPECT_GE(forward, 30.0);
+  EXPECT_LT(forward, 36.0);  // tolerant: a busy machine may wake the timer late
+  EXPECT_GE(backward, 10.0);
+  EXPECT_LT(backward, 16.0);
 }
 
 }  // namespace

@@ -61,6 +61,20 @@ TEST(LinkParamsRules, UnlimitedRateClearsTheBurst) {
   EXPECT_EQ(broken_rule(link), "");
 }
 
+TEST(LinkParamsRules, RateAndTraceReplaceEachOther) {
+  LinkParams link;
+  link.trace = "1\n";
+  LinkParams rate;
+  rate.rate_bps = 5'000'000;
+  merge_link_params(link, rate);
+  EXPECT_FALSE(link.trace);
+  LinkParams trace;
+  trace.trace = "2\n";
+  merge_link_params(link, trace);
+  EXPECT_EQ(link.trace, "2\n");
+  EXPECT_EQ(link.rate_bps, 5'000'000u);  // kept, unused while the trace shapes the link
+}
+
 TEST(LinkParamsRules, AcceptsDefaultsAndATypicalLink) {
   EXPECT_EQ(broken_rule(LinkParams{}), "");
   LinkParams link;

@@ -12,7 +12,7 @@ packages=(
   # PostgreSQL store (issue 6): the client library, and the server the tests start themselves
   libpq-dev postgresql-15
   # end-to-end tests and benchmarks
-  iproute2 iputils-ping iperf3 curl netcat-openbsd procps kmod python3-pytest
+  iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest
 )
 
 missing=()

@@ -51,6 +51,9 @@ void merge_link_params(LinkParams& base, const LinkParams& over) {
   auto take = [](auto& to, const auto& from) {
     if (from) to = from;
   };
+  // A rate or burst shapes the link instead of a trace: it clears the trace unless the update
+  // sets one too (a trace, while set, shapes the link instead of the rate).
+  if ((over.rate_bps || over.burst_bytes) && !over.trace) base.trace.reset();
   take(base.rate_bps, over.rate_bps);
   // An unlimited rate has no burst: it clears the old one unless the update sets one.
   if (over.rate_bps == 0u && !over.burst_bytes) base.burst_bytes.reset();

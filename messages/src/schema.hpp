@@ -217,7 +217,9 @@ struct Schema<LinkCounters> {
       field("neighbor", &LinkCounters::neighbor), field("tx_packets", &LinkCounters::tx_packets),
       field("tx_bytes", &LinkCounters::tx_bytes), field("rx_packets", &LinkCounters::rx_packets),
       field("rx_bytes", &LinkCounters::rx_bytes), field("drops", &LinkCounters::drops),
-      field("up", &LinkCounters::up));
+      field("up", &LinkCounters::up), field("duplicated", &LinkCounters::duplicated),
+      field("corrupted", &LinkCounters::corrupted),
+      field("queued_packets", &LinkCounters::queued_packets));
 };
 
 template <>

@@ -85,7 +85,7 @@ inline std::vector<Message> sample_messages() {
     m.node_id = 6;
     m.timestamp_ns = 1'700'000'000'000'000'001ULL;
     m.links.push_back(
-        LinkCounters{2, 10, 15000, 20, 30000, {{"queue_full", 4}, {"loss", 1}}, false});
+        LinkCounters{2, 10, 15000, 20, 30000, {{"queue_full", 4}, {"loss", 1}}, false, 5, 6, 7});
     m.links.push_back(LinkCounters{3, 0, 1, 2, 3, {}, true});
     m.flows.push_back(FlowCounters{6, 2, 6, "10.0.0.6", "10.0.0.2", 40000, 80, 1234, 5678910});
     m.drops = {{"no_route", 12}, {"hop_limit", 3}, {"bad_header", 1ULL << 63}};

@@ -20,6 +20,7 @@ OverlayHeader sample_header() {
   h.send_time_ns = 0x0102030405060708ULL;
   h.gso_size = 1448;
   h.gso_type = 3;
+  h.flow_weight = 7;
   h.csum_start = 0x1234;
   h.csum_offset = 0x5678;
   return h;
@@ -49,7 +50,7 @@ TEST(OverlayHeader, ByteLayoutIsBigEndianAsDocumented) {
       0xde, 0xad, 0xbe, 0xef,                          // route id
       0x11, 0x22, 0x33, 0x44,                          // flow hash
       0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,  // send time
-      0x05, 0xa8, 3,    0,                             // gso size 1448, gso type, reserved
+      0x05, 0xa8, 3,    7,                             // gso size 1448, gso type, weight 7
       0x12, 0x34, 0x56, 0x78};                         // csum start, csum offset
   ASSERT_EQ(b.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(b[i], expected[i]) << "byte " << i;
@@ -102,18 +103,16 @@ TEST(OverlayHeader, RejectsReservedFlagBits) {
   EXPECT_TRUE(decode_overlay_header(bytes).ok());
 }
 
-TEST(OverlayHeader, RejectsNonZeroReservedByte) {
-  auto bytes = encode(sample_header());
-  bytes[31] = 1;
-  EXPECT_EQ(decode_overlay_header(bytes).status, OverlayStatus::kBadReserved);
-  EXPECT_FALSE(read_overlay_header(bytes));
-}
-
-TEST(OverlayHeader, WriteClearsReservedByte) {
-  std::vector<std::uint8_t> bytes(kOverlayHeaderSize, 0xff);
-  write_overlay_header(sample_header(), std::span<std::uint8_t, kOverlayHeaderSize>(
-                                            bytes.data(), kOverlayHeaderSize));
-  EXPECT_EQ(bytes[31], 0);
+TEST(OverlayHeader, FlowWeightIsByte31AndEveryValueDecodes) {
+  for (int weight : {0, 1, 2, 255}) {
+    OverlayHeader h = sample_header();
+    h.flow_weight = static_cast<std::uint8_t>(weight);
+    const auto bytes = encode(h);
+    EXPECT_EQ(bytes[kOverlayFlowWeightOffset], weight);
+    const auto decoded = decode_overlay_header(bytes);
+    ASSERT_TRUE(decoded.ok()) << weight;
+    EXPECT_EQ(decoded.header.flow_weight, weight);
+  }
 }
 
 }  // namespace

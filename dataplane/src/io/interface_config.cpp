@@ -67,6 +67,12 @@ Result<void> configure_interface(const std::string& name, const InterfaceSetting
   if (int rc = sys_ioctl(socket_fd.get(), SIOCSIFMTU, &request); rc < 0)
     return interface_error(name, "set mtu (SIOCSIFMTU)", -rc);
 
+  if (settings.tx_queue_length != 0) {
+    request.ifr_qlen = static_cast<int>(settings.tx_queue_length);
+    if (int rc = sys_ioctl(socket_fd.get(), SIOCSIFTXQLEN, &request); rc < 0)
+      return interface_error(name, "set transmit queue length (SIOCSIFTXQLEN)", -rc);
+  }
+
   if (int rc = sys_ioctl(socket_fd.get(), SIOCGIFFLAGS, &request); rc < 0)
     return interface_error(name, "read flags (SIOCGIFFLAGS)", -rc);
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP | IFF_RUNNING);

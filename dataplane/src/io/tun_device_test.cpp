@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -264,8 +266,15 @@ TEST(TunDeviceRoot, CarriesUdpAndIcmpInAPrivateNamespace) {
       ASSERT_TRUE(opened) << opened.error().message;
       TunDevice& tun = **opened;
       EXPECT_EQ(tun.name(), "utun");
-      auto configured = tun.configure({"10.0.0.1", 16, 1400});
+      auto configured = tun.configure({"10.0.0.1", 16, 1400, 4096});
       ASSERT_TRUE(configured) << configured.error().message;
+      {  // the transmit queue length was set
+        UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        ifreq request{};
+        std::strcpy(request.ifr_name, "utun");
+        ASSERT_EQ(::ioctl(probe.get(), SIOCGIFTXQLEN, &request), 0);
+        EXPECT_EQ(request.ifr_qlen, 4096);
+      }
 
       std::vector<Bytes> seen;
       tun.start([&](PacketBatch& batch) {

@@ -7,26 +7,14 @@
 #include <utility>
 
 #include "nextmini/dataplane/link/packet_segments.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::dataplane {
 namespace {
 
-constexpr std::uint32_t kMinMtu = 68;
-constexpr std::uint32_t kMaxMtu = 65'535;
-constexpr TimeNs kMaxDelayNs = 3'600'000'000'000;  // one hour
-
 Failure invalid(std::string_view key, const std::string& value, std::string_view why) {
   return fail("config.invalid", std::string(key) + ": " + value + " " + std::string(why));
 }
-
-bool valid_percent(double value) noexcept {
-  return std::isfinite(value) && value >= 0 && value <= 100;
-}
-bool valid_probability(double value) noexcept {
-  return std::isfinite(value) && value >= 0 && value <= 1;
-}
-
-std::string text(double value) { return std::to_string(value); }
 
 // Seeds for the stages, all different, all derived from the pipeline's seed.
 std::uint64_t stage_seed(std::uint64_t seed, std::uint64_t stage) noexcept {
@@ -42,43 +30,70 @@ bool too_big(const Packet& packet, std::uint32_t mtu) noexcept {
   return packet.size() > mtu;
 }
 
-}  // namespace
+std::string_view distribution_name(JitterDistribution distribution) noexcept {
+  return distribution == JitterDistribution::kNormal ? "normal" : "uniform";
+}
 
-Result<void> validate(const LinkPipelineConfig& config) {
-  if (!config.trace && config.rate_bps == 0 && config.burst_bytes != 0)
-    return invalid("burst_bytes", std::to_string(config.burst_bytes),
-                   "needs a rate (rate_bps is 0: unlimited)");
-  if (config.delay.delay_ns > kMaxDelayNs)
-    return invalid("delay_ns", std::to_string(config.delay.delay_ns), "is above one hour");
-  if (config.delay.jitter_ns > kMaxDelayNs)
-    return invalid("jitter_ns", std::to_string(config.delay.jitter_ns), "is above one hour");
-  if (!config.delay.reorder && config.delay.jitter_ns > config.delay.delay_ns)
-    return invalid("jitter_ns", std::to_string(config.delay.jitter_ns),
-                   "is larger than delay_ns (" + std::to_string(config.delay.delay_ns) +
-                       ") while reorder is false");
-  if (!valid_percent(config.loss_percent))
-    return invalid("loss_percent", text(config.loss_percent), "is not in [0, 100]");
+// The LinkParams a config stands for, so the rules of messages/link_params_rules apply to
+// configs and to updates alike. A parsed trace has no text and is left out (see check()).
+messages::LinkParams link_params_of(const LinkPipelineConfig& config) {
+  messages::LinkParams p;
+  if (config.rate_bps != 0) p.rate_bps = config.rate_bps;
+  if (config.burst_bytes != 0) p.burst_bytes = config.burst_bytes;
+  if (config.delay.delay_ns != 0) p.delay_ns = config.delay.delay_ns;
+  if (config.delay.jitter_ns != 0) p.jitter_ns = config.delay.jitter_ns;
+  p.jitter_distribution = std::string(distribution_name(config.delay.distribution));
+  p.reorder = config.delay.reorder;
+  p.loss_percent = config.loss_percent;
   if (config.gilbert_elliott) {
     const GilbertElliottParams& ge = *config.gilbert_elliott;
-    if (!valid_probability(ge.p)) return invalid("gemodel.p", text(ge.p), "is not in [0, 1]");
-    if (!valid_probability(ge.r)) return invalid("gemodel.r", text(ge.r), "is not in [0, 1]");
-    if (!valid_probability(ge.one_minus_h))
-      return invalid("gemodel.one_minus_h", text(ge.one_minus_h), "is not in [0, 1]");
-    if (!valid_probability(ge.one_minus_k))
-      return invalid("gemodel.one_minus_k", text(ge.one_minus_k), "is not in [0, 1]");
+    p.ge_p_percent = ge.p * 100;
+    p.ge_r_percent = ge.r * 100;
+    p.ge_one_minus_h_percent = ge.one_minus_h * 100;
+    p.ge_one_minus_k_percent = ge.one_minus_k * 100;
   }
-  if (!valid_percent(config.duplicate_percent))
-    return invalid("duplicate_percent", text(config.duplicate_percent), "is not in [0, 100]");
-  if (!valid_percent(config.corrupt_percent))
-    return invalid("corrupt_percent", text(config.corrupt_percent), "is not in [0, 100]");
-  if (config.mtu != 0 && (config.mtu < kMinMtu || config.mtu > kMaxMtu))
-    return invalid("mtu", std::to_string(config.mtu), "is not between 68 and 65535");
+  p.duplicate_percent = config.duplicate_percent;
+  p.corrupt_percent = config.corrupt_percent;
+  if (config.queue.queue.limit.packets != 0) p.queue_packets = config.queue.queue.limit.packets;
+  if (config.queue.queue.limit.bytes != 0) p.queue_bytes = config.queue.queue.limit.bytes;
+  p.drop_policy = std::string(drop_policy_kind_name(config.queue.policy));
+  p.scheduler = std::string(scheduler_kind_name(config.queue.scheduler));
+  if (config.mtu != 0) p.mtu = config.mtu;
+  p.up = config.up;
+  return p;
+}
+
+// Checks what the rules in messages/ do not know: the pipeline's own sizes and the queue's
+// knobs (RED, CoDel, buckets, weights).
+Result<void> validate_pipeline_only(const LinkPipelineConfig& config) {
   if (config.delay_capacity == 0) return invalid("delay_capacity", "0", "must be positive");
   return validate(config.queue);
 }
 
+// `params` checked by the LinkParams rules. `parsed_trace`: the link runs a trace that parsed
+// before (its text is not kept), which the rule "a burst needs a rate" must see as a rate.
+Result<void> check(messages::LinkParams params, bool parsed_trace) {
+  if (parsed_trace && params.burst_bytes && params.rate_bps.value_or(0) == 0) params.rate_bps = 1;
+  return messages::check_link_params(params);
+}
+
+}  // namespace
+
+Result<void> validate(const LinkPipelineConfig& config) {
+  if (auto valid = check(link_params_of(config), config.trace.has_value()); !valid)
+    return Failure{valid.error()};
+  return validate_pipeline_only(config);
+}
+
 Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
                                              const messages::LinkParams& params) {
+  // The rules judge the link's parameters after the update (one place: messages/).
+  // A rate or burst update replaces a running trace; a new trace's text is checked by the rules.
+  const bool parsed_trace = base.trace && !params.rate_bps && !params.burst_bytes && !params.trace;
+  messages::LinkParams merged = link_params_of(base);
+  messages::merge_link_params(merged, params);
+  if (auto valid = check(merged, parsed_trace); !valid) return Failure{valid.error()};
+
   LinkPipelineConfig config = base;
   if (params.rate_bps || params.burst_bytes) config.trace.reset();
   if (params.rate_bps) {
@@ -89,44 +104,39 @@ Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
   if (params.burst_bytes) config.burst_bytes = *params.burst_bytes;
   if (params.delay_ns) config.delay.delay_ns = *params.delay_ns;
   if (params.jitter_ns) config.delay.jitter_ns = *params.jitter_ns;
-  if (params.jitter_distribution) {
-    if (*params.jitter_distribution == "uniform") {
-      config.delay.distribution = JitterDistribution::kUniform;
-    } else if (*params.jitter_distribution == "normal") {
-      config.delay.distribution = JitterDistribution::kNormal;
-    } else {
-      return invalid("jitter_distribution", "\"" + *params.jitter_distribution + "\"",
-                     "is not uniform or normal");
-    }
-  }
+  if (params.jitter_distribution)
+    config.delay.distribution = *params.jitter_distribution == "normal"
+                                    ? JitterDistribution::kNormal
+                                    : JitterDistribution::kUniform;
   if (params.reorder) config.delay.reorder = *params.reorder;
-  if (params.loss_percent) {
-    config.loss_percent = *params.loss_percent;
+  config.loss_percent = merged.loss_percent.value_or(0.0);
+  if (merged.ge_p_percent && merged.ge_r_percent) {
+    // Bernoulli and Gilbert-Elliott replace each other (merge_link_params cleared the other).
+    config.gilbert_elliott =
+        GilbertElliottParams{*merged.ge_p_percent / 100.0, *merged.ge_r_percent / 100.0,
+                             merged.ge_one_minus_h_percent.value_or(100.0) / 100.0,
+                             merged.ge_one_minus_k_percent.value_or(0.0) / 100.0};
+  } else {
     config.gilbert_elliott.reset();
   }
   if (params.duplicate_percent) config.duplicate_percent = *params.duplicate_percent;
   if (params.corrupt_percent) config.corrupt_percent = *params.corrupt_percent;
   if (params.queue_packets) config.queue.queue.limit.packets = *params.queue_packets;
   if (params.queue_bytes) config.queue.queue.limit.bytes = *params.queue_bytes;
-  if (params.drop_policy) {
-    const auto kind = parse_drop_policy_kind(*params.drop_policy);
-    if (!kind)
-      return invalid("drop_policy", "\"" + *params.drop_policy + "\"",
-                     "is not taildrop, red or codel");
-    config.queue.policy = *kind;
-  }
-  if (params.scheduler) {
-    const auto kind = parse_scheduler_kind(*params.scheduler);
-    if (!kind)
-      return invalid("scheduler", "\"" + *params.scheduler + "\"", "is not fifo, drr or wrr");
-    config.queue.scheduler = *kind;
-  }
+  if (params.drop_policy) config.queue.policy = *parse_drop_policy_kind(*params.drop_policy);
+  if (params.scheduler) config.queue.scheduler = *parse_scheduler_kind(*params.scheduler);
   if (params.mtu) {
     config.mtu = *params.mtu;
     if (*params.mtu != 0) config.queue.queue.mtu = *params.mtu;
   }
   if (params.up) config.up = *params.up;
-  if (auto valid = validate(config); !valid) return Failure{valid.error()};
+  if (params.trace) {
+    auto trace = messages::parse_mahimahi_trace(*params.trace);
+    if (!trace)
+      return invalid("trace", "(a Mahimahi trace)", "does not parse: " + trace.error().message);
+    config.trace = std::move(*trace);
+  }
+  if (auto valid = validate_pipeline_only(config); !valid) return Failure{valid.error()};
   return config;
 }
 
@@ -163,10 +173,20 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       counters_.drops.add(DropReason::kLinkDown, packet_segments(packet));
       packet = Packet{};
     } else {
+      // A weight from the overlay header (set by the flow's source) reaches the scheduler here;
+      // Scheduler::set_flow_weight does not allocate.
+      const PacketMeta& meta = packet.meta();
+      if (meta.flow_weight != 0 && scheduler_->flow_weight(meta.flow_hash) != meta.flow_weight)
+        scheduler_->set_flow_weight(meta.flow_hash, meta.flow_weight);
       scheduler_->enqueue(std::move(packet), now);
     }
   }
   batch.clear();
+}
+
+std::uint64_t LinkPipeline::shaped_size(const Packet& packet) const noexcept {
+  const std::uint64_t size = packet.size();
+  return size > config_.framing_overhead ? size - config_.framing_overhead : size;
 }
 
 bool LinkPipeline::shaper_ready(std::uint64_t bytes, TimeNs now) noexcept {
@@ -200,8 +220,8 @@ void LinkPipeline::transmit(TimeNs now) noexcept {
       if (!head_.valid()) return;
       head_segments_ = packet_segments(head_);
     }
-    if (!shaper_ready(head_.size(), now)) return;
-    shaper_consume(head_.size(), head_segments_, now);
+    if (!shaper_ready(shaped_size(head_), now)) return;
+    shaper_consume(shaped_size(head_), head_segments_, now);
     Packet packet = std::move(head_);
     if (lose()) {
       counters_.lost += head_segments_;
@@ -246,7 +266,7 @@ TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {
       head_ = scheduler_->dequeue(now);
       if (head_.valid()) head_segments_ = packet_segments(head_);
     }
-    if (head_.valid()) wake = std::min(wake, shaper_next(head_.size(), now));
+    if (head_.valid()) wake = std::min(wake, shaper_next(shaped_size(head_), now));
   }
   if (wake != kNever && wake < now) wake = now;
   return wake;
@@ -272,6 +292,7 @@ Result<void> LinkPipeline::apply(const messages::LinkParams& params, TimeNs now)
     trace_shaper_.reset();
     bucket_.set_rate(next.rate_bps, next.burst_bytes, now);
   }
+  if (params.trace) trace_shaper_.emplace(*next.trace, now);  // restarts at the trace's start
   delay_line_.set_params(next.delay);
   bernoulli_.set_probability(next.loss_percent / 100.0);
   if (next.gilbert_elliott) gilbert_.set_params(*next.gilbert_elliott);

@@ -235,8 +235,8 @@ TEST(LinkPipeline, InvalidApplyChangesNothing) {
   bad_loss.loss_percent = 150.0;
   auto result = pipeline.apply(bad_loss, 0);
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().code, "config.invalid");
-  EXPECT_NE(result.error().message.find("loss_percent"), std::string::npos);
+  EXPECT_EQ(result.error().code, "link_params.invalid");  // messages/link_params_rules
+  EXPECT_EQ(result.error().message.find("loss: 150%"), 0u) << result.error().message;
 
   messages::LinkParams bad_jitter;
   bad_jitter.delay_ns = 1 * kMs;
@@ -244,7 +244,7 @@ TEST(LinkPipeline, InvalidApplyChangesNothing) {
   bad_jitter.reorder = false;
   result = pipeline.apply(bad_jitter, 0);
   ASSERT_FALSE(result);
-  EXPECT_NE(result.error().message.find("jitter_ns"), std::string::npos);
+  EXPECT_EQ(result.error().message.find("jitter: 5ms"), 0u) << result.error().message;
 
   messages::LinkParams bad_names;
   bad_names.rate_bps = 1'000'000;
@@ -492,7 +492,7 @@ TEST(LinkPipeline, CreateRefusesAnInvalidConfig) {
   config.delay.jitter_ns = 2 * kMs;
   auto pipeline = LinkPipeline::create(config, pool, 7);
   ASSERT_FALSE(pipeline);
-  EXPECT_EQ(pipeline.error().code, "config.invalid");
+  EXPECT_EQ(pipeline.error().code, "link_params.invalid");
   EXPECT_THROW(LinkPipeline(config, pool, 7), std::invalid_argument);
   config.delay.reorder = true;  // jitter above the delay is fine when packets may reorder
   EXPECT_TRUE(LinkPipeline::create(config, pool, 7));
@@ -626,6 +626,63 @@ TEST(LinkPipeline, GilbertElliottLossIsBursty) {
   EXPECT_EQ(pipeline.poll(kTotal, out), 50u);
   out.clear();
   EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, ApplyReadsGilbertElliottAndTraceFields) {
+  PacketPool pool(64, 2048);
+  LinkPipeline pipeline(LinkPipelineConfig{}, pool, 7);
+  messages::LinkParams ge;
+  ge.ge_p_percent = 1;
+  ge.ge_r_percent = 25;
+  ge.ge_one_minus_h_percent = 90;
+  ASSERT_TRUE(pipeline.apply(ge, 0));
+  ASSERT_TRUE(pipeline.config().gilbert_elliott.has_value());
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->p, 0.01);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->r, 0.25);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->one_minus_h, 0.90);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->one_minus_k, 0.0);  // the default
+  messages::LinkParams only_k;  // a later message changes one field of the running model
+  only_k.ge_one_minus_k_percent = 2;
+  ASSERT_TRUE(pipeline.apply(only_k, 0));
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->one_minus_k, 0.02);
+  EXPECT_DOUBLE_EQ(pipeline.config().gilbert_elliott->p, 0.01);
+
+  messages::LinkParams trace;
+  trace.trace = "1\n2\n";
+  ASSERT_TRUE(pipeline.apply(trace, 0));
+  ASSERT_TRUE(pipeline.config().trace.has_value());
+  EXPECT_EQ(pipeline.config().trace->period_ms, 2u);
+  messages::LinkParams burst;  // a burst replaces a running trace (as a rate does): it needs a rate
+  burst.burst_bytes = 3000;
+  EXPECT_FALSE(pipeline.apply(burst, 0));
+  messages::LinkParams bad_trace;
+  bad_trace.trace = "abc\n";
+  auto refused = pipeline.apply(bad_trace, 0);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message.find("trace"), 0u) << refused.error().message;
+  EXPECT_EQ(pipeline.config().trace->period_ms, 2u);  // unchanged
+}
+
+TEST(LinkPipeline, FramingOverheadIsNotShaped) {
+  // 8 Mbit/s = 1 byte/us. Packets of 1036 bytes with 36 bytes of framing: 1000 shaped bytes.
+  PacketPool pool(4096, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;
+  config.framing_overhead = 36;
+  LinkPipeline pipeline(config, pool, 7);
+  std::uint64_t packets = 0;
+  run(
+      pipeline, 0, kSecond,
+      [&](TimeNs now) {
+        if (pipeline.queued_packets() < 200) {
+          PacketBatch in = batch_of(pool, PacketBatch::kMaxBatch, 1036);
+          pipeline.enqueue(in, now);
+        }
+      },
+      [&](const Packet&, TimeNs now) {
+        if (now < kSecond) ++packets;
+      });
+  EXPECT_NEAR(static_cast<double>(packets), 1000.0, 10.0);  // 1 MB/s of 1000-byte packets
 }
 
 }  // namespace

@@ -30,7 +30,10 @@ void TokenBucketShaper::set_rate(std::uint64_t rate_bps, std::uint64_t burst_byt
 void TokenBucketShaper::refill(TimeNs now) noexcept {
   if (now <= last_) return;  // time never runs backwards for the bucket
   if (rate_bps_ != kUnlimited) {
-    const Units cap = static_cast<Units>(burst_bytes_) * kUnitsPerByte;
+    Units cap = static_cast<Units>(burst_bytes_) * kUnitsPerByte;
+    if (backlogged_) {
+      cap = std::max(cap, static_cast<Units>(kCatchUpNs) * static_cast<Units>(rate_bps_));
+    }
     const Units earned = static_cast<Units>(now - last_) * static_cast<Units>(rate_bps_);
     tokens_ = std::min(cap, tokens_ + earned);
   }
@@ -46,6 +49,7 @@ bool TokenBucketShaper::can_send(std::uint64_t size_bytes, TimeNs now) noexcept 
   refill(now);
   if (tokens_ >= needed(size_bytes)) return true;
   ++throttled_;
+  backlogged_ = true;
   return false;
 }
 
@@ -56,6 +60,7 @@ void TokenBucketShaper::consume(std::uint64_t size_bytes, TimeNs now,
   if (unlimited()) return;
   refill(now);
   tokens_ -= static_cast<Units>(size_bytes) * kUnitsPerByte;
+  backlogged_ = false;  // the next packet, if any, says again whether it waits
 }
 
 TimeNs TokenBucketShaper::next_send_time(std::uint64_t size_bytes, TimeNs now) noexcept {
@@ -63,6 +68,7 @@ TimeNs TokenBucketShaper::next_send_time(std::uint64_t size_bytes, TimeNs now) n
   refill(now);
   const Units need = needed(size_bytes);
   if (tokens_ >= need) return now;
+  backlogged_ = true;
   const Units missing = need - tokens_;
   const Units rate = static_cast<Units>(rate_bps_);
   const Units wait = (missing + rate - 1) / rate;  // ceil: the bucket is full enough then

@@ -119,5 +119,24 @@ TEST(TokenBucketShaper, NoOverflowOverLongIdleAtHighRate) {
   EXPECT_TRUE(shaper.can_send(1500, year));
 }
 
+TEST(TokenBucketShaper, ALateWakeUpCatchesUpWhileBackloggedButNotAfterIdling) {
+  // 8 Mbit/s = one byte per microsecond; burst 1500 bytes; 1000-byte packets.
+  TokenBucketShaper shaper(8'000'000, 1500, 0);
+  ASSERT_TRUE(shaper.can_send(1000, 0));
+  shaper.consume(1000, 0);  // 500 bytes left, nothing waits
+  // Idle for 10 ms: the bucket fills up to its burst only.
+  EXPECT_EQ(shaper.tokens_bytes(10'000'000), 1500);
+  ASSERT_TRUE(shaper.can_send(1000, 10'000'000));
+  shaper.consume(1000, 10'000'000);
+  EXPECT_FALSE(shaper.can_send(1000, 10'000'000));  // the next packet waits (backlogged)
+  // The caller wakes 10 ms late: the link would have sent 10 packets meanwhile, not 1.
+  int sent = 0;
+  while (shaper.can_send(1000, 20'000'000)) {
+    shaper.consume(1000, 20'000'000);
+    ++sent;
+  }
+  EXPECT_EQ(sent, 10);
+}
+
 }  // namespace
 }  // namespace nextmini::dataplane

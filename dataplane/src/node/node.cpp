@@ -16,6 +16,7 @@
 
 #include "nextmini/dataplane/io/tun_device.hpp"
 #include "nextmini/dataplane/node/control_client.hpp"
+#include "nextmini/dataplane/node/emulated_link.hpp"
 #include "nextmini/dataplane/node/processor.hpp"
 #include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
@@ -179,6 +180,7 @@ void Node::stop_now(std::optional<Error> fatal) {
   }
   if (client_) client_->close();
   if (listener_) listener_->close();
+  for (auto& [neighbor, output] : outputs_) output->close();
   for (auto& [neighbor, link] : links_) link->close();
   pending_accepts_.clear();
   if (tun_) tun_->close();
@@ -187,6 +189,16 @@ void Node::stop_now(std::optional<Error> fatal) {
 void Node::inject_local(PacketBatch& batch) {
   if (processor_ && !stopping_) processor_->process_local(batch);
   batch.clear();
+}
+
+void Node::set_flow_weight(const FlowKey& key, std::uint32_t weight) {
+  const auto capped = static_cast<std::uint8_t>(std::min<std::uint32_t>(weight, 255));
+  if (capped == 0) {
+    flow_weights_.erase(key);
+  } else {
+    flow_weights_[key] = capped;
+  }
+  if (processor_) processor_->set_flow_weight(key, capped);
 }
 
 void Node::on_control_state(bool connected) {
@@ -206,17 +218,12 @@ void Node::on_message(messages::Message& message) {
         if constexpr (std::is_same_v<T, messages::StartUpReply> ||
                       std::is_same_v<T, messages::AddNode> ||
                       std::is_same_v<T, messages::AddNodeAddress> ||
-                      std::is_same_v<T, messages::InstallRoutes>) {
+                      std::is_same_v<T, messages::InstallRoutes> ||
+                      std::is_same_v<T, messages::SetLinkParams>) {
           apply(body);
         } else if constexpr (std::is_same_v<T, messages::TopologyReady>) {
           topology_ready_ = true;
           spdlog::info("node {}: topology ready ({} nodes)", id_.load(), body.n_nodes);
-        } else if constexpr (std::is_same_v<T, messages::SetLinkParams>) {
-          link_params_[{body.src, body.dst}] = body.params;
-          spdlog::debug(
-              "node {}: SetLinkParams {}->{} stored; link emulation is not implemented "
-              "yet, so it has no effect",
-              id_.load(), body.src, body.dst);
         } else if constexpr (std::is_same_v<T, messages::ErrorMessage>) {
           if (body.code == "auth.denied") {
             spdlog::error("node: the controller refused this node: {}", body.message);
@@ -278,7 +285,8 @@ void Node::apply(const messages::StartUpReply& reply) {
       mtu = max_mtu;
     }
     if (tun_address_ != reply.tun_address) {
-      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, mtu});
+      auto configured =
+          tun_->configure({reply.tun_address, reply.prefix_length, mtu, config_.tun_tx_queue});
       if (!configured) {
         spdlog::error("node {}: {}", reply.node_id, configured.error().message);
         stop_now(configured.error());
@@ -307,7 +315,40 @@ void Node::ensure_processor() {
   } else {
     processor_->attach_local(local_sink_.get());
   }
-  for (auto& [neighbor, link] : links_) processor_->attach_link(neighbor, link.get());
+  for (auto& [neighbor, link] : links_) processor_->attach_link(neighbor, &output_to(neighbor));
+  for (const auto& [key, weight] : flow_weights_) processor_->set_flow_weight(key, weight);
+}
+
+EmulatedLink& Node::output_to(messages::NodeId neighbor) {
+  auto it = outputs_.find(neighbor);
+  if (it == outputs_.end()) {
+    // Reproducible impairments: the seed names the directed link.
+    const std::uint64_t seed = (static_cast<std::uint64_t>(id_.load()) << 32) | neighbor;
+    it = outputs_.emplace(neighbor, std::make_unique<EmulatedLink>(io_, pool_, seed)).first;
+  }
+  return *it->second;
+}
+
+void Node::apply(const messages::SetLinkParams& set) {
+  auto refuse = [&](const std::string& why) {
+    spdlog::warn("node {}: SetLinkParams {}->{} refused: {}", id_.load(), set.src, set.dst, why);
+    if (client_) client_->send(messages::ErrorMessage{"link_params.invalid", why, "SetLinkParams"});
+  };
+  if (set.src != id_ || id_ == 0) {
+    refuse(fmt::format("src: {} is not this node ({})", set.src, id_.load()));
+    return;
+  }
+  if (set.dst == 0 || set.dst == id_) {
+    refuse(fmt::format("dst: {} is not a neighbour of node {}", set.dst, id_.load()));
+    return;
+  }
+  EmulatedLink& output = output_to(set.dst);
+  if (auto applied = output.apply(set.params); !applied) {
+    refuse(fmt::format("link {}->{}: {}", set.src, set.dst, applied.error().message));
+    return;
+  }
+  spdlog::info("node {}: link parameters for {}->{} applied{}", id_.load(), set.src, set.dst,
+               links_.contains(set.dst) ? "" : " (neighbour not known yet)");
 }
 
 void Node::apply(const messages::AddNode& add) {
@@ -328,8 +369,9 @@ void Node::apply(const messages::AddNode& add) {
       }
       return;
     }
-    // The controller swapped who dials: replace the link.
+    // The controller swapped who dials: replace the link (its EmulatedLink stays).
     if (processor_) processor_->detach_link(add.node_id);
+    output_to(add.node_id).set_transport(nullptr);
     link.close();
     retired_links_.push_back(std::move(existing->second));
     links_.erase(existing);
@@ -352,7 +394,9 @@ void Node::apply(const messages::AddNode& add) {
       });
   TcpLink& added = *link;
   links_[add.node_id] = std::move(link);
-  if (processor_) processor_->attach_link(add.node_id, &added);
+  EmulatedLink& output = output_to(add.node_id);
+  output.set_transport(&added);
+  if (processor_) processor_->attach_link(add.node_id, &output);
   spdlog::info("node {}: neighbour {} at {}:{} ({})", id_.load(), add.node_id, add.underlay_address,
                add.link_port, add.dial ? "dialing" : "waiting for it");
   added.start();
@@ -458,6 +502,16 @@ void Node::log_summary() const {
         id_.load(), neighbor, c.connects, c.disconnects, c.bad_frames, c.tx_packets, c.tx_bytes,
         c.rx_packets, c.rx_bytes, format_drops(c.drops));
   }
+  for (const auto& [neighbor, output] : outputs_) {
+    const LinkPipeline* pipeline = output->pipeline();
+    if (pipeline == nullptr) continue;
+    const LinkPipelineCounters c = pipeline->counters();
+    spdlog::info(
+        "node {}: emulated link {}: out {} pkts {} B, lost {}, duplicated {}, corrupted {}, "
+        "queued {}, {} wake-ups, drops:{}",
+        id_.load(), neighbor, c.packets_out, c.bytes_out, c.lost, c.duplicated, c.corrupted,
+        pipeline->queued_packets(), output->wakeups(), format_drops(c.drops));
+  }
   if (tun_) {
     const TunCounters& c = tun_->counters();
     spdlog::info("node {}: tun {}: rx {} pkts {} B, tx {} pkts {} B, drops:{}", id_.load(),
@@ -485,6 +539,18 @@ messages::Metrics Node::metrics() const {
     }
     entry->up = link->connected();
     add_drops(entry->drops, link->counters().drops);
+    const auto output = outputs_.find(neighbor);
+    if (output == outputs_.end()) continue;
+    entry->up = entry->up && output->second->admin_up();
+    add_drops(entry->drops, output->second->drops());
+    if (const LinkPipeline* pipeline = output->second->pipeline()) {
+      const LinkPipelineCounters counters = pipeline->counters();
+      add_drops(entry->drops, counters.drops);
+      if (counters.lost != 0) entry->drops["loss"] += counters.lost;
+      entry->duplicated = counters.duplicated;
+      entry->corrupted = counters.corrupted;
+      entry->queued_packets = pipeline->queued_packets();
+    }
   }
   if (tun_) add_drops(metrics.drops, tun_->counters().drops);
   return metrics;

@@ -76,7 +76,14 @@ struct Processor::State {
   Output local;
   std::vector<Output*> pending;  // outputs with packets collected in this input batch
   DropCounters drops;
+  std::unordered_map<FlowKey, std::uint8_t, FlowKeyHash> flow_weights;  // set_flow_weight
   std::uint64_t now_ns = 0;
+
+  std::uint8_t weight_of(const FlowKey& key) const noexcept {
+    if (flow_weights.empty()) return 0;
+    const auto it = flow_weights.find(key);
+    return it == flow_weights.end() ? 0 : it->second;
+  }
 
   // The output of the link to `neighbor`, created (once per neighbour) on first use.
   Output& link(NodeId neighbor) {
@@ -203,6 +210,7 @@ void Processor::State::process_local_packet(Packet& packet) {
   const FlowKey key = FlowKey::from(view);
   const std::uint64_t hash = key.hash();
   packet.meta().flow_hash = key.flow_hash32();
+  packet.meta().flow_weight = weight_of(key);
   const std::size_t ip_bytes = packet.size();
   if (*dst == config.self) {
     if (local.sink != nullptr) flows.count(key, config.self, config.self, ip_bytes, now_ns);
@@ -228,6 +236,7 @@ void Processor::State::process_local_packet(Packet& packet) {
   header.dst = *dst;
   header.route_id = *route;
   header.flow_hash = meta.flow_hash;
+  header.flow_weight = meta.flow_weight;
   header.send_time_ns = now_ns;
   if (meta.gso_valid) {
     header.gso_size = meta.gso_size;
@@ -257,6 +266,7 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
 
   PacketMeta& meta = packet.meta();
   meta.flow_hash = header.flow_hash;
+  meta.flow_weight = header.flow_weight;
   meta.gso_valid = (header.flags & kOverlayFlagGso) != 0;
   meta.gso_type = header.gso_type;
   meta.gso_size = header.gso_size;
@@ -337,6 +347,14 @@ void Processor::detach_link(NodeId neighbor) {
 }
 
 void Processor::attach_local(PacketSink* sink) { state_->local.sink = sink; }
+
+void Processor::set_flow_weight(const FlowKey& key, std::uint8_t weight) {
+  if (weight == 0) {
+    state_->flow_weights.erase(key);
+  } else {
+    state_->flow_weights[key] = weight;
+  }
+}
 
 messages::Metrics Processor::metrics() const {
   const State& s = *state_;

@@ -119,6 +119,34 @@ TEST_F(ProcessorTest, LocalDestinationIsDeliveredUnchanged) {
   EXPECT_EQ(flow.bytes, original.size());
 }
 
+TEST_F(ProcessorTest, SourceStampsTheFlowWeightAndHopsCopyItIntoTheMetadata) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2}), entry(30, 3, 2, {2})}));
+  Packet weighted = make_udp(pool_, node_ip(1), node_ip(3), 1000, 2000, 100);
+  IpPacketView view;
+  ASSERT_EQ(parse_ip_packet(weighted.bytes(), view), IpParseStatus::kOk);
+  processor_.set_flow_weight(FlowKey::from(view), 5);
+  send_local(std::move(weighted));
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 1001, 2000, 100));  // another flow
+  ASSERT_EQ(link2_.packets.size(), 2u);
+  EXPECT_EQ(link2_.packets[0].data()[kOverlayFlowWeightOffset], 5);
+  EXPECT_EQ(link2_.packets[0].meta().flow_weight, 5);
+  EXPECT_EQ(link2_.packets[1].data()[kOverlayFlowWeightOffset], 0);  // unset: weight 1
+  EXPECT_EQ(link2_.packets[1].meta().flow_weight, 0);
+
+  // A transit hop takes the weight from the header into PacketMeta (for its link's pipeline).
+  OverlayHeader header = header_for(3, 2, 30);
+  header.flow_weight = 7;
+  send_from(3, framed(make_udp(pool_, node_ip(3), node_ip(2), 1, 2, 64), header));
+  ASSERT_EQ(link2_.packets.size(), 3u);
+  EXPECT_EQ(link2_.packets[2].meta().flow_weight, 7);
+  EXPECT_EQ(link2_.packets[2].data()[kOverlayFlowWeightOffset], 7);
+
+  processor_.set_flow_weight(FlowKey::from(view), 0);  // removed
+  send_local(make_udp(pool_, node_ip(1), node_ip(3), 1000, 2000, 100));
+  ASSERT_EQ(link2_.packets.size(), 4u);
+  EXPECT_EQ(link2_.packets[3].data()[kOverlayFlowWeightOffset], 0);
+}
+
 TEST_F(ProcessorTest, SourcePrependsHeaderInHeadroomWithoutCopy) {
   processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
   Packet packet = make_udp(pool_, node_ip(1), node_ip(3), 1000, 2000, 100);

@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -192,10 +193,22 @@ void TcpLink::fail_connection(const ConnectionPtr& connection) {
   while (connection->queue_count > 0) connection->pop();
   ++counters_.disconnects;
   if (current_ == connection) current_.reset();
+  notify_room();  // nothing queues now (send() drops as link_down): nobody should wait
   if (stopped_) return;
   spdlog::debug("link to node {}: disconnected", config_.neighbor);
   if (on_state_) on_state_(config_.neighbor, false);
   schedule_reconnect();
+}
+
+std::size_t TcpLink::send_room() const noexcept {
+  if (!connected()) return SIZE_MAX;
+  return current_->queue.size() - current_->queue_count;
+}
+
+void TcpLink::notify_room() {
+  if (!want_room_ || !on_room_) return;
+  want_room_ = false;
+  on_room_();
 }
 
 void TcpLink::drop_connection() {
@@ -262,6 +275,7 @@ void TcpLink::start_write(const ConnectionPtr& connection) {
         }
         counters_.tx_packets += frames;
         if (connection->open && connection->queue_count > 0) start_write(connection);
+        if (connection->open) notify_room();
       });
 }
 

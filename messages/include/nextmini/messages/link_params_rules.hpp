@@ -26,8 +26,9 @@ inline constexpr std::uint64_t kMaxLinkDelayNs = 3'600'000'000'000;  // one hour
 // Whether any field of `params` is set.
 bool has_any_knob(const LinkParams& params);
 
-// `over`'s set fields replace those of `base`. An unlimited rate (rate_bps = 0) without a burst
-// clears the burst. Setting loss_percent without ge_p_percent clears
+// `over`'s set fields replace those of `base`. A rate or burst without a trace clears the trace
+// (the two ways of shaping replace each other). An unlimited rate (rate_bps = 0) without a
+// burst clears the burst. Setting loss_percent without ge_p_percent clears
 // the Gilbert-Elliott fields; setting ge_p_percent without loss_percent clears loss_percent.
 void merge_link_params(LinkParams& base, const LinkParams& over);
 

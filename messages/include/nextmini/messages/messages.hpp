@@ -227,8 +227,12 @@ struct LinkCounters {
   std::uint64_t tx_bytes = 0;
   std::uint64_t rx_packets = 0;
   std::uint64_t rx_bytes = 0;
-  std::map<std::string, std::uint64_t> drops;  // by DropReason name
+  std::map<std::string, std::uint64_t> drops;  // by DropReason name ("loss": emulated loss)
   bool up = true;
+  // Link emulation (zero while no knob is set on the link):
+  std::uint64_t duplicated = 0;      // copies made by `duplicate`
+  std::uint64_t corrupted = 0;       // packets with a flipped bit (`corrupt`)
+  std::uint64_t queued_packets = 0;  // packets (segments) held in the link's queue and delay line
 
   friend bool operator==(const LinkCounters&, const LinkCounters&) = default;
 };

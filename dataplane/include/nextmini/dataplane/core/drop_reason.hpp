@@ -23,6 +23,7 @@ enum class DropReason : std::uint8_t {
   kBadFrame,            // link frame length out of range
   kAqmDrop,             // dropped by a link's active queue management (RED, CoDel)
   kLinkQueueFull,       // a link queue is at its configured packet or byte limit
+  kUnknownPeer,         // a udp datagram from an address that is no neighbour
   kCount
 };
 
@@ -30,13 +31,13 @@ inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropRea
 
 constexpr std::string_view drop_reason_name(DropReason reason) {
   constexpr std::array<std::string_view, kDropReasonCount> kNames = {
-      "too_short",      "bad_overlay_header",
-      "bad_ip_header",  "unknown_destination",
-      "no_route",       "hop_limit",
-      "link_down",      "queue_full",
-      "pool_exhausted", "too_big",
-      "bad_frame",      "aqm",
-      "link_queue_full"};
+      "too_short",       "bad_overlay_header",
+      "bad_ip_header",   "unknown_destination",
+      "no_route",        "hop_limit",
+      "link_down",       "queue_full",
+      "pool_exhausted",  "too_big",
+      "bad_frame",       "aqm",
+      "link_queue_full", "unknown_peer"};
   const auto index = static_cast<std::size_t>(reason);
   return index < kNames.size() ? kNames[index] : std::string_view("unknown");
 }

@@ -3,7 +3,8 @@
 // byte layout in docs/protocol.md, "Overlay header"). Version 1 is 36 bytes, big-endian fields:
 //   0 version | 1 flags | 2 hop_limit | 3 header_length | 4-7 src node | 8-11 dst node or group
 //   12-15 route or tree id | 16-19 flow hash | 20-27 send timestamp (ns, CLOCK_REALTIME)
-//   28-29 gso_size | 30 gso_type | 31 reserved (0) | 32-33 csum_start | 34-35 csum_offset
+//   28-29 gso_size | 30 gso_type | 31 flow_weight (0 = unset = 1) | 32-33 csum_start
+//   34-35 csum_offset
 // A receiver skips header_length bytes, so a later version may append fields; a header_length
 // below 36 is invalid. Decoding is a bounds-checked read of a byte span: no allocation, no throw,
 // and a status a data path can count (decode_overlay_header) rather than an error string.
@@ -28,6 +29,7 @@ inline constexpr std::uint8_t kOverlayKnownFlags =
 // Byte offsets of the fields a forwarding node rewrites in place.
 inline constexpr std::size_t kOverlayHopLimitOffset = 2;
 inline constexpr std::size_t kOverlayHeaderLengthOffset = 3;
+inline constexpr std::size_t kOverlayFlowWeightOffset = 31;
 
 struct OverlayHeader {
   std::uint8_t version = kOverlayVersion;
@@ -41,6 +43,7 @@ struct OverlayHeader {
   std::uint64_t send_time_ns = 0;
   std::uint16_t gso_size = 0;
   std::uint8_t gso_type = 0;
+  std::uint8_t flow_weight = 0;  // the flow's WRR/DRR weight, set by its source; 0 = unset (1)
   std::uint16_t csum_start = 0;
   std::uint16_t csum_offset = 0;
 
@@ -51,11 +54,10 @@ struct OverlayHeader {
 // other failure to DropReason::kBadOverlayHeader.
 enum class OverlayStatus : std::uint8_t {
   kOk,
-  kTooShort,     // fewer bytes than 36 or than header_length
-  kBadVersion,   // version is not 1
-  kBadLength,    // header_length < 36
-  kBadFlags,     // a reserved flag bit is set
-  kBadReserved,  // byte 31 is not zero
+  kTooShort,    // fewer bytes than 36 or than header_length
+  kBadVersion,  // version is not 1
+  kBadLength,   // header_length < 36
+  kBadFlags,    // a reserved flag bit is set
 };
 
 struct OverlayDecode {
@@ -90,8 +92,7 @@ inline std::uint64_t load_be64(const std::uint8_t* p) noexcept {
 
 }  // namespace detail
 
-// Writes the 36 bytes of version 1. header.header_length is written as given (normally 36) and
-// the reserved byte as zero.
+// Writes the 36 bytes of version 1. header.header_length is written as given (normally 36).
 inline void write_overlay_header(const OverlayHeader& header,
                                  std::span<std::uint8_t, kOverlayHeaderSize> out) noexcept {
   std::uint8_t* p = out.data();
@@ -106,7 +107,7 @@ inline void write_overlay_header(const OverlayHeader& header,
   detail::store_be64(p + 20, header.send_time_ns);
   detail::store_be16(p + 28, header.gso_size);
   p[30] = header.gso_type;
-  p[31] = 0;
+  p[kOverlayFlowWeightOffset] = header.flow_weight;
   detail::store_be16(p + 32, header.csum_start);
   detail::store_be16(p + 34, header.csum_offset);
 }
@@ -130,10 +131,6 @@ inline OverlayDecode decode_overlay_header(std::span<const std::uint8_t> bytes) 
     result.status = OverlayStatus::kBadFlags;
     return result;
   }
-  if (p[31] != 0) {
-    result.status = OverlayStatus::kBadReserved;
-    return result;
-  }
   OverlayHeader& h = result.header;
   h.version = p[0];
   h.flags = p[1];
@@ -146,6 +143,7 @@ inline OverlayDecode decode_overlay_header(std::span<const std::uint8_t> bytes) 
   h.send_time_ns = detail::load_be64(p + 20);
   h.gso_size = detail::load_be16(p + 28);
   h.gso_type = p[30];
+  h.flow_weight = p[kOverlayFlowWeightOffset];
   h.csum_start = detail::load_be16(p + 32);
   h.csum_offset = detail::load_be16(p + 34);
   result.status = OverlayStatus::kOk;

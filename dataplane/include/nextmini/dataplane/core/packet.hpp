@@ -18,6 +18,7 @@ class PacketPool;
 struct PacketMeta {
   std::uint32_t ingress_neighbor = 0;  // node id of the link it arrived on, 0 = local (TUN/app)
   std::uint32_t flow_hash = 0;
+  std::uint8_t flow_weight = 0;  // WRR/DRR weight of its flow (overlay header byte 31); 0 = 1
   // Offload metadata of a GSO super-packet (as in virtio_net_hdr); carried in the overlay header.
   bool gso_valid = false;
   std::uint8_t gso_type = 0;

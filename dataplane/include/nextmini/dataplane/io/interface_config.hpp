@@ -1,7 +1,8 @@
 #pragma once
 // Interface configuration through ioctls, in the calling thread's network namespace:
-// set an IPv4 address and prefix (SIOCSIFADDR, SIOCSIFNETMASK), the MTU (SIOCSIFMTU) and bring
-// the interface up (SIOCGIFFLAGS/SIOCSIFFLAGS). Used for the TUN device; needs CAP_NET_ADMIN.
+// set an IPv4 address and prefix (SIOCSIFADDR, SIOCSIFNETMASK), the MTU (SIOCSIFMTU), the
+// transmit queue length (SIOCSIFTXQLEN, optional) and bring the interface up
+// (SIOCGIFFLAGS/SIOCSIFFLAGS). Used for the TUN device; needs CAP_NET_ADMIN.
 // Errors are Results with code "io.interface" and a message naming the interface and the step.
 
 #include <cstdint>
@@ -15,6 +16,10 @@ struct InterfaceSettings {
   std::string address;               // dotted quad, e.g. "10.0.0.1"
   std::uint32_t prefix_length = 16;  // 0..32
   std::uint32_t mtu = 1400;
+  // Packets the kernel queues toward the device (for a TUN: what the node has not read yet);
+  // 0 keeps the kernel's default (500). A short queue drops TCP's slow-start bursts before the
+  // node (and its link emulation) sees them.
+  std::uint32_t tx_queue_length = 0;
 };
 
 Result<void> configure_interface(const std::string& name, const InterfaceSettings& settings);

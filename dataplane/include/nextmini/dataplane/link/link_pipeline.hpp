@@ -7,25 +7,26 @@
 // timer at next_wakeup(now).
 //   Inputs: enqueue(batch, now) takes every packet: too big for the MTU -> dropped kTooBig;
 //   link down -> dropped kLinkDown; otherwise into the scheduler (which may drop per its limit
-//   and policy). The batch is left empty.
+//   and policy). A packet whose PacketMeta carries a flow_weight (from the overlay header)
+//   sets its flow's scheduler weight (overriding set_flow_weight for that flow's bucket). The
+//   batch is left empty.
 //   Outputs: poll(now, out) moves what the shaper allows from the scheduler through the
 //   impairments into the delay line (while the delay line has room: it back-pressures, never
 //   drops), then appends to `out` what is due, until `out` is full (call again when it is).
-//   Knobs (LinkPipelineConfig, or a messages::LinkParams through apply() at run time; only the
-//   fields that are set change, queued packets stay — except what a lower limit cannot hold,
-//   and a link going down drops everything it holds, counted kLinkDown): rate/burst or trace,
-//   delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott), duplicate %,
-//   corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a GSO
-//   super-packet is checked by its gso_size), up. A rate of 0 means unlimited.
-//   With nothing set the pipeline is a pass-through: poll releases everything at once.
-//   The packet next in line for the shaper is taken out of the scheduler (by poll or
-//   next_wakeup) and held until the shaper lets it go; queued_packets() includes it.
-//   Random decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a
-//   whole); counters count its segments.
-//   Counters: counters(): drops by reason (the pipeline's own plus the scheduler's), random
-//   losses, duplicates, corruptions, packets (segments) and bytes out.
-//   Thread: the link's worker; not thread-safe. apply() allocates (control path); enqueue and
-//   poll do not.
+//   Knobs (LinkPipelineConfig, or a messages::LinkParams through apply() at run time — every
+//   field, including ge_*_percent (Gilbert-Elliott) and trace (Mahimahi text, parsed there,
+//   restarting the trace); only the fields that are set change, queued packets stay — except what a
+//   lower limit cannot hold, and a link going down drops everything it holds, counted kLinkDown):
+//   rate/burst or trace, delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott),
+//   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a
+//   GSO super-packet is checked by its gso_size), up. A rate of 0 means unlimited. With nothing set
+//   the pipeline is a pass-through: poll releases everything at once. The packet next in line for
+//   the shaper is taken out of the scheduler (by poll or next_wakeup) and held until the shaper
+//   lets it go; queued_packets() includes it. Random decisions are per packet (a GSO super-packet
+//   is lost, duplicated or corrupted as a whole); counters count its segments. Counters:
+//   counters(): drops by reason (the pipeline's own plus the scheduler's), random losses,
+//   duplicates, corruptions, packets (segments) and bytes out. Thread: the link's worker; not
+//   thread-safe. apply() allocates (control path); enqueue and poll do not.
 
 #include <cstddef>
 #include <cstdint>
@@ -66,11 +67,18 @@ struct LinkPipelineConfig {
   std::uint32_t mtu = 0;                                // 0 = no MTU check
   bool up = true;
   std::size_t delay_capacity = kDefaultDelayCapacity;  // packets the delay line can hold
+  // Bytes at the front of every packet that the emulated link does not carry (the overlay
+  // header on a node): the shaper paces the rest, so `rate` applies to the IP packets.
+  std::uint32_t framing_overhead = 0;
 };
 
-// Ok, or a "config.invalid" error naming the first bad key and its value.
+// Ok, or an error naming the first bad key and its value: "link_params.invalid" for a rule of
+// messages/link_params_rules.hpp (checked on the LinkParams the config stands for — one rule,
+// one place), "config.invalid" for the pipeline's own knobs (delay_capacity, RED, CoDel, flow
+// buckets and weights).
 Result<void> validate(const LinkPipelineConfig& config);
-// `base` with the set fields of `params` applied, validated; `base` is not changed.
+// `base` with the set fields of `params` applied (messages::merge_link_params semantics, except
+// that a rate or burst replaces a running trace), validated; `base` is not changed.
 Result<LinkPipelineConfig> merge_link_params(const LinkPipelineConfig& base,
                                              const messages::LinkParams& params);
 
@@ -88,7 +96,7 @@ class LinkPipeline {
   // `pool` provides the duplicates' buffers and must outlive the pipeline. The config must be
   // valid (see validate()); an invalid one throws std::invalid_argument.
   LinkPipeline(LinkPipelineConfig config, PacketPool& pool, std::uint64_t seed, TimeNs now = 0);
-  // The same, but an invalid config is a "config.invalid" error instead of an exception.
+  // The same, but an invalid config is an error (see validate()) instead of an exception.
   static Result<std::unique_ptr<LinkPipeline>> create(LinkPipelineConfig config, PacketPool& pool,
                                                       std::uint64_t seed, TimeNs now = 0);
   LinkPipeline(const LinkPipeline&) = delete;
@@ -101,10 +109,16 @@ class LinkPipeline {
   // the pipeline is empty.
   TimeNs next_wakeup(TimeNs now) noexcept;
 
+  // Drops every packet the pipeline holds, counted under `reason` (e.g. the node stopping).
+  void drop_all(DropReason reason) noexcept { drop_everything(reason); }
   // Applies the set fields of `params`. On error nothing changes.
   Result<void> apply(const messages::LinkParams& params, TimeNs now);
   // Weight of a flow for DRR/WRR (0 is taken as 1); kept across a scheduler change.
   void set_flow_weight(std::uint32_t flow_hash, std::uint32_t weight);
+  // The weight the scheduler uses for `flow_hash` now (1 unless set).
+  std::uint32_t flow_weight(std::uint32_t flow_hash) const noexcept {
+    return scheduler_->flow_weight(flow_hash);
+  }
 
   const LinkPipelineConfig& config() const noexcept { return config_; }
   // Counters including the scheduler's drops.
@@ -114,6 +128,7 @@ class LinkPipeline {
   bool up() const noexcept { return config_.up; }
 
  private:
+  std::uint64_t shaped_size(const Packet& packet) const noexcept;
   bool shaper_ready(std::uint64_t bytes, TimeNs now) noexcept;
   TimeNs shaper_next(std::uint64_t bytes, TimeNs now) noexcept;
   void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now) noexcept;

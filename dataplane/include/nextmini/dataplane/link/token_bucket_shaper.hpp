@@ -11,6 +11,10 @@
 // Packets larger than the bucket (64-KB GSO super-packets on a small burst) may go once the
 // bucket holds min(size, burst) bytes; the rest is borrowed (tokens go negative), so the long-run
 // rate stays exact and a large packet is never stuck forever.
+// Catch-up: while a packet waits for tokens (can_send said no, or next_send_time had to wait)
+// the bucket is not capped at `burst` but at kCatchUpNs of the rate, so a caller that wakes up
+// late (a busy machine) sends what the link would have sent meanwhile and the long-run rate
+// holds; while idle (nothing waiting) the usual `burst` cap applies.
 // Counters: bytes_sent(), packets_sent() (segments: pass a super-packet's segment count),
 // throttled() (can_send answered false).
 // Thread: the link's worker; no I/O, no clock reads, no allocation.
@@ -25,6 +29,7 @@ class TokenBucketShaper {
  public:
   static constexpr std::uint64_t kUnlimited = 0;
   static constexpr std::uint64_t kDefaultMtu = 1500;
+  static constexpr TimeNs kCatchUpNs = 20'000'000;  // bound on the credit of a late wake-up
 
   // rate_bps = kUnlimited disables shaping; burst_bytes = 0 picks the default (see above).
   explicit TokenBucketShaper(std::uint64_t rate_bps = kUnlimited, std::uint64_t burst_bytes = 0,
@@ -63,6 +68,7 @@ class TokenBucketShaper {
   std::uint64_t burst_bytes_ = 0;
   Units tokens_ = 0;
   TimeNs last_ = 0;
+  bool backlogged_ = false;  // a packet is waiting for tokens (see "Catch-up")
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t packets_sent_ = 0;
   std::uint64_t throttled_ = 0;

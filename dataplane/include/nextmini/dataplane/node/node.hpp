@@ -6,13 +6,24 @@
 //   AddNode        create the link to that neighbour (dial, or wait for its connection)
 //   AddNodeAddress, InstallRoutes (full or delta)  merge, rebuild the RouteTable snapshot and
 //                  swap it into the Processor
-//   TopologyReady  logged; SetLinkParams stored only (link emulation comes later); others logged
+//   TopologyReady  logged
+//   SetLinkParams  (this node is src) applied to the EmulatedLink of the directed link
+//                  self -> dst at once, also before that neighbour's AddNode (the link keeps it
+//                  and gets its transport when the neighbour appears); an invalid one (bad
+//                  value, or a src that is not this node) is answered with ErrorMessage
+//                  "link_params.invalid" naming the key and value, and changes nothing
+//   others         logged
 // It sends NodeTopologyReady when, on the current controller connection, routes are installed
 // and every link it was told about, and every next hop its routes name, is connected
 // (re-evaluated on each event, once per controller connection), and Metrics every
 // metrics interval (processor counters merged with link and TUN counters).
-// Data path: TUN (or inject_local) -> Processor -> links / local sink (TUN, or a callback when
-// the TUN is disabled); links -> Processor.process_from_link.
+// Data path: TUN (or inject_local) -> Processor -> EmulatedLink per neighbour (link emulation;
+// a pass-through while no knob is set) -> TcpLink / local sink (TUN, or a callback when the
+// TUN is disabled); links -> Processor.process_from_link. The EmulatedLink of a neighbour lives
+// as long as the node (its pipeline and queued packets survive reconnects and TcpLink
+// replacement).
+// Flow weights: set_flow_weight(key, weight) gives a local flow (by 5-tuple) the weight its
+// packets carry in the overlay header (byte 31), which every wrr/drr link on its path uses.
 // Thread: run() runs the io_context on the calling thread (workers = 1 for now); every
 // component lives on it. async_stop() is safe from any thread. Destroy the Node only after
 // run() has returned (or if it never ran); the destructor closes what is open without blocking.
@@ -33,6 +44,7 @@
 #include <vector>
 
 #include "nextmini/common/result.hpp"
+#include "nextmini/dataplane/core/flow_key.hpp"
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/messages/messages.hpp"
@@ -40,6 +52,7 @@
 namespace nextmini::dataplane {
 
 class ControlClient;
+class EmulatedLink;
 class LinkListener;
 class Processor;
 class TcpLink;
@@ -51,6 +64,9 @@ struct NodeConfig {
   std::string token;
   bool use_tun = true;
   std::string tun_name = "utun";
+  // The TUN's kernel transmit queue, in packets (what the node has not read yet; see
+  // InterfaceSettings::tx_queue_length). 0 keeps the kernel's default of 500.
+  std::uint32_t tun_tx_queue = 4096;
   std::string listen_address = "0.0.0.0";
   // Where neighbours reach the listener; empty: the listen address, or when that is a wildcard
   // the first non-loopback IPv4 address of this network namespace.
@@ -83,6 +99,11 @@ class Node {
 
   // Raw IP packets as if read from the TUN (the Python package's path). Node thread only.
   void inject_local(PacketBatch& batch);
+  // The WRR/DRR weight of the local flow `key` (its 5-tuple as the TUN sees it, e.g. a flow
+  // runner's TCP socket: src = this node's address and port, dst = the peer's, protocol 6).
+  // Weights above 255 are capped at 255 (the header has one byte); 0 removes the entry (weight
+  // 1). Node thread only (post it to io_context()); kept across a controller reconnect.
+  void set_flow_weight(const FlowKey& key, std::uint32_t weight);
 
   boost::asio::io_context& io_context() noexcept { return io_; }
   PacketPool& pool() noexcept { return pool_; }
@@ -105,6 +126,9 @@ class Node {
   void apply(const messages::AddNode& add);
   void apply(const messages::AddNodeAddress& address);
   void apply(const messages::InstallRoutes& install);
+  void apply(const messages::SetLinkParams& set);
+  // The output of the directed link to `neighbor`, created on first use.
+  EmulatedLink& output_to(messages::NodeId neighbor);
   void on_accept(messages::NodeId neighbor, boost::asio::ip::tcp::socket socket);
   void ensure_processor();
   void rebuild_routes();
@@ -121,6 +145,8 @@ class Node {
   std::unique_ptr<TunDevice> tun_;
   std::unique_ptr<LinkListener> listener_;
   std::unique_ptr<ControlClient> client_;
+  // Declared before the links: destroyed after them (a link's room handler points here).
+  std::map<messages::NodeId, std::unique_ptr<EmulatedLink>> outputs_;
   std::map<messages::NodeId, std::unique_ptr<TcpLink>> links_;
   std::vector<std::unique_ptr<TcpLink>> retired_links_;  // closed, kept until handlers drain
   std::map<messages::NodeId, boost::asio::ip::tcp::socket> pending_accepts_;
@@ -128,7 +154,7 @@ class Node {
   std::map<messages::RouteId, messages::RouteEntry> routes_;
   std::uint64_t routes_version_ = 0;
   bool routes_this_session_ = false;
-  std::map<std::pair<messages::NodeId, messages::NodeId>, messages::LinkParams> link_params_;
+  std::unordered_map<FlowKey, std::uint8_t, FlowKeyHash> flow_weights_;  // set_flow_weight
   std::string tun_address_;
   std::uint32_t metrics_interval_ms_ = 1000;
   boost::asio::steady_timer metrics_timer_;

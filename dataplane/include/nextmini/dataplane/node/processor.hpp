@@ -14,6 +14,10 @@
 //   node owns the address; IPv6 for now), no_route, too_short / bad_overlay_header (a link packet
 //   whose header does not decode), hop_limit (it would be forwarded with a hop limit <= 1),
 //   link_down (next hop or local sink not attached), pool_exhausted / too_big (no copy possible).
+//   Flow weights: set_flow_weight(key, w) gives a local flow a weight for weighted schedulers;
+//   the source stamps it into the overlay header (byte 31) and every hop copies it into
+//   PacketMeta::flow_weight for its link's pipeline. One table lookup per local packet, only
+//   while the table is not empty.
 //   Outputs are collected per sink and sent once per input batch (or whenever 64 are waiting).
 //   The header's send time is written per link (at batch time); PacketMeta's GSO fields travel
 //   in the header's offload fields and are restored at the receiving node.
@@ -59,6 +63,9 @@ class Processor {
   void attach_link(NodeId neighbor, PacketSink* sink);  // sink outlives its attachment
   void detach_link(NodeId neighbor);                    // later packets to it: kLinkDown
   void attach_local(PacketSink* sink);
+  // The weight (1..255; 0 removes it) that packets of the local flow `key` carry in the overlay
+  // header. Control path (allocates); same thread as the data path.
+  void set_flow_weight(const FlowKey& key, std::uint8_t weight);
 
   // A snapshot of the counters in the Metrics message's shape (node_id and timestamp filled).
   messages::Metrics metrics() const;

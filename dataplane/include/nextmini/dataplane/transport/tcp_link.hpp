@@ -3,9 +3,10 @@
 //   One TCP connection (TCP_NODELAY) carries frames in both directions; a frame is a 4-byte
 //   big-endian length followed by that many bytes (the overlay header and packet the Processor
 //   produced). The length prefix goes into the packet's headroom, so framing copies nothing.
-//   Output (PacketSink): send(batch) queues each packet (at most send_queue_packets; beyond
+//   Output (BoundedSink): send(batch) queues each packet (at most send_queue_packets; beyond
 //   that kQueueFull; not connected: kLinkDown) and writes the queue with gathered async_writes
-//   of up to max_gather frames.
+//   of up to max_gather frames. send_room() tells the free queue slots; want_room() asks for one
+//   call of the room handler after the next completed write (or lost connection).
 //   Input: a receive loop reads large chunks, cuts frames out of them into pool Packets
 //   (ingress_neighbor set) and hands batches to on_receive. A frame of length 0 or longer than
 //   a pool buffer's room is kBadFrame: counted, and the connection is closed because the stream
@@ -62,7 +63,7 @@ struct TcpLinkCounters {
   DropCounters drops;
 };
 
-class TcpLink final : public PacketSink {
+class TcpLink final : public BoundedSink {
  public:
   static constexpr std::size_t kFramePrefix = kLinkFramePrefix;
   using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
@@ -80,6 +81,9 @@ class TcpLink final : public PacketSink {
   // connection, if any.
   void adopt(boost::asio::ip::tcp::socket socket);
   void send(PacketBatch& batch) override;
+  std::size_t send_room() const noexcept override;
+  void set_room_handler(std::function<void()> handler) override { on_room_ = std::move(handler); }
+  void want_room() noexcept override { want_room_ = true; }
   // Dialing side: where the next connection attempt goes (a neighbour that came back elsewhere).
   void set_remote(std::string address, std::uint16_t port);
   // Closes the current connection as if the network had failed (the dialer reconnects).
@@ -106,12 +110,15 @@ class TcpLink final : public PacketSink {
   bool parse_frames(Connection& connection);
   void deliver();
   void start_write(const ConnectionPtr& connection);
+  void notify_room();
 
   boost::asio::io_context& io_;
   PacketPool& pool_;
   TcpLinkConfig config_;
   ReceiveHandler on_receive_;
   StateHandler on_state_;
+  std::function<void()> on_room_;
+  bool want_room_ = false;
   std::size_t max_frame_;
   ConnectionPtr current_;
   ConnectionPtr connecting_;

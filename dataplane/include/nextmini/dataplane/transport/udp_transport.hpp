@@ -1,0 +1,134 @@
+#pragma once
+// UdpTransport: the udp transport of a node (DESIGN.md §2, "transport"): one UDP socket, bound
+// to the node's link address and port, carries the datagrams of every udp neighbour (the
+// wireguard-go model: one socket, many peers).
+//   Output: peer(N) is neighbour N's PacketSink. send(batch) puts each packet (the overlay header
+//   and packet the Processor produced, no framing) in the transport's send queue (at most
+//   send_queue_packets; beyond that kQueueFull) and flushes the queue with sendmmsg, one
+//   datagram per packet. With UDP GSO (UDP_SEGMENT) consecutive packets to the same peer with
+//   the same size (the last may be shorter) go as one message of up to kMaxGsoSegments segments,
+//   gathered from the packets' own buffers (no copy). A GSO send the kernel refuses (EIO, or
+//   EINVAL/ENOPROTOOPT) turns GSO off for good, logged once; the packets are sent again without.
+//   When the socket is full (EAGAIN) the transport waits for it to drain; the queue absorbs the
+//   burst. A datagram lost on the underlay is simply lost, as on a real link.
+//   Input: recvmmsg straight into pool packets (ingress_neighbor set), in batches of up to
+//   PacketBatch::kMaxBatch, handed to on_receive per neighbour. A datagram from an address that
+//   is no peer is dropped kUnknownPeer, a truncated one kTooBig, an empty one kTooShort; the
+//   pool running dry drops kPoolExhausted (the datagram is read and discarded).
+//   Knobs: UdpTransportConfig. Counters: counters() (transport-wide) and peer_counters(N).
+//   Underlay: IPv4 only for now (the launcher's underlay is IPv4).
+//   Thread: the io_context's thread. close() before destroying; destroy only after the
+//   io_context has run the cancelled handlers.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "nextmini/common/result.hpp"
+#include "nextmini/dataplane/core/drop_reason.hpp"
+#include "nextmini/dataplane/core/packet_batch.hpp"
+#include "nextmini/dataplane/core/packet_pool.hpp"
+#include "nextmini/dataplane/core/packet_sink.hpp"
+#include "nextmini/messages/messages.hpp"
+
+namespace nextmini::dataplane {
+
+struct UdpTransportConfig {
+  std::string listen_address = "0.0.0.0";
+  std::uint16_t port = 0;  // 0: an ephemeral port
+  std::size_t send_queue_packets = 4096;
+  int socket_buffer_bytes = 8 << 20;  // SO_SNDBUF and SO_RCVBUF (forced when privileged)
+  bool gso = true;                    // try UDP_SEGMENT; off after the first refusal
+};
+
+struct UdpPeerCounters {
+  std::uint64_t tx_packets = 0;  // datagrams handed to the kernel
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_packets = 0;
+  std::uint64_t rx_bytes = 0;
+  DropCounters drops;  // kQueueFull, kTooBig
+};
+
+struct UdpTransportCounters {
+  std::uint64_t send_calls = 0;     // sendmmsg calls that sent something
+  std::uint64_t gso_messages = 0;   // messages carrying more than one segment
+  std::uint64_t receive_calls = 0;  // recvmmsg calls that returned datagrams
+  std::uint64_t send_errors = 0;    // datagrams dropped on a send error other than EAGAIN
+  bool gso_enabled = false;
+  DropCounters drops;  // kUnknownPeer, kTooBig, kTooShort, kPoolExhausted (receive side)
+};
+
+class UdpTransport {
+ public:
+  static constexpr std::size_t kMaxGsoSegments = 64;   // the kernel's UDP_MAX_SEGMENTS
+  static constexpr std::size_t kMaxGsoBytes = 65'000;  // below the 65,507-byte UDP payload limit
+  using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
+
+  UdpTransport(boost::asio::io_context& io, PacketPool& pool, UdpTransportConfig config,
+               ReceiveHandler on_receive);
+  UdpTransport(const UdpTransport&) = delete;
+  UdpTransport& operator=(const UdpTransport&) = delete;
+  ~UdpTransport();
+
+  // Binds the socket and starts receiving. Errors: "udp.address" (not an IPv4 address),
+  // "udp.bind" (the address or port cannot be bound).
+  Result<void> open();
+  // The bound port (after open()).
+  std::uint16_t port() const noexcept { return bound_port_; }
+
+  // Adds neighbour `neighbor` at address:port, or moves it there. Error "udp.address".
+  Result<void> set_peer(messages::NodeId neighbor, const std::string& address, std::uint16_t port);
+  // The sink for neighbour `neighbor` (set_peer first); valid until remove_peer or destruction.
+  PacketSink* peer(messages::NodeId neighbor) noexcept;
+  // Forgets the neighbour; packets queued for it are dropped kLinkDown.
+  void remove_peer(messages::NodeId neighbor);
+  // Stops for good: no more receiving, queued packets released. Idempotent.
+  void close();
+
+  const UdpTransportCounters& counters() const noexcept { return counters_; }
+  const UdpPeerCounters* peer_counters(messages::NodeId neighbor) const noexcept;
+
+ private:
+  class PeerSink;
+  struct Peer;
+  struct Queued;
+
+  void enqueue(Peer& peer, PacketBatch& batch);
+  void flush();
+  // Builds up to kMaxBatch messages from the queue head; returns how many.
+  std::size_t build_messages(bool gso);
+  void wait_writable();
+  void start_receive();
+  void receive_ready();
+  std::size_t receive_once();
+  static std::uint64_t endpoint_key(std::uint32_t address, std::uint16_t port) noexcept;
+
+  boost::asio::io_context& io_;
+  PacketPool& pool_;
+  UdpTransportConfig config_;
+  ReceiveHandler on_receive_;
+  boost::asio::ip::udp::socket socket_;
+  std::uint16_t bound_port_ = 0;
+  std::map<messages::NodeId, std::unique_ptr<Peer>> peers_;
+  std::unordered_map<std::uint64_t, Peer*> by_endpoint_;
+  std::vector<Queued> queue_;  // ring
+  std::size_t queue_head_ = 0;
+  std::size_t queue_count_ = 0;
+  struct SendScratch;
+  std::unique_ptr<SendScratch> send_;
+  struct ReceiveScratch;
+  std::unique_ptr<ReceiveScratch> receive_;
+  bool gso_ = false;
+  bool waiting_writable_ = false;
+  bool closed_ = false;
+  UdpTransportCounters counters_;
+};
+
+}  // namespace nextmini::dataplane

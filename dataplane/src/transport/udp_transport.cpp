@@ -1,0 +1,392 @@
+#include "nextmini/dataplane/transport/udp_transport.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <boost/asio/ip/address_v4.hpp>
+#include <cerrno>
+#include <cstring>
+
+namespace nextmini::dataplane {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+
+namespace {
+
+constexpr std::size_t kMaxMessages = PacketBatch::kMaxBatch;
+constexpr std::size_t kMaxIovecs = 1024;   // segments per sendmmsg call
+constexpr std::size_t kReceiveRounds = 8;  // recvmmsg calls before yielding to other work
+constexpr std::size_t kDiscardBytes = 65'536;
+
+Result<sockaddr_in> ipv4_endpoint(const std::string& address, std::uint16_t port) {
+  boost::system::error_code error;
+  const auto parsed = asio::ip::make_address_v4(address, error);
+  if (error) return fail("udp.address", "\"" + address + "\" is not an IPv4 address");
+  sockaddr_in endpoint{};
+  endpoint.sin_family = AF_INET;
+  endpoint.sin_port = htons(port);
+  endpoint.sin_addr.s_addr = htonl(parsed.to_uint());
+  return endpoint;
+}
+
+// SO_SNDBUF/SO_RCVBUF: the FORCE variants exceed net.core.*mem_max when privileged.
+void set_buffer(int fd, int force_option, int option, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, force_option, &bytes, sizeof bytes) != 0)
+    setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes);
+}
+
+bool gso_refused(int error) { return error == EIO || error == EINVAL || error == ENOPROTOOPT; }
+
+}  // namespace
+
+struct UdpTransport::Peer {
+  messages::NodeId id = 0;
+  sockaddr_in address{};
+  std::uint64_t key = 0;
+  UdpPeerCounters counters;
+  std::unique_ptr<PeerSink> sink;
+};
+
+struct UdpTransport::Queued {
+  Packet packet;
+  Peer* peer = nullptr;  // null: its peer was removed (dropped at send time)
+};
+
+class UdpTransport::PeerSink final : public PacketSink {
+ public:
+  PeerSink(UdpTransport& transport, Peer& peer) : transport_(transport), peer_(peer) {}
+  void send(PacketBatch& batch) override { transport_.enqueue(peer_, batch); }
+
+ private:
+  UdpTransport& transport_;
+  Peer& peer_;
+};
+
+// The messages of one sendmmsg call: each message's segments are consecutive queue entries.
+struct UdpTransport::SendScratch {
+  std::array<mmsghdr, kMaxMessages> messages{};
+  std::array<std::size_t, kMaxMessages> segments{};
+  std::array<iovec, kMaxIovecs> iovecs{};
+  std::array<std::array<std::uint8_t, CMSG_SPACE(sizeof(std::uint16_t))>, kMaxMessages> control{};
+};
+
+// recvmmsg's slots; each holds a pool packet between calls so a read needs no acquire.
+struct UdpTransport::ReceiveScratch {
+  std::array<mmsghdr, kMaxMessages> messages{};
+  std::array<iovec, kMaxMessages> iovecs{};
+  std::array<sockaddr_in, kMaxMessages> sources{};
+  std::array<Packet, kMaxMessages> packets;
+  std::vector<std::uint8_t> discard = std::vector<std::uint8_t>(kDiscardBytes);
+  PacketBatch batch;
+};
+
+UdpTransport::UdpTransport(asio::io_context& io, PacketPool& pool, UdpTransportConfig config,
+                           ReceiveHandler on_receive)
+    : io_(io),
+      pool_(pool),
+      config_(std::move(config)),
+      on_receive_(std::move(on_receive)),
+      socket_(io),
+      queue_(std::max<std::size_t>(config_.send_queue_packets, 1)),
+      send_(std::make_unique<SendScratch>()),
+      receive_(std::make_unique<ReceiveScratch>()) {}
+
+UdpTransport::~UdpTransport() { close(); }
+
+Result<void> UdpTransport::open() {
+  auto local = ipv4_endpoint(config_.listen_address, config_.port);
+  if (!local) return Failure{local.error()};
+  boost::system::error_code error;
+  socket_.open(udp::v4(), error);
+  if (!error) socket_.non_blocking(true, error);
+  if (error) return fail("udp.bind", "cannot open a UDP socket: " + error.message());
+  const int fd = socket_.native_handle();
+  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, config_.socket_buffer_bytes);
+  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, config_.socket_buffer_bytes);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*local), sizeof(sockaddr_in)) != 0) {
+    const int bind_error = errno;
+    socket_.close(error);
+    return fail("udp.bind", "cannot bind udp " + config_.listen_address + ":" +
+                                std::to_string(config_.port) + ": " + std::strerror(bind_error));
+  }
+  sockaddr_in bound{};
+  socklen_t length = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+  bound_port_ = ntohs(bound.sin_port);
+  // UDP_SEGMENT is a per-message option; a kernel without it refuses the first GSO send.
+  gso_ = config_.gso;
+  counters_.gso_enabled = gso_;
+  start_receive();
+  return ok();
+}
+
+std::uint64_t UdpTransport::endpoint_key(std::uint32_t address, std::uint16_t port) noexcept {
+  return (std::uint64_t{address} << 16) | port;
+}
+
+Result<void> UdpTransport::set_peer(messages::NodeId neighbor, const std::string& address,
+                                    std::uint16_t port) {
+  auto endpoint = ipv4_endpoint(address, port);
+  if (!endpoint) return Failure{endpoint.error()};
+  auto& slot = peers_[neighbor];
+  if (!slot) {
+    slot = std::make_unique<Peer>();
+    slot->id = neighbor;
+    slot->sink = std::make_unique<PeerSink>(*this, *slot);
+  } else {
+    by_endpoint_.erase(slot->key);
+  }
+  slot->address = *endpoint;
+  slot->key = endpoint_key(endpoint->sin_addr.s_addr, endpoint->sin_port);
+  by_endpoint_[slot->key] = slot.get();
+  return ok();
+}
+
+PacketSink* UdpTransport::peer(messages::NodeId neighbor) noexcept {
+  auto it = peers_.find(neighbor);
+  return it == peers_.end() ? nullptr : it->second->sink.get();
+}
+
+const UdpPeerCounters* UdpTransport::peer_counters(messages::NodeId neighbor) const noexcept {
+  auto it = peers_.find(neighbor);
+  return it == peers_.end() ? nullptr : &it->second->counters;
+}
+
+void UdpTransport::remove_peer(messages::NodeId neighbor) {
+  auto it = peers_.find(neighbor);
+  if (it == peers_.end()) return;
+  for (std::size_t i = 0; i < queue_count_; ++i) {
+    Queued& entry = queue_[(queue_head_ + i) % queue_.size()];
+    if (entry.peer == it->second.get()) entry.peer = nullptr;
+  }
+  by_endpoint_.erase(it->second->key);
+  peers_.erase(it);
+}
+
+void UdpTransport::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  for (std::size_t i = 0; i < queue_count_; ++i) {
+    queue_[(queue_head_ + i) % queue_.size()].packet.reset();
+  }
+  queue_count_ = 0;
+  for (Packet& packet : receive_->packets) packet.reset();
+  receive_->batch.clear();
+}
+
+void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
+  for (Packet& packet : batch) {
+    if (closed_) {
+      peer.counters.drops.add(DropReason::kLinkDown);
+    } else if (queue_count_ == queue_.size()) {
+      peer.counters.drops.add(DropReason::kQueueFull);
+    } else {
+      queue_[(queue_head_ + queue_count_) % queue_.size()] = Queued{std::move(packet), &peer};
+      ++queue_count_;
+      continue;
+    }
+    packet.reset();
+  }
+  batch.clear();
+  if (!waiting_writable_) flush();
+}
+
+std::size_t UdpTransport::build_messages(bool gso) {
+  SendScratch& s = *send_;
+  std::size_t messages = 0;
+  std::size_t iovecs = 0;
+  std::size_t index = 0;  // queue position, relative to the head
+  while (messages < kMaxMessages && index < queue_count_ && iovecs < kMaxIovecs) {
+    Queued& first = queue_[(queue_head_ + index) % queue_.size()];
+    if (first.peer == nullptr) break;  // a removed peer's packet: the caller drops it
+    const std::size_t segment_size = first.packet.size();
+    std::size_t segments = 0;
+    std::size_t bytes = 0;
+    while (index + segments < queue_count_ && iovecs + segments < kMaxIovecs) {
+      Queued& next = queue_[(queue_head_ + index + segments) % queue_.size()];
+      if (segments > 0) {
+        // A GSO message: same peer, same size (only the last may be shorter), bounded.
+        if (!gso || next.peer != first.peer || next.packet.size() > segment_size ||
+            segments == kMaxGsoSegments || bytes + next.packet.size() > kMaxGsoBytes)
+          break;
+      }
+      s.iovecs[iovecs + segments] = iovec{next.packet.data(), next.packet.size()};
+      bytes += next.packet.size();
+      ++segments;
+      if (next.packet.size() < segment_size) break;  // a shorter segment ends the message
+    }
+    msghdr& header = s.messages[messages].msg_hdr;
+    header = msghdr{};
+    header.msg_name = &first.peer->address;
+    header.msg_namelen = sizeof(sockaddr_in);
+    header.msg_iov = &s.iovecs[iovecs];
+    header.msg_iovlen = segments;
+    if (segments > 1) {
+      header.msg_control = s.control[messages].data();
+      header.msg_controllen = s.control[messages].size();
+      cmsghdr* control = CMSG_FIRSTHDR(&header);
+      control->cmsg_level = SOL_UDP;
+      control->cmsg_type = UDP_SEGMENT;
+      control->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto size16 = static_cast<std::uint16_t>(segment_size);
+      std::memcpy(CMSG_DATA(control), &size16, sizeof size16);
+    }
+    s.segments[messages] = segments;
+    iovecs += segments;
+    index += segments;
+    ++messages;
+  }
+  return messages;
+}
+
+void UdpTransport::flush() {
+  while (queue_count_ > 0 && !closed_) {
+    // Entries of removed peers at the head are dropped here.
+    Queued& head = queue_[queue_head_];
+    if (head.peer == nullptr) {
+      counters_.drops.add(DropReason::kLinkDown);
+      head.packet.reset();
+      queue_head_ = (queue_head_ + 1) % queue_.size();
+      --queue_count_;
+      continue;
+    }
+    const std::size_t built = build_messages(gso_);
+    const int sent = sendmmsg(socket_.native_handle(), send_->messages.data(), built, MSG_DONTWAIT);
+    std::size_t done = 0;
+    if (sent < 0) {
+      const int error = errno;
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        wait_writable();
+        return;
+      }
+      if (error == EINTR) continue;
+      if (gso_ && send_->segments[0] > 1 && gso_refused(error)) {
+        gso_ = false;
+        counters_.gso_enabled = false;
+        spdlog::info("udp link: the kernel refused UDP GSO ({}); sending one datagram per call",
+                     std::strerror(error));
+        continue;
+      }
+      // The first message cannot be sent (no route, too big): drop it, keep the rest.
+      counters_.send_errors += send_->segments[0];
+      done = send_->segments[0];
+      for (std::size_t i = 0; i < done; ++i) {
+        Queued& entry = queue_[(queue_head_ + i) % queue_.size()];
+        entry.peer->counters.drops.add(DropReason::kTooBig);
+      }
+    } else {
+      ++counters_.send_calls;
+      for (int m = 0; m < sent; ++m) {
+        if (send_->segments[m] > 1) ++counters_.gso_messages;
+        for (std::size_t i = 0; i < send_->segments[m]; ++i) {
+          Queued& entry = queue_[(queue_head_ + done + i) % queue_.size()];
+          ++entry.peer->counters.tx_packets;
+          entry.peer->counters.tx_bytes += entry.packet.size();
+        }
+        done += send_->segments[m];
+      }
+    }
+    for (std::size_t i = 0; i < done; ++i) {
+      queue_[queue_head_].packet.reset();
+      queue_head_ = (queue_head_ + 1) % queue_.size();
+      --queue_count_;
+    }
+  }
+}
+
+void UdpTransport::wait_writable() {
+  waiting_writable_ = true;
+  socket_.async_wait(udp::socket::wait_write, [this](boost::system::error_code error) {
+    waiting_writable_ = false;
+    if (error || closed_) return;
+    flush();
+  });
+}
+
+void UdpTransport::start_receive() {
+  socket_.async_wait(udp::socket::wait_read, [this](boost::system::error_code error) {
+    if (error || closed_) return;
+    receive_ready();
+  });
+}
+
+void UdpTransport::receive_ready() {
+  for (std::size_t round = 0; round < kReceiveRounds; ++round) {
+    if (receive_once() == 0 || closed_) break;
+  }
+  if (!closed_) start_receive();
+}
+
+std::size_t UdpTransport::receive_once() {
+  ReceiveScratch& r = *receive_;
+  std::size_t slots = 0;
+  for (; slots < kMaxMessages; ++slots) {
+    Packet& packet = r.packets[slots];
+    if (!packet.valid()) packet = pool_.acquire();
+    if (!packet.valid()) break;
+    packet.clear(pool_.headroom());
+    packet.meta() = PacketMeta{};
+    r.iovecs[slots] = iovec{packet.data(), packet.room()};
+    msghdr& header = r.messages[slots].msg_hdr;
+    header = msghdr{};
+    header.msg_name = &r.sources[slots];
+    header.msg_namelen = sizeof(sockaddr_in);
+    header.msg_iov = &r.iovecs[slots];
+    header.msg_iovlen = 1;
+  }
+  const int fd = socket_.native_handle();
+  if (slots == 0) {
+    // No buffer for it: read one datagram into scratch and drop it, so the socket drains.
+    const ssize_t n = recv(fd, r.discard.data(), r.discard.size(), MSG_DONTWAIT);
+    if (n < 0) return 0;
+    counters_.drops.add(DropReason::kPoolExhausted);
+    return 1;
+  }
+  const int received = recvmmsg(fd, r.messages.data(), slots, MSG_DONTWAIT, nullptr);
+  if (received <= 0) return 0;
+  ++counters_.receive_calls;
+  Peer* current = nullptr;
+  auto deliver = [&] {
+    if (current != nullptr && !r.batch.empty()) on_receive_(current->id, r.batch);
+    r.batch.clear();  // on_receive took the packets it keeps
+  };
+  for (int i = 0; i < received; ++i) {
+    const mmsghdr& message = r.messages[i];
+    if (message.msg_hdr.msg_flags & MSG_TRUNC) {
+      counters_.drops.add(DropReason::kTooBig);
+      continue;
+    }
+    if (message.msg_len == 0) {
+      counters_.drops.add(DropReason::kTooShort);
+      continue;
+    }
+    const sockaddr_in& source = r.sources[i];
+    auto found = by_endpoint_.find(endpoint_key(source.sin_addr.s_addr, source.sin_port));
+    if (found == by_endpoint_.end()) {
+      counters_.drops.add(DropReason::kUnknownPeer);
+      continue;
+    }
+    Peer* peer = found->second;
+    if (peer != current) {
+      deliver();
+      current = peer;
+    }
+    Packet& packet = r.packets[i];
+    packet.resize(message.msg_len);
+    packet.meta().ingress_neighbor = peer->id;
+    ++peer->counters.rx_packets;
+    peer->counters.rx_bytes += message.msg_len;
+    r.batch.push(std::move(packet));
+  }
+  deliver();
+  return static_cast<std::size_t>(received);
+}
+
+}  // namespace nextmini::dataplane

@@ -1,0 +1,248 @@
+#include "nextmini/dataplane/transport/udp_transport.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/udp.hpp>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+namespace nextmini::dataplane {
+namespace {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using Bytes = std::vector<std::uint8_t>;
+using namespace std::chrono_literals;
+
+template <typename Predicate>
+bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    io.run_one_for(10ms);
+  }
+  return true;
+}
+
+Bytes pattern(std::size_t size, std::uint32_t seed) {
+  Bytes bytes(size);
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(seed * 31 + i);
+  return bytes;
+}
+
+// Sends `contents` through `sink` in batches of at most kMaxBatch.
+void send_all(PacketPool& pool, PacketSink& sink, const std::vector<Bytes>& contents) {
+  PacketBatch batch;
+  for (const Bytes& bytes : contents) {
+    Packet packet = pool.acquire();
+    ASSERT_TRUE(packet.valid());
+    ASSERT_TRUE(packet.resize(bytes.size()));
+    std::memcpy(packet.data(), bytes.data(), bytes.size());
+    batch.push(std::move(packet));
+    if (batch.full()) sink.send(batch);
+  }
+  if (!batch.empty()) sink.send(batch);
+}
+
+struct Received {
+  std::vector<Bytes> packets;
+  std::vector<messages::NodeId> from;
+  std::vector<messages::NodeId> ingress;
+  UdpTransport::ReceiveHandler handler() {
+    return [this](messages::NodeId neighbor, PacketBatch& batch) {
+      for (Packet& packet : batch) {
+        packets.emplace_back(packet.data(), packet.data() + packet.size());
+        from.push_back(neighbor);
+        ingress.push_back(packet.meta().ingress_neighbor);
+      }
+      batch.clear();
+    };
+  }
+};
+
+UdpTransportConfig loopback_config(bool gso = true, std::size_t queue = 4096) {
+  UdpTransportConfig config;
+  config.listen_address = "127.0.0.1";
+  config.gso = gso;
+  config.send_queue_packets = queue;
+  return config;
+}
+
+// Node 1 and node 2, each with a transport on loopback, peered with each other.
+struct Pair {
+  explicit Pair(bool gso = true, std::size_t queue = 4096, std::size_t pool_buffers = 1024)
+      : pool(pool_buffers, 2048),
+        one(io, pool, loopback_config(gso, queue), at_one.handler()),
+        two(io, pool, loopback_config(gso, queue), at_two.handler()) {
+    EXPECT_TRUE(one.open());
+    EXPECT_TRUE(two.open());
+    EXPECT_TRUE(one.set_peer(2, "127.0.0.1", two.port()));
+    EXPECT_TRUE(two.set_peer(1, "127.0.0.1", one.port()));
+  }
+  ~Pair() {
+    one.close();
+    two.close();
+    io.poll();
+    EXPECT_EQ(pool.in_use(), 0u) << "a packet buffer leaked";
+  }
+
+  asio::io_context io;
+  PacketPool pool;
+  Received at_one;
+  Received at_two;
+  UdpTransport one;
+  UdpTransport two;
+};
+
+TEST(UdpTransport, CarriesPacketsOfEverySizeIntactAndInOrder) {
+  for (const bool gso : {false, true}) {
+    SCOPED_TRACE(gso ? "gso" : "no gso");
+    Pair pair(gso);
+    std::vector<Bytes> sent;
+    for (std::uint32_t i = 0; i < 300; ++i) sent.push_back(pattern(1 + (i * 37) % 1900, i));
+    send_all(pair.pool, *pair.one.peer(2), sent);
+    ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() >= sent.size(); }));
+    EXPECT_EQ(pair.at_two.packets, sent);
+    EXPECT_EQ(pair.at_two.from, std::vector<messages::NodeId>(sent.size(), 1));
+    EXPECT_EQ(pair.at_two.ingress, std::vector<messages::NodeId>(sent.size(), 1));
+    EXPECT_EQ(pair.one.peer_counters(2)->tx_packets, sent.size());
+    EXPECT_EQ(pair.two.peer_counters(1)->rx_packets, sent.size());
+  }
+}
+
+TEST(UdpTransport, SendsRunsOfEqualSizeAsOneGsoMessage) {
+  Pair pair(true);
+  std::vector<Bytes> sent;
+  for (std::uint32_t i = 0; i < 64; ++i) sent.push_back(pattern(1200, i));
+  sent.push_back(pattern(300, 99));  // a shorter last segment
+  send_all(pair.pool, *pair.one.peer(2), {sent.begin(), sent.begin() + 64});
+  send_all(pair.pool, *pair.one.peer(2), {sent.begin() + 64, sent.end()});
+  ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() >= sent.size(); }));
+  EXPECT_EQ(pair.at_two.packets, sent);
+  // Loopback supports UDP GSO on every kernel that has it (4.18+); these machines have it.
+  EXPECT_TRUE(pair.one.counters().gso_enabled);
+  EXPECT_GE(pair.one.counters().gso_messages, 1u);
+}
+
+TEST(UdpTransport, BothDirectionsAndManyPeers) {
+  Pair pair;
+  send_all(pair.pool, *pair.one.peer(2), {pattern(100, 1)});
+  send_all(pair.pool, *pair.two.peer(1), {pattern(200, 2)});
+  ASSERT_TRUE(run_until(
+      pair.io, [&] { return pair.at_one.packets.size() == 1 && pair.at_two.packets.size() == 1; }));
+  EXPECT_EQ(pair.at_one.packets[0], pattern(200, 2));
+  EXPECT_EQ(pair.at_one.from[0], 2u);
+  // A third node: node 2 tells the two senders apart by their addresses.
+  Received at_three;
+  UdpTransport three(pair.io, pair.pool, loopback_config(), at_three.handler());
+  ASSERT_TRUE(three.open());
+  ASSERT_TRUE(three.set_peer(2, "127.0.0.1", pair.two.port()));
+  ASSERT_TRUE(pair.two.set_peer(3, "127.0.0.1", three.port()));
+  send_all(pair.pool, *three.peer(2), {pattern(300, 3)});
+  ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() == 2; }));
+  EXPECT_EQ(pair.at_two.from[1], 3u);
+  three.close();
+}
+
+TEST(UdpTransport, DatagramsFromStrangersAreCountedNotDelivered) {
+  Pair pair;
+  udp::socket stranger(pair.io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const udp::endpoint target(asio::ip::make_address("127.0.0.1"), pair.two.port());
+  const Bytes junk = pattern(64, 7);
+  stranger.send_to(asio::buffer(junk), target);
+  stranger.send_to(asio::buffer(junk.data(), 0), target);  // empty
+  const Bytes huge(3000, 0xAB);                            // larger than a pool buffer
+  stranger.send_to(asio::buffer(huge), target);
+  ASSERT_TRUE(run_until(pair.io, [&] {
+    const auto& drops = pair.two.counters().drops;
+    return drops[DropReason::kUnknownPeer] == 1 && drops[DropReason::kTooShort] == 1 &&
+           drops[DropReason::kTooBig] == 1;
+  }));
+  EXPECT_TRUE(pair.at_two.packets.empty());
+}
+
+TEST(UdpTransport, AFullQueueDropsWhatDoesNotFit) {
+  Pair pair(true, /*queue=*/4);
+  // One batch of 64 into a queue of 4: the 60 that do not fit are dropped kQueueFull (the
+  // queue is flushed only after the whole batch is queued).
+  std::vector<Bytes> sent;
+  for (std::uint32_t i = 0; i < 64; ++i) sent.push_back(pattern(100, i));
+  send_all(pair.pool, *pair.one.peer(2), sent);
+  EXPECT_EQ(pair.one.peer_counters(2)->drops[DropReason::kQueueFull], 60u);
+  ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() == 4; }));
+}
+
+TEST(UdpTransport, AnEmptyPoolDrainsTheSocketAndCounts) {
+  asio::io_context io;
+  PacketPool sender_pool(64, 2048);
+  PacketPool receiver_pool(4, 2048);
+  std::vector<Packet> held;  // the receiver keeps every packet, so its pool runs dry
+  UdpTransport receiver(io, receiver_pool, loopback_config(),
+                        [&](messages::NodeId, PacketBatch& batch) {
+                          for (Packet& packet : batch) held.push_back(std::move(packet));
+                          batch.clear();
+                        });
+  Received unused;
+  UdpTransport sender(io, sender_pool, loopback_config(), unused.handler());
+  ASSERT_TRUE(receiver.open());
+  ASSERT_TRUE(sender.open());
+  ASSERT_TRUE(sender.set_peer(2, "127.0.0.1", receiver.port()));
+  ASSERT_TRUE(receiver.set_peer(1, "127.0.0.1", sender.port()));
+  std::vector<Bytes> sent;
+  for (std::uint32_t i = 0; i < 10; ++i) sent.push_back(pattern(100, i));
+  send_all(sender_pool, *sender.peer(2), sent);
+  ASSERT_TRUE(run_until(io, [&] {
+    return held.size() + receiver.counters().drops[DropReason::kPoolExhausted] == 10;
+  }));
+  EXPECT_EQ(held.size(), 4u);
+  EXPECT_EQ(receiver.counters().drops[DropReason::kPoolExhausted], 6u);
+  held.clear();
+  receiver.close();
+  sender.close();
+  io.poll();
+  EXPECT_EQ(receiver_pool.in_use(), 0u);
+  EXPECT_EQ(sender_pool.in_use(), 0u);
+}
+
+TEST(UdpTransport, RemovedPeerLosesItsQueueAndItsSink) {
+  Pair pair;
+  pair.one.remove_peer(2);
+  EXPECT_EQ(pair.one.peer(2), nullptr);
+  EXPECT_EQ(pair.one.peer_counters(2), nullptr);
+  send_all(pair.pool, *pair.two.peer(1), {pattern(10, 1)});
+  ASSERT_TRUE(
+      run_until(pair.io, [&] { return pair.one.counters().drops[DropReason::kUnknownPeer] == 1; }));
+}
+
+TEST(UdpTransport, BadAddressesAndBusyPortsAreErrors) {
+  asio::io_context io;
+  PacketPool pool(128, 2048);
+  Received received;
+  UdpTransportConfig config = loopback_config();
+  config.listen_address = "not-an-ip";
+  UdpTransport bad(io, pool, config, received.handler());
+  auto opened = bad.open();
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, "udp.address");
+
+  UdpTransport first(io, pool, loopback_config(), received.handler());
+  ASSERT_TRUE(first.open());
+  config = loopback_config();
+  config.port = first.port();
+  UdpTransport second(io, pool, config, received.handler());
+  opened = second.open();
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, "udp.bind");
+  EXPECT_NE(opened.error().message.find("in use"), std::string::npos) << opened.error().message;
+
+  auto peer = first.set_peer(5, "::1", 4000);
+  ASSERT_FALSE(peer);
+  EXPECT_EQ(peer.error().code, "udp.address");
+  first.close();
+  io.poll();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
