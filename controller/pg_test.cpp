@@ -7,7 +7,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 #include "nextmini/controller/pg/change_feed.hpp"
@@ -363,8 +365,24 @@ TEST_F(PgTest, TheStoreReconnectsAfterTheServerComesBack) {
   ASSERT_FALSE(down);
   EXPECT_TRUE(down.error().code == "pg.connection_lost" || down.error().code == "pg.connect")
       << down.error().code << ": " << down.error().message;
+  // A reconnect attempt fails; until the next one is due, calls fail at once.
+  auto attempt = store->put_node({2, "192.0.2.2", 4002, "tun", true, false, 1});
+  ASSERT_FALSE(attempt);
+  const auto before = std::chrono::steady_clock::now();
+  auto waiting = store->put_node({2, "192.0.2.2", 4002, "tun", true, false, 1});
+  ASSERT_FALSE(waiting);
+  EXPECT_EQ(waiting.error().code, "pg.connection_lost");
+  EXPECT_NE(waiting.error().message.find("tries again in"), std::string::npos)
+      << waiting.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 20ms);
   ASSERT_TRUE(server_->restart());
-  ASSERT_TRUE(store->put_node({2, "192.0.2.2", 4002, "tun", true, false, 1}));
+  bool saved = false;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!saved && std::chrono::steady_clock::now() < deadline) {
+    saved = bool(store->put_node({2, "192.0.2.2", 4002, "tun", true, false, 1}));
+    if (!saved) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(saved);
   EXPECT_EQ(store->list_nodes()->size(), 2u);
 }
 
@@ -599,6 +617,37 @@ TEST_F(PgTest, MetricsAreWrittenInBatches) {
   auto latest = store->latest_metrics(3);
   ASSERT_TRUE(latest && latest->has_value()) << (latest ? "" : latest.error().message);
   EXPECT_EQ(**latest, report);  // read back from metrics_latest
+}
+
+TEST_F(PgTest, TheRerouteExampleOfTheDocsRuns) {
+  std::ifstream in(std::string(NEXTMINI_DOCS_DIR) + "/database.md");
+  ASSERT_TRUE(in) << "docs/database.md";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const auto section = doc.find("## Example: reroute a flow by SQL");
+  ASSERT_NE(section, std::string::npos);
+  const auto begin = doc.find("```sql\n", section);
+  ASSERT_NE(begin, std::string::npos);
+  const auto end = doc.find("```", begin + 7);
+  const std::string script = doc.substr(begin + 7, end - begin - 7);
+
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->replace_routes({{1, 1, 3, 1, {{1, 2}, {2, 3}}}}));
+  FlowRecord flow;
+  flow.spec = {7, 1, 3, 1'000'000, std::nullopt, std::nullopt, 1, "tcp", 1};
+  ASSERT_TRUE(store->put_flow(flow));
+  const auto before = *store->last_change_seq();
+  auto ran = sql_.exec_script(script);
+  ASSERT_TRUE(ran) << ran.error().message;
+  EXPECT_EQ((*store->get_flow(7))->spec.route_id, 100u);
+  auto changes = store->changes_since(before);
+  ASSERT_TRUE(changes);
+  EXPECT_EQ(*changes, (std::vector<Change>{{before + 1, "routes", "INSERT", "100", "sql"},
+                                           {before + 2, "flow_routes", "UPDATE", "7", "sql"}}));
+  store->set_topology(Topology(4, {{1, 2}, {2, 3}, {3, 4}, {4, 1}}));
+  EXPECT_TRUE(store->get_route(100)->has_value());  // a valid route of the ring
 }
 
 // ---- edges JSON -----------------------------------------------------------------------------

@@ -195,9 +195,22 @@ Result<void> PgStore::connect() const {
 }
 
 Result<const pg::Connection*> PgStore::session() const {
-  if (!connection_.is_open()) {
-    if (auto connected = connect(); !connected) return Failure{connected.error()};
+  if (connection_.is_open()) return &connection_;
+  // While the server is away, calls fail at once between attempts instead of each waiting
+  // for a connection (up to the connect timeout) on the controller's thread.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_attempt_) {
+    return fail(
+        "pg.connection_lost",
+        fmt::format(
+            "PostgreSQL is unreachable; the store tries again in {} ms",
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_ - now).count()));
   }
+  if (auto connected = connect(); !connected) {
+    next_attempt_ = std::chrono::steady_clock::now() + reconnect_backoff_.next();
+    return Failure{connected.error()};
+  }
+  reconnect_backoff_.reset();
   return &connection_;
 }
 
@@ -205,11 +218,13 @@ Result<const pg::Connection*> PgStore::session() const {
 
 void PgStore::report_bad_row(const std::string& table, const std::string& row_id,
                              const Error& error) const {
+  // Logged when the row is new to config_errors or its problem changed, not on every read.
   auto recorded = connection_.exec(
+      "WITH known AS (SELECT message FROM config_errors WHERE table_name = $1 AND row_id = $2) "
       "INSERT INTO config_errors (table_name, row_id, code, message) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (table_name, row_id) DO UPDATE SET code = excluded.code, "
       "message = excluded.message, last_seen = now() "
-      "RETURNING (xmax = 0) OR (config_errors.message IS DISTINCT FROM $4)",
+      "RETURNING NOT EXISTS (SELECT 1 FROM known WHERE known.message = $4)",
       Params(table, row_id, error.code, error.message));
   const bool fresh = !recorded || recorded->text(0, 0) == "t";
   if (fresh) spdlog::error("store: {} row {} ignored: {}", table, row_id, error.message);

@@ -12,11 +12,13 @@
 // Metrics are batched: put_metrics() only appends to an in-memory COPY buffer, flushed as one
 // COPY per table (plus one multi-row upsert of metrics_latest) when metrics_batch_rows rows are
 // pending or flush_metrics() is called (the controller calls it on a timer).
-// After a lost connection, the next call reconnects (once per call; failing calls return
-// "pg.connect" or "pg.connection_lost").
+// After a lost connection, the next call reconnects; while the server stays away, attempts are
+// spaced by a backoff (100 ms doubling to 5 s) and calls in between fail at once with
+// "pg.connection_lost" instead of blocking the controller's thread.
 // Knobs: PgStoreOptions. Counters: metric_rows_written(), metric_rows_dropped().
 // Thread: one (the controller's io_context), like every Store.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "nextmini/common/backoff.hpp"
 #include "nextmini/controller/pg/connection.hpp"
 #include "nextmini/controller/store.hpp"
 #include "nextmini/controller/topology.hpp"
@@ -125,6 +128,9 @@ class PgStore final : public Store {
   std::string url_;
   PgStoreOptions options_;
   mutable pg::Connection connection_;
+  mutable Backoff reconnect_backoff_{
+      {std::chrono::milliseconds(100), std::chrono::milliseconds(5000)}};
+  mutable std::chrono::steady_clock::time_point next_attempt_{};
   std::optional<Topology> topology_;
 
   pg::CopyBuffer link_rows_;
