@@ -1,6 +1,6 @@
 // `nextmini controller --config FILE [--port P] [--listen ADDR] [--token T] [--status-file PATH]
-// [--check]`: runs the controller until SIGINT/SIGTERM, or with --check validates the config,
-// prints a summary and exits. Config errors exit 2, every error listed.
+// [--http ADDR:PORT|off] [--check]`: runs the controller until SIGINT/SIGTERM, or with --check
+// validates the config, prints a summary and exits. Config errors exit 2, every error listed.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,12 +11,16 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "command_registry.hpp"
 #include "nextmini/controller/bring_up.hpp"
 #include "nextmini/controller/config.hpp"
 #include "nextmini/controller/controller_server.hpp"
+#include "nextmini/controller/flow_config.hpp"
+#include "nextmini/controller/http_api.hpp"
+#include "nextmini/controller/http_server.hpp"
 #include "nextmini/controller/memory_store.hpp"
 #include "nextmini/controller/routing.hpp"
 #include "nextmini/controller/topology.hpp"
@@ -32,6 +36,7 @@ struct ControllerArgs {
   std::optional<std::string> listen;
   std::optional<std::string> token;
   std::string status_file;
+  std::optional<std::string> http;
   bool check = false;
 };
 
@@ -57,6 +62,12 @@ Plan load_plan(const ControllerArgs& args) {
     config->listen_address = *args.listen;
   }
   if (args.token) config->token = *args.token;
+  if (args.http) {
+    if (auto http = controller::parse_http_listen(*args.http, "--http"); !http) {
+      throw CommandFailure{http.error().message, 2};
+    }
+    config->http = *args.http;
+  }
   auto topology = controller::build_topology(*config);
   if (!topology) {
     throw CommandFailure{fmt::format("{}:\n{}", args.config, topology.error().message), 2};
@@ -64,6 +75,9 @@ Plan load_plan(const ControllerArgs& args) {
   auto routes = controller::build_routes(*config, *topology);
   if (!routes) {
     throw CommandFailure{fmt::format("{}:\n{}", args.config, routes.error().message), 2};
+  }
+  if (auto pins = controller::check_flow_routes(*config, *routes); !pins.empty()) {
+    throw CommandFailure{fmt::format("{}:\n{}", args.config, fmt::join(pins, "\n")), 2};
   }
   return Plan{std::move(*config), std::move(*topology), std::move(*routes)};
 }
@@ -94,6 +108,8 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
   std::printf("controller: %s:%u, protocol %s, mtu %u, metrics every %u ms, %s\n",
               config.listen_address.c_str(), config.port, config.protocol.c_str(), config.mtu,
               config.metrics_interval_ms, config.token.empty() ? "no token" : "token required");
+  std::printf("http api: %s\n", config.http == "off" ? "off" : ("http://" + config.http).c_str());
+  std::printf("flows: %zu\n", config.flows.size());
   const auto unreachable = plan.routes.unreachable_messages();
   for (std::size_t i = 0; i < unreachable.size() && i < kShownUnreachable; ++i) {
     std::printf("unreachable: %s\n", unreachable[i].c_str());
@@ -103,6 +119,17 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
   }
 }
 
+// The unreachable pairs of `routes`, the first kShownUnreachable of them.
+std::vector<std::string> unreachable_lines(const controller::RoutePlan& routes) {
+  auto lines = routes.unreachable_messages();
+  const std::size_t count = lines.size();
+  if (count > kShownUnreachable) {
+    lines.resize(kShownUnreachable);
+    lines.push_back(fmt::format("... and {} more unreachable pairs", count - kShownUnreachable));
+  }
+  return lines;
+}
+
 void run_controller(const ControllerArgs& args) {
   Plan plan = load_plan(args);
   if (args.check) {
@@ -110,17 +137,10 @@ void run_controller(const ControllerArgs& args) {
     return;
   }
 
-  // Unreachable pairs go to the log and the status file, the first kShownUnreachable of them.
-  auto unreachable = plan.routes.unreachable_messages();
-  const std::size_t unreachable_count = unreachable.size();
-  if (unreachable_count > kShownUnreachable) {
-    unreachable.resize(kShownUnreachable);
-    unreachable.push_back(
-        fmt::format("... and {} more unreachable pairs", unreachable_count - kShownUnreachable));
-  }
-  for (const auto& line : unreachable) spdlog::warn("{}", line);
-
   const auto n_nodes = plan.topology.n_nodes();
+  const auto http = controller::parse_http_listen(plan.config.http, "http").value();
+  const bool default_http = plan.config.http == controller::Config{}.http;
+  const auto config_dir = std::filesystem::path(plan.config.source_name).parent_path();
   controller::ControllerServer::Options options;
   options.listen_address = plan.config.listen_address;
   options.port = plan.config.port;
@@ -131,6 +151,9 @@ void run_controller(const ControllerArgs& args) {
                                std::move(plan.routes), store);
   boost::asio::io_context io;
   controller::ControllerServer server(io, bring_up, options);
+  // Unreachable pairs go to the log and the status file, also after a reroute.
+  const auto unreachable = unreachable_lines(bring_up.routes());
+  for (const auto& line : unreachable) spdlog::warn("{}", line);
   server.set_status_errors(unreachable);
   const auto started_at = std::chrono::steady_clock::now();
   server.on_topology_ready([&] {
@@ -139,6 +162,26 @@ void run_controller(const ControllerArgs& args) {
                 elapsed.count());
     std::fflush(stdout);
   });
+  controller::HttpApi api(
+      bring_up, store,
+      [&](std::vector<controller::Outgoing> out) {
+        server.deliver(std::move(out));
+        server.set_status_errors(unreachable_lines(bring_up.routes()));
+        server.refresh_status();
+      },
+      config_dir);
+  controller::HttpServer http_server(io, api, {http.address, http.port});
+  if (http.enabled) {
+    if (auto started = http_server.start(); started) {
+      server.set_status_http(fmt::format("{}:{}", http.address, http_server.port()));
+    } else if (default_http) {
+      // The default address may be taken by another controller on this machine: run without.
+      spdlog::warn("{}; running without the HTTP API (set `http` or --http)",
+                   started.error().message);
+    } else {
+      throw CommandFailure{started.error().message, 1};
+    }
+  }
   if (auto started = server.start(); !started) {
     throw CommandFailure{started.error().message, 1};
   }
@@ -148,6 +191,7 @@ void run_controller(const ControllerArgs& args) {
     if (error) return;
     spdlog::info("signal {}: stopping", signal);
     server.stop();
+    http_server.stop();
   });
   io.run();
   const auto& counters = server.counters();
@@ -171,6 +215,9 @@ void setup(CLI::App& app) {
                       "shared secret nodes must present (overrides `token`)");
   command->add_option("--status-file", args->status_file,
                       "rewrite this JSON file on every bring-up event");
+  command->add_option("--http", args->http,
+                      "serve the HTTP JSON API on ADDRESS:PORT, or \"off\" (overrides `http`; "
+                      "default 127.0.0.1:3080; docs/http-api.md)");
   command->add_flag("--check", args->check,
                     "validate the config, print a summary (nodes, edges, routes) and exit");
   command->callback([args] { run_controller(*args); });

@@ -1,7 +1,7 @@
 // `nextmini node --controller ws://HOST:PORT [--id N] [--token T] [--tun-name NAME]
-// [--listen ADDR] [--advertise ADDR] [--link-port P] [--log-level LEVEL]`: runs one dataplane
-// node in the current network namespace until SIGINT/SIGTERM. Usage errors exit 2, run-time
-// failures (no TUN, port taken, controller refused the token) exit 1.
+// [--listen ADDR] [--advertise ADDR] [--link-port P] [--flow-port P] [--log-level LEVEL]`: runs one
+// dataplane node in the current network namespace until SIGINT/SIGTERM. Usage errors exit 2,
+// run-time failures (no TUN, port taken, controller refused the token) exit 1.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +24,7 @@ struct NodeArgs {
   std::string listen = "0.0.0.0";
   std::string advertise;
   int link_port = 4000;
+  int flow_port = 4100;
   std::string log_level = "info";
 };
 
@@ -53,6 +54,7 @@ void run_node(const NodeArgs& args) {
   config.listen_address = args.listen;
   config.advertise_address = args.advertise;
   config.link_port = static_cast<std::uint16_t>(args.link_port);
+  config.flow_port = static_cast<std::uint16_t>(args.flow_port);
   config.handle_signals = true;
 
   dataplane::Node node(std::move(config));
@@ -81,6 +83,12 @@ void setup(CLI::App& app) {
                       "underlay address neighbours dial (default: the listen address, or the "
                       "first non-loopback IPv4 address of this namespace)");
   command->add_option("--link-port", args->link_port, "link listener port (0: any free)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  command
+      ->add_option("--flow-port", args->flow_port,
+                   "controller flows: the sink's port on the TUN address, and the port sources "
+                   "connect to on other nodes (0: no flows)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   command

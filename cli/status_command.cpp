@@ -1,5 +1,5 @@
 // `nextmini status [--json]`: whether a network is up, its nodes (pids alive, addresses,
-// namespaces, logs) and the controller's status file.
+// namespaces, logs), the controller's flows (state, bytes, completion time) and its status file.
 
 #include <fmt/format.h>
 
@@ -66,7 +66,24 @@ void run_status(const StatusArgs& args) {
     std::printf("controller: %s, topology %s, %u links, %u routes\n",
                 current.progress_line().c_str(), current.topology_ready ? "ready" : "not ready",
                 current.edges, current.routes);
+    std::printf("http api: %s\n", current.http.empty()
+                                      ? "off"
+                                      : fmt::format("{} in namespace {} (use `nextmini ctl`)",
+                                                    current.http, recorded.controller.netns)
+                                            .c_str());
     for (const auto& error : current.errors) std::printf("controller error: %s\n", error.c_str());
+    if (!current.flows.empty()) {
+      std::printf("flows:\n  %-8s %-5s %-5s %-9s %-14s %s\n", "id", "src", "dst", "state", "bytes",
+                  "completion");
+      for (const auto& flow : current.flows) {
+        const std::string completion =
+            flow.completion_ms ? fmt::format("{:.1f} ms", *flow.completion_ms) : "-";
+        std::printf("  %-8llu %-5u %-5u %-9s %-14llu %s%s\n",
+                    static_cast<unsigned long long>(flow.id), flow.src, flow.dst,
+                    flow.state.c_str(), static_cast<unsigned long long>(flow.bytes),
+                    completion.c_str(), flow.error.empty() ? "" : ("  " + flow.error).c_str());
+      }
+    }
     std::printf("status file %s:\n%s", recorded.status_file.c_str(), current.text.c_str());
     if (!current.text.empty() && current.text.back() != '\n') std::printf("\n");
   }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "nextmini/controller/memory_store.hpp"
 
 namespace nextmini::controller {
@@ -167,6 +169,202 @@ TEST_F(BringUpTest, RoutesAreSavedInTheStore) {
   EXPECT_EQ(routes->version, 1u);
   // Node 1 of a 3-ring: source of 2 routes, sink of 2, transit of none.
   EXPECT_EQ(routes->routes.size(), 4u);
+}
+
+const std::string kRing3Flows = kRing3 + R"(
+[[flows]]
+src_node_id = 1
+dst_node_id = 3
+flow_spec = { flow_len = { Bytes = 1000000 } }
+[[flows]]
+src_node_id = 2
+dst_node_id = 3
+flow_spec = { flow_len = { Duration = 2.0 }, flow_rate = 250000, flow_weight = 2 }
+)";
+
+// The AddFlows messages of `out`, in order, with their connections.
+std::vector<std::pair<ConnectionId, messages::AddFlows>> add_flows_of(
+    const std::vector<Outgoing>& out) {
+  std::vector<std::pair<ConnectionId, messages::AddFlows>> found;
+  for (const auto& o : out) {
+    if (const auto* add = std::get_if<messages::AddFlows>(&o.message)) {
+      found.emplace_back(o.connection, *add);
+    }
+  }
+  return found;
+}
+
+// Connects nodes 1..3 on connections 1..3 and reports them ready; returns the last answer.
+std::vector<Outgoing> all_ready(BringUp& bring_up,
+                                const std::function<void(ConnectionId, NodeId)>& start) {
+  for (ConnectionId c = 1; c <= 3; ++c) start(c, static_cast<NodeId>(c));
+  std::vector<Outgoing> last;
+  for (ConnectionId c = 1; c <= 3; ++c) {
+    last = bring_up.on_message(c, messages::NodeTopologyReady{static_cast<NodeId>(c)});
+  }
+  return last;
+}
+
+TEST_F(BringUpTest, ConfiguredFlowsGoToDstThenSrcAtTopologyReady) {
+  make(kRing3Flows);
+  // Stored as pending from the start, and not sent before TopologyReady.
+  auto flows = bring_up_->flows();
+  ASSERT_EQ(flows.size(), 2u);
+  EXPECT_EQ(flow_state(flows[0]), "pending");
+  auto early = start(1, 1);
+  EXPECT_TRUE(add_flows_of(early).empty());
+
+  auto out = all_ready(*bring_up_, [&](ConnectionId c, NodeId id) {
+    if (c != 1) start(c, id);
+  });
+  const auto adds = add_flows_of(out);
+  // The receiver (node 3: both flows) first, then each sender.
+  ASSERT_EQ(adds.size(), 3u);
+  EXPECT_EQ(adds[0].first, 3u);
+  ASSERT_EQ(adds[0].second.flows.size(), 2u);
+  EXPECT_EQ(adds[1].first, 1u);
+  ASSERT_EQ(adds[1].second.flows.size(), 1u);
+  EXPECT_EQ(adds[1].second.flows[0].flow_id, 1u);
+  EXPECT_EQ(adds[1].second.flows[0].length_bytes, 1000000u);
+  EXPECT_EQ(adds[2].first, 2u);
+  EXPECT_EQ(adds[2].second.flows[0].flow_id, 2u);
+  EXPECT_EQ(adds[2].second.flows[0].rate_bytes_per_s, 250000u);
+  EXPECT_EQ(adds[2].second.flows[0].weight, 2u);
+  // Every TopologyReady comes before the first AddFlows.
+  std::size_t last_ready = 0;
+  std::size_t first_add = out.size();
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (std::holds_alternative<messages::TopologyReady>(out[i].message)) last_ready = i;
+    if (std::holds_alternative<messages::AddFlows>(out[i].message))
+      first_add = std::min(first_add, i);
+  }
+  EXPECT_LT(last_ready, first_add);
+
+  // A node that comes back does not start the flows again.
+  bring_up_->on_disconnect(1);
+  start(4, 1);
+  EXPECT_TRUE(add_flows_of(bring_up_->on_message(4, messages::NodeTopologyReady{1})).empty());
+}
+
+TEST_F(BringUpTest, StartAndFinishAreRecordedFromTheSourceOnly) {
+  make(kRing3Flows);
+  all_ready(*bring_up_, [&](ConnectionId c, NodeId id) { start(c, id); });
+  // Node 3 does not send flow 1: its reports are ignored.
+  EXPECT_TRUE(bring_up_->on_message(3, messages::UserFlowStart{1, 3, 5}).empty());
+  EXPECT_EQ(flow_state(**store_.get_flow(1)), "pending");
+  EXPECT_TRUE(bring_up_->on_message(1, messages::UserFlowStart{1, 1, 1000}).empty());
+  EXPECT_EQ(flow_state(**store_.get_flow(1)), "running");
+  EXPECT_TRUE(
+      bring_up_->on_message(1, messages::FlowFinished{1, 1, 1000, 9000, 1000000, ""}).empty());
+  auto flow = **store_.get_flow(1);
+  EXPECT_EQ(flow_state(flow), "finished");
+  EXPECT_EQ(flow.start_time_ns, 1000u);
+  EXPECT_EQ(flow.finish_time_ns, 9000u);
+  EXPECT_EQ(flow.bytes, 1000000u);
+  // A failure.
+  EXPECT_TRUE(bring_up_->on_message(2, messages::FlowFinished{2, 2, 0, 50, 0, "refused"}).empty());
+  EXPECT_EQ(flow_state(**store_.get_flow(2)), "failed");
+  // An unknown flow id is ignored, not an error answer.
+  EXPECT_TRUE(bring_up_->on_message(1, messages::FlowFinished{77, 1, 0, 50, 0, ""}).empty());
+}
+
+TEST_F(BringUpTest, ASourceThatLeavesFailsItsUnfinishedFlows) {
+  make(kRing3Flows);
+  start(1, 1);
+  bring_up_->on_disconnect(1);  // before TopologyReady: the flows wait, still pending
+  EXPECT_EQ(flow_state(**store_.get_flow(1)), "pending");
+  bring_up_->on_connect(9, "192.0.2.9");
+  messages::StartUp again;
+  again.node_id = 1;
+  bring_up_->on_message(9, again);
+  bring_up_->on_message(9, messages::NodeTopologyReady{1});
+  all_ready(*bring_up_, [&](ConnectionId c, NodeId id) {
+    if (c != 1) start(c, id);
+  });
+  ASSERT_TRUE(bring_up_->announced());
+  EXPECT_TRUE(bring_up_->on_message(9, messages::FlowFinished{1, 1, 10, 20, 1000000, ""}).empty());
+  EXPECT_TRUE(bring_up_->on_message(2, messages::UserFlowStart{2, 2, 100}).empty());
+  // Node 1 leaves with nothing unfinished; node 2 leaves with a running flow: it fails.
+  bring_up_->on_disconnect(9);
+  EXPECT_EQ(flow_state(**store_.get_flow(1)), "finished");
+  bring_up_->on_disconnect(2);
+  auto lost = **store_.get_flow(2);
+  EXPECT_EQ(flow_state(lost), "failed");
+  EXPECT_EQ(lost.error, "source node 2 disconnected");
+  EXPECT_EQ(lost.start_time_ns, 100u);
+}
+
+TEST_F(BringUpTest, AddFlowsQueuesBeforeTopologyReadyAndSendsAfter) {
+  make(kRing3Flows);
+  messages::FlowSpec before;
+  before.src = 3;
+  before.dst = 1;
+  before.length_bytes = 5000;
+  auto queued = bring_up_->add_flows({before});
+  ASSERT_TRUE(queued) << queued.error().message;
+  ASSERT_EQ(queued->ids.size(), 1u);
+  EXPECT_EQ(queued->ids[0], 3u);  // after the configured 1 and 2
+  EXPECT_TRUE(queued->outgoing.empty());
+
+  auto out = all_ready(*bring_up_, [&](ConnectionId c, NodeId id) { start(c, id); });
+  std::size_t sent = 0;
+  for (const auto& [connection, add] : add_flows_of(out)) sent += add.flows.size();
+  EXPECT_EQ(sent, 6u);  // three flows, each to its dst and its src
+
+  messages::FlowSpec after = before;
+  after.src = 2;
+  after.dst = 1;
+  after.route_id = 3;  // ring of 3: route 3 is 2 -> 1
+  messages::FlowSpec given = after;
+  given.flow_id = 40;
+  given.route_id.reset();
+  auto now = bring_up_->add_flows({after, given});
+  ASSERT_TRUE(now) << now.error().message;
+  EXPECT_EQ(now->ids, (std::vector<messages::FlowId>{4, 40}));
+  const auto adds = add_flows_of(now->outgoing);
+  ASSERT_EQ(adds.size(), 2u);
+  EXPECT_EQ(adds[0].first, 1u);  // dst first
+  EXPECT_EQ(adds[1].first, 2u);
+  EXPECT_EQ(adds[1].second.flows.size(), 2u);
+  EXPECT_EQ(adds[1].second.flows[0].route_id, 3u);
+  EXPECT_EQ(bring_up_->flows().size(), 5u);
+  EXPECT_EQ(flow_state(**store_.get_flow(40)), "pending");
+}
+
+TEST_F(BringUpTest, AddFlowsRefusesEveryBadFlowAndAddsNothing) {
+  make(kRing3);
+  messages::FlowSpec good;
+  good.src = 1;
+  good.dst = 2;
+  good.length_bytes = 10;
+  messages::FlowSpec bad;
+  bad.src = 1;
+  bad.dst = 9;
+  bad.transport = "udp";
+  messages::FlowSpec wrong_route = good;
+  wrong_route.route_id = 3;  // 2 -> 1, not 1 -> 2
+  messages::FlowSpec duplicate = good;
+  duplicate.flow_id = 5;
+  auto refused = bring_up_->add_flows({good, bad, wrong_route, duplicate, duplicate});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "flows.invalid");
+  const std::string& message = refused.error().message;
+  for (const char* expected : {
+           "flows[1].dst: 9 is not a node of the topology (1..3)",
+           "flows[1].length_bytes: missing",
+           "flows[1].transport: \"udp\" is not supported",
+           "flows[2].route_id: route 3 goes from 2 to 1, not from 1 to 2",
+           "flows[4].flow_id: 5 is also the id of flows[3]",
+       }) {
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << "\nin:\n" << message;
+  }
+  EXPECT_TRUE(bring_up_->flows().empty());
+  EXPECT_FALSE(bring_up_->add_flows({}));
+  ASSERT_TRUE(bring_up_->add_flows({duplicate}));
+  auto again = bring_up_->add_flows({duplicate});
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("flows[0].flow_id: flow 5 exists already"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The real controller and four real dataplane nodes (without TUN devices) in one process, on
 // 127.0.0.1: a 4-node ring comes up to TopologyReady, a packet injected at node 1 for 10.0.0.3
 // is delivered at node 3 over two hops, and after node 3 is stopped and started again (same id)
-// traffic flows again with nothing else restarted.
+// traffic flows again with nothing else restarted. Through the HTTP API's handler, a link set
+// down makes the nodes route around it, and set up again brings the direct route back.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "nextmini/controller/controller_server.hpp"
+#include "nextmini/controller/http_api.hpp"
 #include "nextmini/controller/memory_store.hpp"
 #include "nextmini/dataplane/node/node.hpp"
 
@@ -71,6 +73,9 @@ class ControllerThread {
     if (auto started = server_->start(); !started) {
       throw std::runtime_error(started.error().message);
     }
+    api_ = std::make_unique<HttpApi>(
+        *bring_up_, store_, [this](std::vector<Outgoing> out) { server_->deliver(std::move(out)); },
+        ".");
     thread_ = std::thread([this] { io_.run(); });
   }
   ~ControllerThread() {
@@ -90,6 +95,16 @@ class ControllerThread {
   BringUpStatus status() {
     return on_thread([this] { return bring_up_->status(); });
   }
+  // An API request, handled on the controller's thread as the HTTP server would.
+  HttpResponse api(const std::string& method, const std::string& target, const std::string& body) {
+    return on_thread([&] { return api_->handle({method, target, body}); });
+  }
+  std::vector<FlowRecord> flows() {
+    return on_thread([this] { return bring_up_->flows(); });
+  }
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows) {
+    return on_thread([this, &flows] { return server_->add_flows(std::move(flows)); });
+  }
   bool has_metrics(NodeId id) {
     return on_thread([this, id] { return store_.latest_metrics(id)->has_value(); });
   }
@@ -99,6 +114,7 @@ class ControllerThread {
   MemoryStore store_;
   std::unique_ptr<BringUp> bring_up_;
   std::unique_ptr<ControllerServer> server_;
+  std::unique_ptr<HttpApi> api_;
   std::thread thread_;
 };
 
@@ -128,6 +144,19 @@ class NodeThread {
       batch.push(std::move(packet));
       node_.inject_local(batch);
     });
+  }
+
+  // Packets this node has sent to `neighbor` (its Metrics counters, read on its thread).
+  std::uint64_t tx_packets(NodeId neighbor) {
+    std::packaged_task<std::uint64_t()> task([this, neighbor] {
+      for (const auto& link : node_.metrics().links) {
+        if (link.neighbor == neighbor) return link.tx_packets;
+      }
+      return std::uint64_t{0};
+    });
+    auto result = task.get_future();
+    asio::post(node_.io_context(), [&task] { task(); });
+    return result.get();
   }
 
   std::vector<Bytes> delivered() {
@@ -212,6 +241,90 @@ ring_config = { n_nodes = 4 }
   const Bytes back = ipv4_udp("10.0.0.3", "10.0.0.1", "and back");
   nodes[3]->inject(back);
   EXPECT_TRUE(wait_for([&] { return delivered(*nodes[1], back); }));
+}
+
+TEST(ControllerNodeIntegrationTest, LinkDownThroughTheApiReroutesAndUpRestores) {
+  ControllerThread controller(R"(
+[topology]
+type = "ring"
+ring_config = { n_nodes = 4 }
+)");
+  std::vector<std::unique_ptr<NodeThread>> nodes(5);
+  for (NodeId id = 1; id <= 4; ++id) {
+    nodes[id] = std::make_unique<NodeThread>(controller.port(), id);
+  }
+  ASSERT_TRUE(wait_for([&] { return controller.status().topology_ready; }));
+
+  // Sends packets from node 1 to node 2 until one leaves node 1 toward `neighbor` (the new
+  // routes are installed asynchronously); true when that happened within the time limit.
+  int sequence = 0;
+  auto first_via = [&](NodeId neighbor) {
+    return wait_for([&] {
+      const auto before = nodes[1]->tx_packets(neighbor);
+      const Bytes packet = ipv4_udp("10.0.0.1", "10.0.0.2", "probe " + std::to_string(++sequence));
+      nodes[1]->inject(packet);
+      return wait_for([&] { return delivered(*nodes[2], packet); }, 500ms) &&
+             nodes[1]->tx_packets(neighbor) > before;
+    });
+  };
+  ASSERT_TRUE(first_via(2));  // the direct route
+
+  const auto down = controller.api("PATCH", "/api/links/1/2", R"({"up": false})");
+  ASSERT_EQ(down.status, 200u) << down.body;
+  EXPECT_NE(down.body.find("\"rerouted\":true"), std::string::npos) << down.body;
+  ASSERT_TRUE(first_via(4));  // 1 -> 4 -> 3 -> 2
+  // From now on nothing goes on 1 -> 2.
+  const auto direct = nodes[1]->tx_packets(2);
+  const auto around = nodes[1]->tx_packets(4);
+  for (int i = 0; i < 5; ++i) {
+    const Bytes packet = ipv4_udp("10.0.0.1", "10.0.0.2", "around " + std::to_string(i));
+    nodes[1]->inject(packet);
+    EXPECT_TRUE(wait_for([&] { return delivered(*nodes[2], packet); }));
+  }
+  EXPECT_EQ(nodes[1]->tx_packets(2), direct);
+  EXPECT_EQ(nodes[1]->tx_packets(4), around + 5);
+
+  const auto up = controller.api("PATCH", "/api/links/1/2", R"({"up": true})");
+  ASSERT_EQ(up.status, 200u) << up.body;
+  EXPECT_TRUE(first_via(2));  // the direct route is back
+}
+
+// Nodes without a TUN run no flows: the configured flow and one added at run time reach their
+// source node (AddFlows after TopologyReady), which reports each as failed with the reason.
+// (Flows that move data need TUN devices: tests/e2e/test_flows.py.)
+TEST(ControllerNodeIntegrationTest, FlowsReachTheirSourceAndItsReportsTheStore) {
+  ControllerThread controller(R"(
+[topology]
+type = "ring"
+ring_config = { n_nodes = 3 }
+[[flows]]
+src_node_id = 1
+dst_node_id = 3
+flow_spec = { flow_len = { Bytes = 1000 } }
+)");
+  std::vector<std::unique_ptr<NodeThread>> nodes(4);
+  for (NodeId id = 1; id <= 3; ++id) {
+    nodes[id] = std::make_unique<NodeThread>(controller.port(), id);
+  }
+  ASSERT_TRUE(wait_for([&] { return controller.status().topology_ready; }));
+  auto failed = [&](messages::FlowId id) {
+    for (const auto& flow : controller.flows()) {
+      if (flow.spec.flow_id == id && flow_state(flow) == "failed") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for([&] { return failed(1); }));
+  EXPECT_NE(controller.flows()[0].error.find("runs no flows"), std::string::npos)
+      << controller.flows()[0].error;
+
+  messages::FlowSpec later;
+  later.src = 2;
+  later.dst = 1;
+  later.duration_s = 1.0;
+  auto added = controller.add_flows({later});
+  ASSERT_TRUE(added) << added.error().message;
+  ASSERT_EQ(added->ids, (std::vector<messages::FlowId>{2}));
+  EXPECT_TRUE(wait_for([&] { return failed(2); }));
 }
 
 // The config's link parameters reach the sending node of each directed link and delay its

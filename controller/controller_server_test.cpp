@@ -288,8 +288,10 @@ TEST(ControllerServerTest, FourNodeRingBringUpEndsInTopologyReady) {
                       "\"routes\":12,\"edges\":4,"),
             std::string::npos)
       << file;
-  EXPECT_NE(file.find("\"connected_nodes\":[1,2,3,4],\"ready_nodes\":[1,2,3,4]}"),
-            std::string::npos)
+  EXPECT_NE(
+      file.find(
+          "\"connected_nodes\":[1,2,3,4],\"ready_nodes\":[1,2,3,4],\"http\":\"\",\"flows\":[]}"),
+      std::string::npos)
       << file;
 
   // Metrics are stored under the connection's node id.

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "nextmini/controller/config.hpp"
+#include "nextmini/controller/flow_config.hpp"
 #include "nextmini/controller/routing.hpp"
 #include "nextmini/controller/topology.hpp"
 
@@ -23,7 +24,7 @@ TEST(ExamplesTest, EveryExampleIsAValidNetwork) {
       {"ring4.toml", {4, 4, 12}},        {"full_mesh.toml", {5, 10, 20}},
       {"fat_tree.toml", {36, 48, 1260}}, {"torus.toml", {9, 18, 72}},
       {"custom_edges.toml", {6, 7, 30}}, {"explicit_routes.toml", {4, 4, 13}},
-      {"secured.toml", {3, 3, 6}},
+      {"secured.toml", {3, 3, 6}},       {"flows.toml", {4, 4, 13}},
   };
   std::size_t seen = 0;
   for (const auto& entry : std::filesystem::directory_iterator(NEXTMINI_EXAMPLES_DIR)) {
@@ -37,6 +38,7 @@ TEST(ExamplesTest, EveryExampleIsAValidNetwork) {
     auto routes = build_routes(*config, *topology);
     ASSERT_TRUE(routes.has_value()) << routes.error().message;
     EXPECT_TRUE(routes->unreachable().empty());
+    EXPECT_TRUE(check_flow_routes(*config, *routes).empty());
     auto it = expected.find(name);
     if (it == expected.end()) continue;  // a new example: valid is enough
     ++seen;

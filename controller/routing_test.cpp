@@ -172,5 +172,54 @@ TEST(RoutingTest, DisconnectedPairsAreListedOneByOne) {
                                 "no path from 4 to 1", "no path from 4 to 2"}));
 }
 
+TEST(RerouteTest, NoDownLinksGivesTheBasePlan) {
+  const Built built = build(kRing4);
+  const RoutePlan base = *build_routes(built.config, built.topology);
+  const RoutePlan same = reroute(base, built.topology, {});
+  ASSERT_EQ(same.routes().size(), base.routes().size());
+  for (std::size_t i = 0; i < base.routes().size(); ++i) {
+    EXPECT_EQ(same.routes()[i].route_id, base.routes()[i].route_id);
+    EXPECT_EQ(same.routes()[i].edges, base.routes()[i].edges);
+  }
+}
+
+TEST(RerouteTest, AvoidsADownDirectedLinkAndKeepsRouteIds) {
+  const Built built = build(kRing4);
+  const RoutePlan base = *build_routes(built.config, built.topology);
+  const RoutePlan rerouted = reroute(base, built.topology, {{1, 2}});
+  ASSERT_EQ(rerouted.routes().size(), base.routes().size());
+  const Route* one_two = find_route(rerouted, 1, 2);
+  ASSERT_NE(one_two, nullptr);
+  EXPECT_EQ(one_two->route_id, find_route(base, 1, 2)->route_id);
+  EXPECT_EQ(one_two->edges, (Edges{{1, 4}, {4, 3}, {3, 2}}));
+  // 1 -> 3 went via 2; now via 4. The other direction (2 -> 1) is still direct.
+  EXPECT_EQ(find_route(rerouted, 1, 3)->edges, (Edges{{1, 4}, {4, 3}}));
+  EXPECT_EQ(find_route(rerouted, 2, 1)->edges, (Edges{{2, 1}}));
+  for (const auto& route : rerouted.routes()) {
+    for (const auto& edge : route.edges) EXPECT_NE(edge, (std::pair<NodeId, NodeId>{1, 2}));
+  }
+  EXPECT_TRUE(rerouted.unreachable().empty());
+}
+
+TEST(RerouteTest, CutOffPairsBecomeUnreachable) {
+  const Built built = build(kRing4);
+  const RoutePlan base = *build_routes(built.config, built.topology);
+  const RoutePlan rerouted = reroute(base, built.topology, {{1, 2}, {1, 4}});
+  EXPECT_EQ(rerouted.unreachable(), (Edges{{1, 2}, {1, 3}, {1, 4}}));
+  EXPECT_EQ(find_route(rerouted, 1, 3), nullptr);
+  EXPECT_NE(find_route(rerouted, 3, 1), nullptr);  // into node 1 still works
+  EXPECT_TRUE(rerouted.entries(1).size() < base.entries(1).size());
+}
+
+TEST(RerouteTest, ConfiguredRoutesStayAsConfigured) {
+  const Built built = build(kRing4 + "[[routes]]\nroute = [1, 2, 3]\n");
+  const RoutePlan base = *build_routes(built.config, built.topology);
+  const RoutePlan rerouted = reroute(base, built.topology, {{1, 2}});
+  const Route* configured = find_route(rerouted, 1, 3);
+  ASSERT_NE(configured, nullptr);
+  EXPECT_TRUE(configured->configured);
+  EXPECT_EQ(configured->edges, (Edges{{1, 2}, {2, 3}}));
+}
+
 }  // namespace
 }  // namespace nextmini::controller

@@ -20,6 +20,7 @@ ControllerStatus sample() {
   status.bring_up.ready_nodes = {3};
   status.port = 3000;
   status.pid = 77;
+  status.http = "127.0.0.1:3080";
   status.errors = {"no path from 3 to 7", "quote \" and \\ and\nnewline"};
   return status;
 }
@@ -29,7 +30,37 @@ TEST(StatusFileTest, JsonHasEveryFieldAndEscapesStrings) {
             "{\"n_nodes\":4,\"connected\":2,\"ready\":1,\"topology_ready\":false,\"routes\":12,"
             "\"edges\":4,\"port\":3000,\"pid\":77,\"errors\":[\"no path from 3 to 7\","
             "\"quote \\\" and \\\\ and\\nnewline\"],\"connected_nodes\":[1,3],"
-            "\"ready_nodes\":[3]}\n");
+            "\"ready_nodes\":[3],\"http\":\"127.0.0.1:3080\",\"flows\":[]}\n");
+}
+
+TEST(StatusFileTest, FlowsWithStateTimesAndCompletion) {
+  auto status = sample();
+  FlowRecord pending;
+  pending.spec.flow_id = 1;
+  pending.spec.src = 1;
+  pending.spec.dst = 3;
+  FlowRecord finished = pending;
+  finished.spec.flow_id = 2;
+  finished.start_time_ns = 1'000'000'000;
+  finished.finish_time_ns = 1'900'500'000;
+  finished.bytes = 10'000'000;
+  FlowRecord failed = pending;
+  failed.spec.flow_id = 3;
+  failed.start_time_ns = 1;
+  failed.finish_time_ns = 5;
+  failed.error = "refused \"x\"";
+  status.flows = {pending, finished, failed};
+  const std::string json = status_json(status);
+  EXPECT_NE(json.find("\"flows\":[{\"id\":1,\"src\":1,\"dst\":3,\"state\":\"pending\",\"bytes\":0,"
+                      "\"start_ns\":null,\"finish_ns\":null,\"completion_ms\":null,\"error\":\"\"},"
+                      "{\"id\":2,\"src\":1,\"dst\":3,\"state\":\"finished\",\"bytes\":10000000,"
+                      "\"start_ns\":1000000000,\"finish_ns\":1900500000,\"completion_ms\":900.500,"
+                      "\"error\":\"\"},"
+                      "{\"id\":3,\"src\":1,\"dst\":3,\"state\":\"failed\",\"bytes\":0,"
+                      "\"start_ns\":1,\"finish_ns\":5,\"completion_ms\":null,"
+                      "\"error\":\"refused \\\"x\\\"\"}]}"),
+            std::string::npos)
+      << json;
 }
 
 TEST(StatusFileTest, WriteReplacesTheFileAndLeavesNoTemporary) {

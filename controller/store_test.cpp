@@ -148,10 +148,13 @@ TYPED_TEST(StoreTest, FlowLifecycle) {
   flow.spec.dst = 3;
   flow.spec.length_bytes = 4096;
   ASSERT_TRUE(store.put_flow(flow));
+  EXPECT_EQ(flow_state(**store.get_flow(7)), "pending");
   ASSERT_TRUE(store.flow_started(7, 100));
-  ASSERT_TRUE(store.flow_finished({7, 1, 100, 900, 4096}));
+  EXPECT_EQ(flow_state(**store.get_flow(7)), "running");
+  ASSERT_TRUE(store.flow_finished({7, 1, 100, 900, 4096, ""}));
   auto stored = store.get_flow(7);
   ASSERT_TRUE(stored && stored->has_value());
+  EXPECT_EQ(flow_state(**stored), "finished");
   EXPECT_EQ((*stored)->start_time_ns, 100u);
   EXPECT_EQ((*stored)->finish_time_ns, 900u);
   EXPECT_EQ((*stored)->bytes, 4096u);
@@ -159,6 +162,10 @@ TYPED_TEST(StoreTest, FlowLifecycle) {
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, "store.not_found");
   EXPECT_EQ(store.list_flows()->size(), 1u);
+  // A failure keeps its reason.
+  ASSERT_TRUE(store.flow_finished({7, 1, 0, 950, 0, "connection refused"}));
+  EXPECT_EQ(flow_state(**store.get_flow(7)), "failed");
+  EXPECT_EQ((*store.get_flow(7))->error, "connection refused");
 }
 
 TYPED_TEST(StoreTest, LatestMetricsReplacePrevious) {

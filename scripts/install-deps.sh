@@ -7,7 +7,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
   # libraries (DESIGN.md §6)
-  libboost1.81-dev libtomlplusplus-dev libcli11-dev
+  libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   # PostgreSQL store (issue 6): the client library, and the server the tests start themselves
   libpq-dev postgresql-15

@@ -18,26 +18,24 @@ struct CountOrList {
   std::optional<std::vector<std::uint32_t>> ids;
 };
 
-Result<CountOrList> count_or_list(const JsonTree& tree, const std::string& key) {
+Result<CountOrList> count_or_list(const JsonObject& object, std::string_view key) {
   CountOrList result;
-  auto child = tree.get_child_optional(key);
-  if (!child) return result;
-  if (child->empty()) {
-    // A scalar (or an empty list, which reads as an empty string).
-    if (child->data().empty()) return result;
-    auto value = child->get_value_optional<std::uint32_t>();
-    if (!value) {
-      return fail("launcher.status",
-                  fmt::format("status file: '{}' is '{}', not a count", key, child->data()));
+  const JsonValue* value = object.if_contains(key);
+  if (value == nullptr || value->is_null()) return result;
+  if (const auto* list = value->if_array()) {
+    result.ids.emplace();
+    for (const auto& item : *list) {
+      ++result.count;
+      if (auto id = json_number<std::uint32_t>(item)) result.ids->push_back(*id);
     }
-    result.count = *value;
     return result;
   }
-  result.ids.emplace();
-  for (const auto& [unused, item] : *child) {
-    ++result.count;
-    if (auto id = item.get_value_optional<std::uint32_t>()) result.ids->push_back(*id);
+  auto count = json_number<std::uint32_t>(*value);
+  if (!count) {
+    return fail("launcher.status",
+                fmt::format("status file: '{}' is {}, not a count", key, json_shown(*value)));
   }
+  result.count = *count;
   return result;
 }
 
@@ -50,7 +48,7 @@ std::string ControllerStatus::progress_line() const {
 Result<ControllerStatus> parse_controller_status(const std::string& text) {
   auto parsed = parse_json(text, "controller status file");
   if (!parsed) return Failure{parsed.error()};
-  const JsonTree& tree = *parsed;
+  const JsonObject& tree = *parsed;
   ControllerStatus status;
   status.text = text;
   auto n_nodes = count_or_list(tree, "n_nodes");
@@ -77,22 +75,41 @@ Result<ControllerStatus> parse_controller_status(const std::string& text) {
   auto edges = count_or_list(tree, "edges");
   if (!edges) return Failure{edges.error()};
   status.edges = edges->count;
-  auto topology_ready = tree.get_optional<bool>("topology_ready");
-  status.topology_ready = topology_ready.value_or(false);
-  status.pid = static_cast<pid_t>(tree.get<long>("pid", 0));
-  if (auto errors = tree.get_child_optional("errors")) {
-    for (const auto& [unused, item] : *errors) {
-      if (!item.data().empty()) {
-        status.errors.push_back(item.data());
-      } else if (!item.empty()) {
+  status.topology_ready = json_bool_or(tree, "topology_ready", false);
+  status.pid = static_cast<pid_t>(json_number_or<long>(tree, "pid", 0));
+  status.http = json_string_or(tree, "http", "");
+  if (const auto* errors = tree.if_contains("errors"); errors && errors->is_array()) {
+    for (const auto& item : errors->get_array()) {
+      if (item.is_string()) {
+        status.errors.push_back(std::string(item.get_string()));
+      } else if (const auto* fields = item.if_object()) {
         // A structured error: keep its fields as "key=value" pairs.
         std::string joined;
-        for (const auto& [key, field] : item) {
+        for (const auto& [key, field] : *fields) {
           if (!joined.empty()) joined += ", ";
-          joined += fmt::format("{}={}", key, field.data());
+          joined +=
+              fmt::format("{}={}", std::string_view(key),
+                          field.is_string() ? std::string(field.get_string()) : json_shown(field));
         }
         status.errors.push_back(joined);
       }
+    }
+  }
+  if (const auto* flows = tree.if_contains("flows"); flows && flows->is_array()) {
+    for (const auto& item : flows->get_array()) {
+      if (!item.is_object()) continue;
+      const JsonObject& object = item.get_object();
+      FlowStatus flow;
+      flow.id = json_number_or<std::uint64_t>(object, "id", 0);
+      flow.src = json_number_or<std::uint32_t>(object, "src", 0);
+      flow.dst = json_number_or<std::uint32_t>(object, "dst", 0);
+      flow.state = json_string_or(object, "state", "");
+      flow.bytes = json_number_or<std::uint64_t>(object, "bytes", 0);
+      if (const auto* ms = object.if_contains("completion_ms")) {
+        flow.completion_ms = json_number<double>(*ms);  // null: none
+      }
+      flow.error = json_string_or(object, "error", "");
+      status.flows.push_back(std::move(flow));
     }
   }
   return status;

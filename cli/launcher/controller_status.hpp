@@ -4,7 +4,8 @@
 //   n_nodes, connected, ready, topology_ready, routes, edges, pid, errors.
 // `connected` and `ready` may be counts or lists of node ids; `routes` and `edges` counts or
 // lists; optional "connected_nodes"/"ready_nodes" lists of ids name the nodes in a timeout
-// message. Unknown keys are kept in `text` (the raw file) for `nextmini status`.
+// message; optional "flows" lists controller flows. Unknown keys are kept in `text` (the raw file)
+// for `nextmini status`.
 
 #include <sys/types.h>
 
@@ -17,6 +18,17 @@
 
 namespace nextmini::launcher {
 
+// One entry of the status file's "flows" (controller flows, docs/config.md "Flows").
+struct FlowStatus {
+  std::uint64_t id = 0;
+  std::uint32_t src = 0;
+  std::uint32_t dst = 0;
+  std::string state;  // pending, running, finished, failed
+  std::uint64_t bytes = 0;
+  std::optional<double> completion_ms;
+  std::string error;
+};
+
 struct ControllerStatus {
   std::uint32_t n_nodes = 0;
   std::uint32_t connected = 0;
@@ -28,6 +40,8 @@ struct ControllerStatus {
   std::uint32_t edges = 0;
   pid_t pid = 0;
   std::vector<std::string> errors;
+  std::string http;  // the HTTP API's ADDRESS:PORT (in the controller's namespace); empty: off
+  std::vector<FlowStatus> flows;
   std::string text;
 
   // "nodes: 3/4 connected, 2/4 ready"

@@ -33,32 +33,60 @@ std::string encode_process(const ManagedProcess& process, std::string_view inden
       json_quote(process.log), json_quote(process.netns));
 }
 
-// Reads a scalar the state file must have, naming the key when it is missing or malformed.
+// Reads a value the state file must have, naming the key when it is missing or malformed.
 template <typename T>
-Result<T> required(const JsonTree& tree, const std::string& key, const std::string& where) {
-  auto child = tree.get_child_optional(key);
-  if (!child) return fail("launcher.state", fmt::format("{}: missing key '{}'", where, key));
-  auto value = child->get_value_optional<T>();
-  if (!value) {
-    return fail("launcher.state",
-                fmt::format("{}.{}: '{}' has the wrong type", where, key, child->data()));
+Result<T> required(const JsonObject& object, const std::string& key, const std::string& where) {
+  const JsonValue* value = object.if_contains(key);
+  if (value == nullptr)
+    return fail("launcher.state", fmt::format("{}: missing key '{}'", where, key));
+  std::optional<T> typed;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (value->is_string()) typed = std::string(value->get_string());
+  } else {
+    typed = json_number<T>(*value);
   }
-  return *value;
+  if (!typed) {
+    return fail("launcher.state",
+                fmt::format("{}.{}: {} has the wrong type", where, key, json_shown(*value)));
+  }
+  return *typed;
 }
 
-Result<ManagedProcess> decode_process(const JsonTree& tree, const std::string& where) {
+// A required object member.
+Result<const JsonObject*> required_object(const JsonObject& object, const std::string& key,
+                                          const std::string& where) {
+  const JsonValue* value = object.if_contains(key);
+  if (value == nullptr || !value->is_object()) {
+    return fail("launcher.state", fmt::format("{}: missing key '{}'", where, key));
+  }
+  return &value->get_object();
+}
+
+// The strings of a list member (other items are skipped); empty when it is absent.
+std::vector<std::string> strings(const JsonObject& object, std::string_view key) {
+  std::vector<std::string> out;
+  if (const auto* value = object.if_contains(key); value && value->is_array()) {
+    for (const auto& item : value->get_array()) {
+      if (item.is_string()) out.emplace_back(item.get_string());
+    }
+  }
+  return out;
+}
+
+Result<ManagedProcess> decode_process(const JsonObject& object, const std::string& where) {
   ManagedProcess process;
-  auto name = required<std::string>(tree, "name", where);
+  auto name = required<std::string>(object, "name", where);
   if (!name) return Failure{name.error()};
   process.name = *name;
-  auto pid = required<long>(tree, "pid", where);
+  auto pid = required<long>(object, "pid", where);
   if (!pid) return Failure{pid.error()};
   process.pid = static_cast<pid_t>(*pid);
-  auto argv = tree.get_child_optional("argv");
-  if (!argv) return fail("launcher.state", fmt::format("{}: missing key 'argv'", where));
-  for (const auto& [key, arg] : *argv) process.argv.push_back(arg.data());
-  process.log = tree.get<std::string>("log", "");
-  process.netns = tree.get<std::string>("netns", "");
+  if (const auto* argv = object.if_contains("argv"); argv == nullptr || !argv->is_array()) {
+    return fail("launcher.state", fmt::format("{}: missing key 'argv'", where));
+  }
+  process.argv = strings(object, "argv");
+  process.log = json_string_or(object, "log", "");
+  process.netns = json_string_or(object, "netns", "");
   return process;
 }
 
@@ -126,43 +154,43 @@ std::string encode_state(const LauncherState& state) {
 Result<LauncherState> decode_state(const std::string& text) {
   auto parsed = parse_json(text, "state file");
   if (!parsed) return Failure{parsed.error()};
-  const JsonTree& tree = *parsed;
+  const JsonObject& tree = *parsed;
   LauncherState state;
   auto config = required<std::string>(tree, "config", "state");
   if (!config) return Failure{config.error()};
   state.config_path = *config;
-  state.started_at = tree.get<std::string>("started_at", "");
-  state.started_at_unix = tree.get<std::int64_t>("started_at_unix", 0);
-  state.launcher_pid = static_cast<pid_t>(tree.get<long>("launcher_pid", 0));
-  state.detached = tree.get<bool>("detached", false);
-  state.ready = tree.get<bool>("ready", false);
-  state.stopping = tree.get<bool>("stopping", false);
-  state.ready_seconds = tree.get<double>("ready_seconds", 0.0);
+  state.started_at = json_string_or(tree, "started_at", "");
+  state.started_at_unix = json_number_or<std::int64_t>(tree, "started_at_unix", 0);
+  state.launcher_pid = static_cast<pid_t>(json_number_or<long>(tree, "launcher_pid", 0));
+  state.detached = json_bool_or(tree, "detached", false);
+  state.ready = json_bool_or(tree, "ready", false);
+  state.stopping = json_bool_or(tree, "stopping", false);
+  state.ready_seconds = json_number_or<double>(tree, "ready_seconds", 0.0);
   auto port = required<unsigned>(tree, "port", "state");
   if (!port) return Failure{port.error()};
   state.port = static_cast<std::uint16_t>(*port);
-  state.status_file = tree.get<std::string>("status_file", "");
-  if (auto namespaces = tree.get_child_optional("namespaces")) {
-    for (const auto& [key, name] : *namespaces) state.namespaces.push_back(name.data());
-  }
-  auto controller_tree = tree.get_child_optional("controller");
-  if (!controller_tree) return fail("launcher.state", "state: missing key 'controller'");
-  auto controller = decode_process(*controller_tree, "state.controller");
+  state.status_file = json_string_or(tree, "status_file", "");
+  state.namespaces = strings(tree, "namespaces");
+  auto controller_object = required_object(tree, "controller", "state");
+  if (!controller_object) return Failure{controller_object.error()};
+  auto controller = decode_process(**controller_object, "state.controller");
   if (!controller) return Failure{controller.error()};
   state.controller = std::move(*controller);
-  if (auto nodes = tree.get_child_optional("nodes")) {
+  if (const auto* nodes = tree.if_contains("nodes"); nodes && nodes->is_array()) {
     std::size_t index = 0;
-    for (const auto& [key, node_tree] : *nodes) {
+    for (const auto& item : nodes->get_array()) {
       std::string where = fmt::format("state.nodes[{}]", index++);
+      if (!item.is_object()) return fail("launcher.state", where + ": not an object");
+      const JsonObject& node_object = item.get_object();
       NodeRecord node;
-      auto id = required<std::uint32_t>(node_tree, "id", where);
+      auto id = required<std::uint32_t>(node_object, "id", where);
       if (!id) return Failure{id.error()};
       node.id = *id;
-      node.overlay_address = node_tree.get<std::string>("overlay", "");
-      node.underlay_address = node_tree.get<std::string>("underlay", "");
-      auto process_tree = node_tree.get_child_optional("process");
-      if (!process_tree) return fail("launcher.state", where + ": missing key 'process'");
-      auto process = decode_process(*process_tree, where + ".process");
+      node.overlay_address = json_string_or(node_object, "overlay", "");
+      node.underlay_address = json_string_or(node_object, "underlay", "");
+      auto process_object = required_object(node_object, "process", where);
+      if (!process_object) return Failure{process_object.error()};
+      auto process = decode_process(**process_object, where + ".process");
       if (!process) return Failure{process.error()};
       node.process = std::move(*process);
       state.nodes.push_back(std::move(node));

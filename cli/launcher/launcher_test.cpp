@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "api_client.hpp"
 #include "command_runner.hpp"
 #include "controller_status.hpp"
 #include "launcher_state.hpp"
@@ -221,6 +222,28 @@ TEST(ControllerStatusTest, ReadsOptionalNodeLists) {
   EXPECT_EQ(status->connected_ids->size(), 3u);
 }
 
+TEST(ControllerStatusTest, ReadsFlowsAsTheControllerWritesThem) {
+  auto status = parse_controller_status(
+      R"({"n_nodes": 4, "connected": 4, "ready": 4, "topology_ready": true, "flows": [
+          {"id":1,"src":1,"dst":3,"state":"finished","bytes":10000000,"start_ns":100,
+           "finish_ns":900500100,"completion_ms":900.500,"error":""},
+          {"id":2,"src":2,"dst":4,"state":"running","bytes":0,"start_ns":5,"finish_ns":null,
+           "completion_ms":null,"error":""},
+          {"id":3,"src":4,"dst":1,"state":"failed","bytes":0,"start_ns":null,"finish_ns":7,
+           "completion_ms":null,"error":"refused"}]})");
+  ASSERT_TRUE(status) << status.error().message;
+  ASSERT_EQ(status->flows.size(), 3u);
+  EXPECT_EQ(status->flows[0].id, 1u);
+  EXPECT_EQ(status->flows[0].dst, 3u);
+  EXPECT_EQ(status->flows[0].state, "finished");
+  EXPECT_EQ(status->flows[0].bytes, 10000000u);
+  ASSERT_TRUE(status->flows[0].completion_ms);
+  EXPECT_DOUBLE_EQ(*status->flows[0].completion_ms, 900.5);
+  EXPECT_EQ(status->flows[1].state, "running");
+  EXPECT_FALSE(status->flows[1].completion_ms);
+  EXPECT_EQ(status->flows[2].error, "refused");
+}
+
 TEST(ControllerStatusTest, RejectsMalformedFiles) {
   EXPECT_FALSE(parse_controller_status("{\"n_nodes\": 4,"));
   auto bad = parse_controller_status(R"({"n_nodes": "four"})");
@@ -329,6 +352,61 @@ TEST(ProcessControlTest, EscalatesToSigkill) {
   ASSERT_EQ(killed.size(), 1u);
   EXPECT_EQ(killed[0], *pid);
   EXPECT_FALSE(ProcessControl::is_alive(*pid));
+}
+
+TEST(ApiClientTest, ParsesUrls) {
+  auto url = parse_api_url("http://127.0.0.1:3080/");
+  ASSERT_TRUE(url) << url.error().message;
+  EXPECT_EQ(url->host, "127.0.0.1");
+  EXPECT_EQ(url->port, 3080);
+  EXPECT_TRUE(url->netns.empty());
+  EXPECT_EQ(url->describe(), "http://127.0.0.1:3080");
+  for (const char* bad : {"127.0.0.1:3080", "http://localhost:3080", "http://127.0.0.1",
+                          "http://127.0.0.1:99999", "https://127.0.0.1:3080"}) {
+    auto refused = parse_api_url(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, "ctl.url");
+    EXPECT_NE(refused.error().message.find(bad), std::string::npos) << refused.error().message;
+  }
+}
+
+TEST(ApiClientTest, FindsTheRunningNetworksApiInItsNamespace) {
+  TempDir dir;
+  RunDirectory run_dir(dir.path() + "/run");
+  ASSERT_TRUE(run_dir.ensure());
+  auto none = find_running_api(run_dir);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, "ctl.no_network");
+  EXPECT_NE(none.error().message.find("is a network up? try --url"), std::string::npos);
+
+  LauncherState state = sample_state();
+  state.status_file = run_dir.status_path();
+  state.controller.netns = "nm-ctl";
+  ASSERT_TRUE(write_state(run_dir.state_path(), state));
+  auto not_yet = find_running_api(run_dir);
+  ASSERT_FALSE(not_yet);
+  EXPECT_EQ(not_yet.error().code, "ctl.no_api");
+
+  std::ofstream(run_dir.status_path()) << R"({"n_nodes": 2, "http": "0.0.0.0:3081"})";
+  auto found = find_running_api(run_dir);
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->host, "127.0.0.1");  // a wildcard address is reached on loopback
+  EXPECT_EQ(found->port, 3081);
+  EXPECT_EQ(found->netns, "nm-ctl");
+
+  std::ofstream(run_dir.status_path()) << R"({"n_nodes": 2, "http": ""})";
+  auto off = find_running_api(run_dir);
+  ASSERT_FALSE(off);
+  EXPECT_EQ(off.error().code, "ctl.no_api");
+}
+
+TEST(ApiClientTest, ConnectionFailureSaysWhere) {
+  // Port 1 on loopback: nothing listens there.
+  auto reply = call_api({"127.0.0.1", 1, ""}, "GET", "/api/routes", "");
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().code, "ctl.connect");
+  EXPECT_NE(reply.error().message.find("http://127.0.0.1:1"), std::string::npos)
+      << reply.error().message;
 }
 
 }  // namespace

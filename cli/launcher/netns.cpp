@@ -1,10 +1,14 @@
 #include "netns.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -23,6 +27,23 @@ Result<void> Netns::create(const std::string& name) {
 bool Netns::exists(const std::string& name) {
   struct stat info {};
   return ::stat(fmt::format("/run/netns/{}", name).c_str(), &info) == 0;
+}
+
+Result<void> Netns::enter(const std::string& name) {
+  const std::string path = fmt::format("/run/netns/{}", name);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail("netns.enter", fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  const int entered = ::setns(fd, CLONE_NEWNET);
+  const int error = errno;
+  ::close(fd);
+  if (entered != 0) {
+    return fail("netns.enter",
+                fmt::format("cannot enter network namespace {}: {}{}", name, std::strerror(error),
+                            error == EPERM ? " (needs root)" : ""));
+  }
+  return ok();
 }
 
 Result<void> Netns::remove(const std::string& name) {

@@ -26,6 +26,9 @@ class Netns {
   static Result<std::vector<pid_t>> pids(const std::string& name);
   // Interface names in NAME, or in the root namespace when NAME is empty (`ip -o link show`).
   static Result<std::vector<std::string>> links(const std::string& name);
+  // Moves the calling thread into NAME's network namespace (setns); sockets it opens afterwards
+  // live there. Needs CAP_SYS_ADMIN. Error "netns.enter" naming the namespace and the reason.
+  static Result<void> enter(const std::string& name);
   // Runs `ip [-n NAME] -batch FILE` with one command per line ("link set lo up").
   static Result<void> batch(const std::string& name, const std::vector<std::string>& commands);
 };

@@ -296,6 +296,10 @@ void NetworkLauncher::print_summary(const NetworkPlan& plan, const LauncherState
   }
   if (!links.empty()) std::printf("links: %s\n", links.c_str());
   std::printf("logs: %s/\n", run_dir_.log_dir().c_str());
+  if (status && status->has_value() && !(*status)->http.empty()) {
+    std::printf("http api: %s in %s (nextmini ctl link show; docs/http-api.md)\n",
+                (*status)->http.c_str(), state.controller.netns.c_str());
+  }
   if (state.nodes.size() >= 2) {
     std::printf("try: nextmini exec %u -- ping %s\n", state.nodes.front().id,
                 state.nodes.back().overlay_address.c_str());

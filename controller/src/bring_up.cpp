@@ -3,7 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <iterator>
+#include <set>
+
+#include "nextmini/controller/flow_config.hpp"
 #include "nextmini/messages/codec.hpp"
+#include "nextmini/messages/link_params_rules.hpp"
 
 namespace nextmini::controller {
 
@@ -37,9 +43,22 @@ bool multicast_request(const messages::Message& message) {
 BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& store)
     : config_(std::move(config)),
       topology_(std::move(topology)),
-      routes_(std::move(routes)),
+      base_routes_(std::move(routes)),
       store_(store),
       nodes_(topology_.n_nodes() + 1) {
+  // The configured link parameters are the Store's starting point; the API changes them there.
+  for (const auto& [link, params] : config_.link_params) {
+    if (auto saved = store_.merge_link_params(link.first, link.second, params); !saved) {
+      spdlog::error("store: link {} -> {} not saved: {}", link.first, link.second,
+                    saved.error().message);
+    }
+    if (params.up == false) down_.insert(link);
+  }
+  routes_ = down_.empty() ? base_routes_ : reroute(base_routes_, topology_, down_);
+  save_routes();
+}
+
+void BringUp::save_routes() {
   std::vector<RouteRecord> records;
   records.reserve(routes_.routes().size());
   for (const auto& route : routes_.routes()) {
@@ -49,6 +68,147 @@ BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& stor
     routes_version_ = *version;
   } else {
     spdlog::error("store: cannot save routes: {}", version.error().message);
+    ++routes_version_;  // the nodes still need a newer version than the one they have
+  }
+  // Configured flows were checked by the config loader (and check_flow_routes).
+  for (const auto& spec : config_.flows) {
+    flow_specs_[spec.flow_id] = spec;
+    waiting_flows_.push_back(spec);
+    if (auto saved = store_.put_flow(FlowRecord{spec, {}, {}, 0, {}}); !saved) {
+      spdlog::error("store: flow {} not saved: {}", spec.flow_id, saved.error().message);
+    }
+  }
+}
+
+Result<FlowsAdded> BringUp::add_flows(std::vector<messages::FlowSpec> flows) {
+  std::vector<std::string> errors;
+  std::map<messages::FlowId, std::size_t> given;
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    const auto& spec = flows[i];
+    for (const auto& problem : check_flow(spec, topology_.n_nodes(), &routes_)) {
+      errors.push_back(
+          fmt::format("flows[{}].{}: {}", i, flow_spec_field_name(problem.field), problem.message));
+    }
+    if (spec.flow_id == 0) continue;
+    if (flow_specs_.contains(spec.flow_id)) {
+      errors.push_back(fmt::format("flows[{}].flow_id: flow {} exists already", i, spec.flow_id));
+    } else if (auto [it, inserted] = given.emplace(spec.flow_id, i); !inserted) {
+      errors.push_back(fmt::format("flows[{}].flow_id: {} is also the id of flows[{}]", i,
+                                   spec.flow_id, it->second));
+    }
+  }
+  if (flows.empty()) errors.push_back("flows: empty; give at least one flow");
+  if (!errors.empty()) return fail("flows.invalid", fmt::format("{}", fmt::join(errors, "\n")));
+
+  FlowsAdded added;
+  messages::FlowId next = flow_specs_.empty() ? 1 : flow_specs_.rbegin()->first + 1;
+  for (auto& spec : flows) {
+    if (spec.flow_id == 0) {
+      while (flow_specs_.contains(next) || given.contains(next)) ++next;
+      spec.flow_id = next++;
+    }
+    flow_specs_[spec.flow_id] = spec;
+    added.ids.push_back(spec.flow_id);
+    if (auto saved = store_.put_flow(FlowRecord{spec, {}, {}, 0, {}}); !saved) {
+      spdlog::error("store: flow {} not saved: {}", spec.flow_id, saved.error().message);
+    }
+    spdlog::info("flow {}: {} -> {} added ({})", spec.flow_id, spec.src, spec.dst,
+                 announced_ ? "starting now" : "starts at topology ready");
+  }
+  if (announced_) {
+    added.outgoing = flow_messages(flows);
+  } else {
+    waiting_flows_.insert(waiting_flows_.end(), flows.begin(), flows.end());
+  }
+  return added;
+}
+
+std::vector<Outgoing> BringUp::flow_messages(const std::vector<messages::FlowSpec>& flows) const {
+  std::map<NodeId, messages::AddFlows> receivers;
+  std::map<NodeId, messages::AddFlows> senders;
+  for (const auto& spec : flows) {
+    receivers[spec.dst].flows.push_back(spec);
+    senders[spec.src].flows.push_back(spec);
+  }
+  std::vector<Outgoing> out;
+  for (auto* side : {&receivers, &senders}) {
+    for (auto& [node, message] : *side) {
+      if (nodes_[node].connection == 0) {
+        spdlog::warn("flows: node {} is not connected; its AddFlows is not sent", node);
+        continue;
+      }
+      out.push_back({nodes_[node].connection, std::move(message)});
+    }
+  }
+  return out;
+}
+
+std::vector<FlowRecord> BringUp::flows() const {
+  auto listed = store_.list_flows();
+  if (!listed) {
+    spdlog::warn("store: cannot list flows: {}", listed.error().message);
+    return {};
+  }
+  return std::move(*listed);
+}
+
+void BringUp::fail_flows_of(NodeId node) {
+  if (!announced_) return;  // nothing was sent yet; TopologyReady sends them later
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  for (const auto& flow : flows()) {
+    const auto state = flow_state(flow);
+    if (flow.spec.src != node || (state != "pending" && state != "running")) continue;
+    messages::FlowFinished failed{flow.spec.flow_id,
+                                  node,
+                                  flow.start_time_ns.value_or(now),
+                                  now,
+                                  0,
+                                  fmt::format("source node {} disconnected", node)};
+    if (auto saved = store_.flow_finished(failed); !saved) {
+      spdlog::warn("store: flow {} not updated: {}", flow.spec.flow_id, saved.error().message);
+    }
+    spdlog::warn("flow {}: {} -> {} failed: {}", flow.spec.flow_id, node, flow.spec.dst,
+                 failed.error);
+  }
+}
+
+void BringUp::flow_started(NodeId node, const messages::UserFlowStart& started) {
+  auto spec = flow_specs_.find(started.flow_id);
+  if (spec == flow_specs_.end() || spec->second.src != node) {
+    spdlog::warn("node {}: UserFlowStart for flow {}, which it does not send; ignored", node,
+                 started.flow_id);
+    return;
+  }
+  if (auto saved = store_.flow_started(started.flow_id, started.start_time_ns); !saved) {
+    spdlog::warn("store: flow {} start not saved: {}", started.flow_id, saved.error().message);
+  }
+  spdlog::info("flow {}: {} -> {} started", started.flow_id, spec->second.src, spec->second.dst);
+}
+
+void BringUp::flow_finished(NodeId node, const messages::FlowFinished& finished) {
+  auto spec = flow_specs_.find(finished.flow_id);
+  if (spec == flow_specs_.end() || spec->second.src != node) {
+    spdlog::warn("node {}: FlowFinished for flow {}, which it does not send; ignored", node,
+                 finished.flow_id);
+    return;
+  }
+  if (auto saved = store_.flow_finished(finished); !saved) {
+    spdlog::warn("store: flow {} finish not saved: {}", finished.flow_id, saved.error().message);
+  }
+  const double seconds =
+      finished.finish_time_ns > finished.start_time_ns
+          ? static_cast<double>(finished.finish_time_ns - finished.start_time_ns) / 1e9
+          : 0.0;
+  if (finished.error.empty()) {
+    spdlog::info("flow {}: {} -> {} finished: {} bytes in {:.3f} s ({:.2f} Mbit/s)",
+                 finished.flow_id, spec->second.src, spec->second.dst, finished.bytes, seconds,
+                 seconds > 0 ? static_cast<double>(finished.bytes) * 8 / seconds / 1e6 : 0.0);
+  } else {
+    spdlog::warn("flow {}: {} -> {} failed after {} bytes: {}", finished.flow_id, spec->second.src,
+                 spec->second.dst, finished.bytes, finished.error);
   }
 }
 
@@ -65,6 +225,7 @@ void BringUp::on_disconnect(ConnectionId connection) {
   nodes_[node].connection = 0;
   nodes_[node].ready = false;
   persist(node);
+  fail_flows_of(node);
   const auto now = status();
   spdlog::info("node {} disconnected ({}/{} connected)", node, now.connected, now.n_nodes);
 }
@@ -122,15 +283,11 @@ std::vector<Outgoing> BringUp::on_message(ConnectionId connection,
     return {};
   }
   if (const auto* started = std::get_if<messages::UserFlowStart>(&message)) {
-    if (auto saved = store_.flow_started(started->flow_id, started->start_time_ns); !saved) {
-      spdlog::debug("node {}: UserFlowStart: {}", node, saved.error().message);
-    }
+    flow_started(node, *started);
     return {};
   }
   if (const auto* finished = std::get_if<messages::FlowFinished>(&message)) {
-    if (auto saved = store_.flow_finished(*finished); !saved) {
-      spdlog::debug("node {}: FlowFinished: {}", node, saved.error().message);
-    }
+    flow_finished(node, *finished);
     return {};
   }
   if (const auto* error = std::get_if<messages::ErrorMessage>(&message)) {
@@ -212,9 +369,10 @@ std::vector<Outgoing> BringUp::start_up(ConnectionId connection, const messages:
   routes.full = true;
   routes.routes = routes_.entries(id);
   out.push_back({connection, std::move(routes)});
-  // The knobs of this node's outgoing links (config [link_defaults], [[links]], [[link_rates]]).
-  for (auto it = config_.link_params.lower_bound({id, 0});
-       it != config_.link_params.end() && it->first.first == id; ++it) {
+  // The current knobs of this node's outgoing links: the config's, changed by the API since.
+  const auto links = link_params();
+  for (auto it = links.lower_bound({id, 0}); it != links.end() && it->first.first == id; ++it) {
+    if (!messages::has_any_knob(it->second)) continue;
     out.push_back({connection, messages::SetLinkParams{id, it->first.second, it->second}});
   }
 
@@ -248,6 +406,13 @@ std::vector<Outgoing> BringUp::node_ready(ConnectionId connection, NodeId node) 
     announced_ = true;
     spdlog::info("topology ready: all {} nodes", now.n_nodes);
     for (NodeId id = 1; id < nodes_.size(); ++id) out.push_back({nodes_[id].connection, ready});
+    if (!waiting_flows_.empty()) {
+      spdlog::info("starting {} flows", waiting_flows_.size());
+      auto flows = flow_messages(waiting_flows_);
+      out.insert(out.end(), std::make_move_iterator(flows.begin()),
+                 std::make_move_iterator(flows.end()));
+      waiting_flows_.clear();
+    }
   } else {
     out.push_back({connection, ready});
   }
@@ -273,6 +438,103 @@ void BringUp::persist(NodeId node) {
   if (auto saved = store_.put_node(record); !saved) {
     spdlog::warn("store: node {} not saved: {}", node, saved.error().message);
   }
+}
+
+Result<void> BringUp::check_link_params(NodeId src, NodeId dst,
+                                        const messages::LinkParams& change) const {
+  if (!topology_.has_node(src) || !topology_.has_node(dst)) {
+    return fail("link.not_found",
+                fmt::format("link {} -> {}: unknown node (the topology has 1..{})", src, dst,
+                            topology_.n_nodes()));
+  }
+  if (!topology_.has_edge(src, dst)) {
+    return fail("link.not_found", fmt::format("{} -> {} is not a topology link", src, dst));
+  }
+  const auto links = link_params();
+  messages::LinkParams merged = links.at({src, dst});
+  messages::merge_link_params(merged, change);
+  if (auto valid = messages::check_link_params(merged); !valid) {
+    return fail("link.invalid", fmt::format("link {} -> {}: {}", src, dst, valid.error().message));
+  }
+  return ok();
+}
+
+std::map<std::pair<NodeId, NodeId>, messages::LinkParams> BringUp::link_params() const {
+  std::map<std::pair<NodeId, NodeId>, messages::LinkParams> links;
+  for (const auto& [a, b] : topology_.edges()) {
+    links[{a, b}];
+    links[{b, a}];
+  }
+  if (auto stored = store_.list_links()) {
+    for (auto& record : *stored) {
+      if (auto it = links.find({record.src, record.dst}); it != links.end()) {
+        it->second = std::move(record.params);
+      }
+    }
+  } else {
+    spdlog::warn("store: cannot list links: {}", stored.error().message);
+  }
+  return links;
+}
+
+std::vector<Outgoing> BringUp::set_link_params(NodeId src, NodeId dst,
+                                               const messages::LinkParams& change) {
+  std::vector<Outgoing> out;
+  if (auto saved = store_.merge_link_params(src, dst, change); !saved) {
+    spdlog::error("store: link {} -> {} not changed: {}", src, dst, saved.error().message);
+    return out;
+  }
+  const auto links = link_params();
+  const messages::LinkParams& current = links.at({src, dst});
+  if (nodes_[src].connection != 0) {
+    out.push_back({nodes_[src].connection, messages::SetLinkParams{src, dst, current}});
+  }
+  const bool was_down = down_.contains({src, dst});
+  const bool is_down = current.up == false;
+  if (was_down != is_down) {
+    if (is_down) {
+      down_.insert({src, dst});
+    } else {
+      down_.erase({src, dst});
+    }
+    spdlog::info("link {} -> {} is {}: rerouting", src, dst, is_down ? "down" : "up");
+    auto installs = reroute_now();
+    out.insert(out.end(), std::make_move_iterator(installs.begin()),
+               std::make_move_iterator(installs.end()));
+  }
+  return out;
+}
+
+std::vector<Outgoing> BringUp::reroute_now() {
+  const std::uint32_t n = topology_.n_nodes();
+  std::vector<std::vector<messages::RouteEntry>> before(n + 1);
+  for (NodeId id = 1; id <= n; ++id) before[id] = routes_.entries(id);
+  const auto unreachable_before = routes_.unreachable();
+  routes_ = reroute(base_routes_, topology_, down_);
+  save_routes();
+  if (routes_.unreachable() != unreachable_before) {
+    constexpr std::size_t kShown = 50;
+    const auto lines = routes_.unreachable_messages();
+    for (std::size_t i = 0; i < lines.size() && i < kShown; ++i) {
+      spdlog::warn("reroute: {}", lines[i]);
+    }
+  }
+  std::vector<Outgoing> out;
+  std::size_t changed = 0;
+  for (NodeId id = 1; id <= n; ++id) {
+    auto entries = routes_.entries(id);
+    if (entries == before[id]) continue;
+    ++changed;
+    if (nodes_[id].connection == 0) continue;  // it gets them when it connects
+    messages::InstallRoutes install;
+    install.version = routes_version_;
+    install.full = true;
+    install.routes = std::move(entries);
+    out.push_back({nodes_[id].connection, std::move(install)});
+  }
+  spdlog::info("routes version {}: {} nodes changed, {} unreachable pairs", routes_version_,
+               changed, routes_.unreachable().size());
+  return out;
 }
 
 BringUpStatus BringUp::status() const {

@@ -12,7 +12,9 @@
 #include <set>
 #include <sstream>
 
+#include "flow_config_reader.hpp"
 #include "link_config_reader.hpp"
+#include "nextmini/controller/http_api.hpp"
 #include "nextmini/controller/link_config.hpp"
 #include "nextmini/controller/topology.hpp"
 
@@ -651,7 +653,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   check.only_keys(root, "",
                   {"port", "listen_address", "base_addr", "net_mask", "protocol", "token", "mtu",
                    "metrics_interval_ms", "topology", "routing", "routes", "nodes", "link_defaults",
-                   "links", "link_rates"});
+                   "links", "link_rates", "http", "flows"});
   check.read_uint(root, "", "port", 0, 65535, "a port number (0..65535)", config.port);
   check.read_string(root, "", "listen_address", config.listen_address);
   if (!parse_ipv4(config.listen_address)) {
@@ -664,6 +666,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                             quote(config.protocol)));
   }
   check.read_string(root, "", "token", config.token);
+  check.read_string(root, "", "http", config.http);
+  if (auto http = parse_http_listen(config.http, "http"); !http) check.error(http.error().message);
   check.read_uint(root, "", "mtu", 576, 65535, "an integer between 576 and 65535", config.mtu);
   check.read_uint(root, "", "metrics_interval_ms", 1, 3600000, "an integer between 1 and 3600000",
                   config.metrics_interval_ms);
@@ -675,6 +679,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_nodes(check, root, n_nodes, config);
   std::vector<std::string> link_errors;
   read_link_config(root, n_nodes, config, link_errors);
+  read_flow_config(root, n_nodes, config, link_errors);
   for (auto& message : link_errors) check.error(std::move(message));
   link_errors.clear();
   // Links are checked against the topology once everything else is valid.

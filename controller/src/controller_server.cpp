@@ -108,7 +108,9 @@ void ControllerServer::on_frame(const std::shared_ptr<detail::NodeSession>& sess
     return;
   }
   const bool bring_up_event = std::holds_alternative<messages::StartUp>(*decoded) ||
-                              std::holds_alternative<messages::NodeTopologyReady>(*decoded);
+                              std::holds_alternative<messages::NodeTopologyReady>(*decoded) ||
+                              std::holds_alternative<messages::UserFlowStart>(*decoded) ||
+                              std::holds_alternative<messages::FlowFinished>(*decoded);
   auto outgoing = bring_up_.on_message(session->id(), *decoded);
   for (const auto& out : outgoing) {
     if (out.connection == session->id() &&
@@ -141,12 +143,23 @@ void ControllerServer::deliver(std::vector<Outgoing> outgoing) {
   }
 }
 
+Result<FlowsAdded> ControllerServer::add_flows(std::vector<messages::FlowSpec> flows) {
+  auto added = bring_up_.add_flows(std::move(flows));
+  if (!added) return added;
+  deliver(std::move(added->outgoing));
+  added->outgoing.clear();
+  write_status();
+  return added;
+}
+
 ControllerStatus ControllerServer::status() const {
   ControllerStatus status;
   status.bring_up = bring_up_.status();
   status.port = port_;
   status.pid = static_cast<long>(::getpid());
   status.errors = status_errors_;
+  status.http = status_http_;
+  status.flows = bring_up_.flows();
   return status;
 }
 

@@ -79,6 +79,7 @@ Result<void> MemoryStore::flow_finished(const messages::FlowFinished& finished) 
   if (!it->second.start_time_ns) it->second.start_time_ns = finished.start_time_ns;
   it->second.finish_time_ns = finished.finish_time_ns;
   it->second.bytes = finished.bytes;
+  it->second.error = finished.error;
   return ok();
 }
 

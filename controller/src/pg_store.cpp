@@ -162,7 +162,7 @@ std::string id_array(const std::vector<std::string>& ids) {
 constexpr std::string_view kFlowColumns =
     "f.id, f.src_node_id, f.dst_node_id, f.flow_len_type, f.flow_len_bytes, "
     "f.flow_len_duration, f.flow_rate, f.flow_weight, f.transport, f.start_time, f.finish_time, "
-    "f.bytes_received, r.route_id";
+    "f.bytes_received, r.route_id, f.error";
 
 }  // namespace
 
@@ -642,6 +642,7 @@ Result<FlowRecord> PgStore::flow_from_row(const Rows& rows, int r) const {
   if (*start) flow.start_time_ns = static_cast<std::uint64_t>(**start);
   if (*finish) flow.finish_time_ns = static_cast<std::uint64_t>(**finish);
   flow.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(*bytes, 0));
+  flow.error = std::string(rows.text(r, 13));
   return flow;
 }
 
@@ -657,17 +658,17 @@ Result<void> PgStore::put_flow(const FlowRecord& flow) {
     auto saved = connection.exec(
         "INSERT INTO flows (id, src_node_id, dst_node_id, flow_len_type, flow_len_bytes, "
         "flow_len_duration, flow_rate, flow_weight, transport, start_time, finish_time, "
-        "is_finished, bytes_received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-        "$13) ON CONFLICT (id) DO UPDATE SET src_node_id = excluded.src_node_id, "
+        "is_finished, bytes_received, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, $13, $14) ON CONFLICT (id) DO UPDATE SET src_node_id = excluded.src_node_id, "
         "dst_node_id = excluded.dst_node_id, flow_len_type = excluded.flow_len_type, "
         "flow_len_bytes = excluded.flow_len_bytes, flow_len_duration = "
         "excluded.flow_len_duration, flow_rate = excluded.flow_rate, flow_weight = "
         "excluded.flow_weight, transport = excluded.transport, start_time = excluded.start_time, "
         "finish_time = excluded.finish_time, is_finished = excluded.is_finished, "
-        "bytes_received = excluded.bytes_received",
+        "bytes_received = excluded.bytes_received, error = excluded.error",
         Params(bigint(spec.flow_id), spec.src, spec.dst, by_duration ? "duration" : "bytes",
                spec.length_bytes, spec.duration_s, spec.rate_bytes_per_s, spec.weight,
-               spec.transport, start, finish, finish.has_value(), bigint(flow.bytes)));
+               spec.transport, start, finish, finish.has_value(), bigint(flow.bytes), flow.error));
     if (!saved) return Failure{saved.error()};
     auto pinned = spec.route_id
                       ? connection.exec(
@@ -703,9 +704,9 @@ Result<void> PgStore::flow_finished(const messages::FlowFinished& finished) {
   if (!db) return Failure{db.error()};
   auto updated = (*db)->exec(
       "UPDATE flows SET start_time = coalesce(start_time, $2), finish_time = $3, "
-      "bytes_received = $4, is_finished = true WHERE id = $1",
+      "bytes_received = $4, is_finished = true, error = $5 WHERE id = $1",
       Params(bigint(finished.flow_id), bigint(finished.start_time_ns),
-             bigint(finished.finish_time_ns), bigint(finished.bytes)));
+             bigint(finished.finish_time_ns), bigint(finished.bytes), finished.error));
   if (!updated) return Failure{updated.error()};
   if (updated->affected() == 0) {
     return fail("store.not_found", fmt::format("no flow {}", finished.flow_id));

@@ -12,15 +12,18 @@ namespace {
 
 constexpr std::uint32_t kUnreached = std::numeric_limits<std::uint32_t>::max();
 
-// Hop distance of every node to `dst` (index = node id).
-std::vector<std::uint32_t> distances_to(const Topology& topology, NodeId dst) {
+const DirectedLinks kNoLinksDown;
+
+// Hop distance of every node to `dst` (index = node id), over the directed links not in `down`.
+std::vector<std::uint32_t> distances_to(const Topology& topology, NodeId dst,
+                                        const DirectedLinks& down = kNoLinksDown) {
   std::vector<std::uint32_t> distance(topology.n_nodes() + 1, kUnreached);
   std::vector<NodeId> frontier{dst};
   distance[dst] = 0;
   for (std::size_t i = 0; i < frontier.size(); ++i) {
     const NodeId node = frontier[i];
     for (NodeId next : topology.neighbors(node)) {
-      if (distance[next] != kUnreached) continue;
+      if (distance[next] != kUnreached || down.contains({next, node})) continue;
       distance[next] = distance[node] + 1;
       frontier.push_back(next);
     }
@@ -30,13 +33,13 @@ std::vector<std::uint32_t> distances_to(const Topology& topology, NodeId dst) {
 
 // Walks from src to dst, at each hop taking the lowest-id neighbour one hop closer.
 std::vector<NodeId> walk(const Topology& topology, const std::vector<std::uint32_t>& distance,
-                         NodeId src) {
+                         NodeId src, const DirectedLinks& down = kNoLinksDown) {
   if (distance[src] == kUnreached) return {};
   std::vector<NodeId> path{src};
   NodeId node = src;
   while (distance[node] != 0) {
     for (NodeId next : topology.neighbors(node)) {  // ascending
-      if (distance[next] + 1 == distance[node]) {
+      if (distance[next] + 1 == distance[node] && !down.contains({node, next})) {
         node = next;
         break;
       }
@@ -158,6 +161,31 @@ Result<RoutePlan> build_routes(const Config& config, const Topology& topology) {
     }
   }
   return RoutePlan(n, std::move(routes), std::move(unreachable));
+}
+
+RoutePlan reroute(const RoutePlan& base, const Topology& topology, const DirectedLinks& down) {
+  std::vector<Route> routes;
+  routes.reserve(base.routes().size());
+  std::vector<std::pair<NodeId, NodeId>> unreachable = base.unreachable();
+  std::map<NodeId, std::vector<std::uint32_t>> distance;  // by destination, computed on demand
+  for (const Route& route : base.routes()) {
+    if (route.configured) {
+      routes.push_back(route);
+      continue;
+    }
+    auto [at, inserted] = distance.try_emplace(route.dst);
+    if (inserted) at->second = distances_to(topology, route.dst, down);
+    auto path = walk(topology, at->second, route.src, down);
+    if (path.empty()) {
+      unreachable.emplace_back(route.src, route.dst);
+      continue;
+    }
+    Route rerouted = route;
+    rerouted.edges = path_edges(path);
+    routes.push_back(std::move(rerouted));
+  }
+  std::sort(unreachable.begin(), unreachable.end());
+  return RoutePlan(topology.n_nodes(), std::move(routes), std::move(unreachable));
 }
 
 }  // namespace nextmini::controller

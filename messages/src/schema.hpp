@@ -183,7 +183,8 @@ struct Schema<FlowFinished> {
   static constexpr auto kFields = std::make_tuple(
       field("flow_id", &FlowFinished::flow_id), field("node_id", &FlowFinished::node_id),
       field("start_time_ns", &FlowFinished::start_time_ns),
-      field("finish_time_ns", &FlowFinished::finish_time_ns), field("bytes", &FlowFinished::bytes));
+      field("finish_time_ns", &FlowFinished::finish_time_ns), field("bytes", &FlowFinished::bytes),
+      field("error", &FlowFinished::error));
 };
 
 template <>

@@ -77,7 +77,7 @@ inline std::vector<Message> sample_messages() {
   }
   out.push_back(UserFlowStart{99, 3, 1'700'000'000'123'456'789ULL});
   out.push_back(FlowFinished{99, 3, 1'700'000'000'000'000'000ULL, 1'700'000'005'000'000'000ULL,
-                             std::numeric_limits<std::uint64_t>::max()});
+                             std::numeric_limits<std::uint64_t>::max(), ""});
   out.push_back(AppFlowStart{2, 2, 5, 17, "10.0.0.2", "10.0.0.5", 5353, 443, 123456789});
   out.push_back(RouteAssigned{77, 2, 5, 6, "10.0.0.2", "10.0.0.5", 50000, 5201, 8});
   {
@@ -130,6 +130,8 @@ inline std::vector<Message> sample_messages() {
     for (int i = 0; i < 20; ++i) counters.drops["reason_" + std::to_string(i)] = 1ULL << i;
     out.push_back(counters);
   }
+  // A failed flow (FlowFinished.error); last, so the corpus files of the others keep their names.
+  out.push_back(FlowFinished{100, 1, 5, 6, 0, "connect to 10.0.0.4:4100: Connection refused"});
   return out;
 }
 

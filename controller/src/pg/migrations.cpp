@@ -50,6 +50,7 @@ CREATE TABLE flows (
   finish_time bigint,
   is_finished boolean NOT NULL DEFAULT false,
   bytes_received bigint NOT NULL DEFAULT 0,
+  error text NOT NULL DEFAULT '',
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX flows_unfinished_idx ON flows (id) WHERE NOT is_finished;

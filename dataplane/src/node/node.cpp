@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "nextmini/dataplane/flow/flow_runner.hpp"
 #include "nextmini/dataplane/io/tun_device.hpp"
 #include "nextmini/dataplane/node/control_client.hpp"
 #include "nextmini/dataplane/node/emulated_link.hpp"
@@ -179,6 +180,7 @@ void Node::stop_now(std::optional<Error> fatal) {
     signals_->cancel(ignored);
   }
   if (client_) client_->close();
+  if (flows_) flows_->close();
   if (listener_) listener_->close();
   for (auto& [neighbor, output] : outputs_) output->close();
   for (auto& [neighbor, link] : links_) link->close();
@@ -219,7 +221,8 @@ void Node::on_message(messages::Message& message) {
                       std::is_same_v<T, messages::AddNode> ||
                       std::is_same_v<T, messages::AddNodeAddress> ||
                       std::is_same_v<T, messages::InstallRoutes> ||
-                      std::is_same_v<T, messages::SetLinkParams>) {
+                      std::is_same_v<T, messages::SetLinkParams> ||
+                      std::is_same_v<T, messages::AddFlows>) {
           apply(body);
         } else if constexpr (std::is_same_v<T, messages::TopologyReady>) {
           topology_ready_ = true;
@@ -296,6 +299,7 @@ void Node::apply(const messages::StartUpReply& reply) {
     }
   }
   ensure_processor();
+  start_flow_runner();
   if (tun_) {
     tun_->start([this](PacketBatch& batch) {
       if (processor_) processor_->process_local(batch);
@@ -303,6 +307,64 @@ void Node::apply(const messages::StartUpReply& reply) {
   }
   schedule_metrics();
   rebuild_routes();
+}
+
+void Node::start_flow_runner() {
+  if (flows_ || tun_address_.empty() || config_.flow_port == 0) return;
+  FlowRunnerConfig flow_config;
+  flow_config.self = id_;
+  flow_config.sink_port = config_.flow_port;
+  flows_ = std::make_unique<FlowRunner>(
+      io_, flow_config,
+      [this](messages::Message report) {
+        if (client_) client_->send(report);
+      },
+      [this](const messages::FlowSpec& spec, const tcp::endpoint& local,
+             const tcp::endpoint& remote) {
+        // Before the first packet: pin the connection's route and set its weight.
+        const FlowKey key = tcp_flow_key(local, remote);
+        if (spec.route_id && processor_) processor_->pin_flow(key, spec.dst, *spec.route_id);
+        if (spec.weight) set_flow_weight(key, *spec.weight);
+      });
+  if (auto listening = flows_->listen(tun_address_); !listening) {
+    spdlog::error("node {}: {}; controller flows to this node will fail", id_.load(),
+                  listening.error().message);
+    return;
+  }
+  spdlog::info("node {}: flow sink on {}:{}", id_.load(), tun_address_, flows_->sink_port());
+}
+
+void Node::apply(const messages::AddFlows& add) {
+  for (const messages::FlowSpec& spec : add.flows) {
+    if (spec.dst == id_) {
+      spdlog::info("node {}: expecting flow {} from node {}", id_.load(), spec.flow_id, spec.src);
+    }
+    if (spec.src != id_) continue;
+    std::string remote;
+    for (const auto& [address, node] : addresses_) {
+      if (node != spec.dst) continue;
+      in_addr raw{htonl(address)};
+      char text[INET_ADDRSTRLEN] = {};
+      if (::inet_ntop(AF_INET, &raw, text, sizeof(text)) != nullptr) remote = text;
+    }
+    std::string problem;
+    if (!flows_) {
+      problem = config_.use_tun && config_.flow_port != 0
+                    ? "this node's flow runner is not running (see its log)"
+                    : "this node runs no flows (no TUN, or flow port 0)";
+    } else if (remote.empty()) {
+      problem = fmt::format("no TUN address known for node {}", spec.dst);
+    }
+    if (!problem.empty()) {
+      spdlog::warn("node {}: flow {} not started: {}", id_.load(), spec.flow_id, problem);
+      client_->send(flow_not_started(spec, id_, problem));
+      continue;
+    }
+    spdlog::info("node {}: starting flow {} to node {} ({})", id_.load(), spec.flow_id, spec.dst,
+                 spec.length_bytes ? fmt::format("{} bytes", *spec.length_bytes)
+                                   : fmt::format("{} s", spec.duration_s.value_or(0)));
+    flows_->start(spec, tun_address_, remote, config_.flow_port);
+  }
 }
 
 void Node::ensure_processor() {

@@ -410,4 +410,8 @@ const FlowTable& Processor::flows() const noexcept { return state_->flows; }
 
 const FlowSelector& Processor::selector() const noexcept { return state_->selector; }
 
+void Processor::pin_flow(const FlowKey& flow, NodeId dst, RouteId route) {
+  state_->selector.pin(flow.hash(), dst, route);
+}
+
 }  // namespace nextmini::dataplane

@@ -59,33 +59,54 @@ std::optional<RouteId> FlowSelector::rendezvous(std::uint64_t flow_hash,
   return best;
 }
 
-std::optional<RouteId> FlowSelector::select(std::uint64_t flow_hash, NodeId dst,
-                                            std::span<const RouteChoice> choices) noexcept {
-  if (choices.empty()) return std::nullopt;
-  ++clock_;
+FlowSelector::Slot* FlowSelector::find_slot(std::uint64_t flow_hash, NodeId dst,
+                                            bool& found) noexcept {
   const std::size_t set = static_cast<std::size_t>(mix64(flow_hash ^ dst) & set_mask_);
   Slot* const first = slots_.data() + set * kWays;
   Slot* victim = first;
   for (Slot* slot = first; slot != first + kWays; ++slot) {
     if (slot->dst == dst && slot->flow_hash == flow_hash) {
-      slot->last_used = clock_;
-      if (selectable(choices, slot->route)) {
-        ++pin_hits_;
-        return slot->route;
-      }
-      ++repins_;
-      const auto route = rendezvous(flow_hash, choices);
-      if (route) slot->route = *route;
-      return route;
+      found = true;
+      return slot;
     }
     // Prefer an empty slot, then the least recently used one.
     if (victim->dst != 0 && (slot->dst == 0 || slot->last_used < victim->last_used)) victim = slot;
   }
+  found = false;
+  return victim;
+}
+
+std::optional<RouteId> FlowSelector::select(std::uint64_t flow_hash, NodeId dst,
+                                            std::span<const RouteChoice> choices) noexcept {
+  if (choices.empty()) return std::nullopt;
+  ++clock_;
+  bool found = false;
+  Slot* slot = find_slot(flow_hash, dst, found);
+  if (found) {
+    slot->last_used = clock_;
+    if (selectable(choices, slot->route)) {
+      ++pin_hits_;
+      return slot->route;
+    }
+    ++repins_;
+    const auto route = rendezvous(flow_hash, choices);
+    if (route) slot->route = *route;
+    return route;
+  }
   const auto route = rendezvous(flow_hash, choices);
   if (!route) return route;
-  if (victim->dst != 0) ++evictions_;
-  *victim = Slot{flow_hash, dst, *route, clock_};
+  if (slot->dst != 0) ++evictions_;
+  *slot = Slot{flow_hash, dst, *route, clock_};
   return route;
+}
+
+void FlowSelector::pin(std::uint64_t flow_hash, NodeId dst, RouteId route) noexcept {
+  if (dst == 0) return;
+  ++clock_;
+  bool found = false;
+  Slot* slot = find_slot(flow_hash, dst, found);
+  if (!found && slot->dst != 0) ++evictions_;
+  *slot = Slot{flow_hash, dst, route, clock_};
 }
 
 void FlowSelector::clear() noexcept {

@@ -103,6 +103,24 @@ TEST(FlowSelector, PinsSurviveReinstallThatAddsRoutes) {
   EXPECT_GT(new_on_3, 600);
 }
 
+TEST(FlowSelector, ExplicitPinOverridesTheHashUntilTheRouteGoes) {
+  FlowSelector selector(64);
+  const std::vector<RouteChoice> choices = {{1, 1}, {2, 1}};
+  // Pin every flow to the route the hash would not pick, before its first packet.
+  for (int i = 0; i < 8; ++i) {
+    const RouteId hashed = *FlowSelector::rendezvous(flow(i), choices);
+    const RouteId other = hashed == 1 ? 2 : 1;
+    selector.pin(flow(i), 5, other);
+    EXPECT_EQ(selector.select(flow(i), 5, choices), other);
+    // Re-pinning replaces the pin.
+    selector.pin(flow(i), 5, hashed);
+    EXPECT_EQ(selector.select(flow(i), 5, choices), hashed);
+  }
+  // A pin to a route that is not a candidate falls back to the hash.
+  selector.pin(flow(20), 5, 9);
+  EXPECT_EQ(selector.select(flow(20), 5, choices), FlowSelector::rendezvous(flow(20), choices));
+}
+
 TEST(FlowSelector, PinsMoveWhenTheirRouteIsRemoved) {
   FlowSelector selector(16384);
   const std::vector<RouteChoice> before = {{1, 1}, {2, 1}, {3, 1}};

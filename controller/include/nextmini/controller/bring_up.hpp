@@ -11,8 +11,22 @@
 //     each of them. Of the two ends of an edge, the higher node id dials (dial = true).
 //   NodeTopologyReady  ->  once every node is ready: TopologyReady to all (the first time), or
 //     to the node that just became ready again (after a reconnect).
+// Flows (config [[flows]], add_flows): stored at construction; when TopologyReady is first
+//   announced, each node gets AddFlows with the flows it receives (it is dst), then each node
+//   gets AddFlows with the flows it sends (it is src) — sinks listen from StartUpReply on, and
+//   sources retry a refused connect, so this order is a courtesy, not a requirement. Flows added
+//   later are sent at once. UserFlowStart -> store.flow_started, FlowFinished ->
+//   store.flow_finished, each logged; a report from a node other than the flow's src is ignored.
+//   When a flow's src node disconnects after its AddFlows went out, its unfinished flows are
+//   marked failed ("source node N disconnected"): a stopping node cancels its flows without a
+//   report, and flows are not restarted. A later FlowFinished from that node still overrides.
 // A node id that connects again (same id) gets the full state again and its neighbours get
 // AddNode again, so they re-dial or accept; the previous connection of that id is closed.
+// Run-time control (the HTTP API, http_api.hpp): set_link_params() merges a change into the
+// Store and sends the link's sending node its current SetLinkParams; a link going down or up
+// recomputes the shortest-path routes around the down links (routing.hpp, reroute()) and sends
+// InstallRoutes{full, new version} to every connected node whose entries changed. A node that
+// (re)connects gets the Store's current link parameters and the current routes.
 // Refusals: wrong token -> ErrorMessage "auth.denied" and close; an id outside 1..n ->
 // "startup.unknown_node" and close; no free id -> "startup.full" and close. A message other than
 // StartUp first, a second StartUp, or a controller-to-node type -> "protocol.unexpected"
@@ -42,6 +56,13 @@ struct Outgoing {
   bool close_after = false;
 };
 
+// What add_flows() did: the ids of the flows (given or assigned, in order) and the AddFlows to
+// send now (empty until TopologyReady, when they are sent with the configured flows).
+struct FlowsAdded {
+  std::vector<messages::FlowId> ids;
+  std::vector<Outgoing> outgoing;
+};
+
 struct BringUpStatus {
   std::uint32_t n_nodes = 0;
   std::uint32_t connected = 0;
@@ -66,7 +87,30 @@ class BringUp {
   // The connection closed (by either side).
   void on_disconnect(ConnectionId connection);
 
+  // Whether `change` may be merged into the current parameters of the directed link src -> dst:
+  // "link.not_found" for a pair that is not a topology link (naming the nodes), "link.invalid"
+  // when the merged result is inconsistent (jitter larger than delay with reorder = false).
+  Result<void> check_link_params(NodeId src, NodeId dst, const messages::LinkParams& change) const;
+  // Merges `change` (checked with check_link_params first) into the Store; returns the
+  // SetLinkParams for src (when connected) and any InstallRoutes a reroute needs.
+  std::vector<Outgoing> set_link_params(NodeId src, NodeId dst, const messages::LinkParams& change);
+  // The current parameters of every directed topology link (empty params: nothing set).
+  std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params() const;
+  // Adds flows at run time (the HTTP API): checks every one (flow_config.hpp: nodes, length,
+  // transport, route pin; a given id must be new), all or nothing; id 0 gets the next free id;
+  // stores them. Error "flows.invalid" lists every problem as "flows[i].field: message" with
+  // FlowSpec's field names.
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
+  // Every flow the store knows, by id (empty if the store fails; the failure is logged).
+  std::vector<FlowRecord> flows() const;
+
   BringUpStatus status() const;
+  const Topology& topology() const { return topology_; }
+  // The routes in force (with down links avoided) and their version.
+  const RoutePlan& routes() const { return routes_; }
+  std::uint64_t routes_version() const { return routes_version_; }
+  // Directed links that are down (up = false).
+  const DirectedLinks& down_links() const { return down_; }
   // The node a connection speaks for, once its StartUp was accepted.
   std::optional<NodeId> node_of(ConnectionId connection) const;
   // Whether TopologyReady has been broadcast to every node (it is, once).
@@ -91,16 +135,29 @@ class BringUp {
   std::vector<Outgoing> refuse(ConnectionId connection, std::string code, std::string message,
                                std::string_view in_reply_to, bool close);
   void persist(NodeId node);
+  // Recomputes routes_ from base_routes_ without down_, stores them and returns the
+  // InstallRoutes for every connected node whose entries changed.
+  std::vector<Outgoing> reroute_now();
+  void save_routes();
+  // AddFlows for `flows`: to each dst node first, then to each src node.
+  std::vector<Outgoing> flow_messages(const std::vector<messages::FlowSpec>& flows) const;
+  void flow_started(NodeId node, const messages::UserFlowStart& started);
+  void flow_finished(NodeId node, const messages::FlowFinished& finished);
+  void fail_flows_of(NodeId node);
 
   Config config_;
   Topology topology_;
-  RoutePlan routes_;
+  RoutePlan base_routes_;  // every link up
+  RoutePlan routes_;       // in force: base_routes_ rerouted around down_
+  DirectedLinks down_;
   Store& store_;
   std::uint64_t routes_version_ = 1;
   std::map<ConnectionId, Connection> connections_;
   std::vector<NodeState> nodes_;  // index = node id (0 unused)
   std::map<NodeId, std::uint64_t> connection_counts_;
   bool announced_ = false;
+  std::vector<messages::FlowSpec> waiting_flows_;  // sent at the first TopologyReady
+  std::map<messages::FlowId, messages::FlowSpec> flow_specs_;
 };
 
 }  // namespace nextmini::controller

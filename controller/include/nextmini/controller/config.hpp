@@ -67,8 +67,9 @@ struct Config {
   std::string listen_address = "0.0.0.0";
   std::string base_addr = "10.0.0.0";  // node n gets base_addr + n
   std::string net_mask = "255.255.0.0";
-  std::string protocol = "tcp";  // link transport
-  std::string token;             // shared secret; empty: no authentication
+  std::string protocol = "tcp";         // link transport
+  std::string token;                    // shared secret; empty: no authentication
+  std::string http = "127.0.0.1:3080";  // the HTTP JSON API's ADDRESS:PORT, or "off"
   std::uint32_t mtu = 1400;
   std::uint32_t metrics_interval_ms = 1000;
   TopologyConfig topology;
@@ -81,6 +82,8 @@ struct Config {
   messages::LinkParams link_defaults;
   std::vector<LinkEntry> link_entries;
   std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params;
+  // [[flows]] (flow_config.hpp), in file order, every one with its id (given or assigned).
+  std::vector<messages::FlowSpec> flows;
 
   // Number of nodes the topology has (ids 1..n_nodes), derived from the topology settings.
   std::uint32_t n_nodes() const;

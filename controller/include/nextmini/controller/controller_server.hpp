@@ -62,6 +62,16 @@ class ControllerServer {
   void on_topology_ready(std::function<void()> callback) { on_ready_ = std::move(callback); }
   // Extra lines for the status file's "errors" (e.g. unreachable pairs).
   void set_status_errors(std::vector<std::string> errors) { status_errors_ = std::move(errors); }
+  // Where the HTTP API listens, for the status file ("127.0.0.1:3080"; empty: off).
+  void set_status_http(std::string address) { status_http_ = std::move(address); }
+  // Sends messages BringUp returned outside a node's message (the HTTP API's changes).
+  void deliver(std::vector<Outgoing> outgoing);
+  // Rewrites the status file now (after a change that is not a bring-up event, e.g. a reroute).
+  void refresh_status() { write_status(); }
+
+  // BringUp::add_flows, then sends what it returns and rewrites the status file. For the HTTP
+  // API; call on the io_context's thread.
+  Result<FlowsAdded> add_flows(std::vector<messages::FlowSpec> flows);
 
   const ServerCounters& counters() const { return counters_; }
   ControllerStatus status() const;
@@ -74,7 +84,6 @@ class ControllerServer {
   void on_frame(const std::shared_ptr<detail::NodeSession>& session, const std::uint8_t* data,
                 std::size_t size, bool binary);
   void on_session_closed(ConnectionId connection);
-  void deliver(std::vector<Outgoing> outgoing);
   void write_status();
 
   boost::asio::io_context& io_;
@@ -87,6 +96,7 @@ class ControllerServer {
   std::map<ConnectionId, std::shared_ptr<detail::NodeSession>> sessions_;
   ServerCounters counters_;
   std::vector<std::string> status_errors_;
+  std::string status_http_;
   std::function<void()> on_ready_;
   bool ready_reported_ = false;
 };

@@ -13,6 +13,7 @@
 // its next hops there, and deliver_local at the route's sink.
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,5 +59,14 @@ class RoutePlan {
 std::vector<NodeId> shortest_path(const Topology& topology, NodeId src, NodeId dst);
 
 Result<RoutePlan> build_routes(const Config& config, const Topology& topology);
+
+// Directed links (src, dst).
+using DirectedLinks = std::set<std::pair<NodeId, NodeId>>;
+
+// The routes of `base` (a build_routes() plan, every link up) with the directed links in `down`
+// avoided: each computed (shortest-path) route is recomputed by the same rule on the remaining
+// links and keeps its route id; a pair left without a path joins `unreachable`. Configured
+// [[routes]] are kept as they are, even over a down link. reroute(base, topology, {}) == base.
+RoutePlan reroute(const RoutePlan& base, const Topology& topology, const DirectedLinks& down);
 
 }  // namespace nextmini::controller

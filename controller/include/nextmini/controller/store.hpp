@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,7 +50,14 @@ struct FlowRecord {
   std::optional<std::uint64_t> start_time_ns;
   std::optional<std::uint64_t> finish_time_ns;
   std::uint64_t bytes = 0;
+  std::string error;  // FlowFinished.error: empty unless the flow failed
 };
+
+// "pending" (not started), "running", "finished" or "failed".
+inline std::string_view flow_state(const FlowRecord& flow) {
+  if (flow.finish_time_ns) return flow.error.empty() ? "finished" : "failed";
+  return flow.start_time_ns ? "running" : "pending";
+}
 
 struct GroupRecord {
   messages::GroupId group_id = 0;

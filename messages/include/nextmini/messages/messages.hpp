@@ -178,13 +178,15 @@ struct UserFlowStart {
   friend bool operator==(const UserFlowStart&, const UserFlowStart&) = default;
 };
 
-// node -> controller: a controller flow finished.
+// node -> controller: a controller flow finished (error empty) or failed (error says why; bytes
+// is what the sink confirmed, 0 when it never connected).
 struct FlowFinished {
   FlowId flow_id = 0;
   NodeId node_id = 0;
   std::uint64_t start_time_ns = 0;
   std::uint64_t finish_time_ns = 0;
   std::uint64_t bytes = 0;
+  std::string error;
 
   friend bool operator==(const FlowFinished&, const FlowFinished&) = default;
 };

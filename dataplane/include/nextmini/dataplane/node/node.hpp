@@ -12,6 +12,11 @@
 //                  and gets its transport when the neighbour appears); an invalid one (bad
 //                  value, or a src that is not this node) is answered with ErrorMessage
 //                  "link_params.invalid" naming the key and value, and changes nothing
+//   AddFlows       flows naming this node as src start on its FlowRunner (flow/flow_runner.hpp):
+//                  kernel TCP from this node's TUN address to the dst's (AddNodeAddress) at
+//                  flow_port, the route pinned (route_id) and the weight set before the first
+//                  packet; UserFlowStart/FlowFinished go to the controller. The flow sink
+//                  listens on the TUN address at flow_port from StartUpReply on (TUN nodes only).
 //   others         logged
 // It sends NodeTopologyReady when, on the current controller connection, routes are installed
 // and every link it was told about, and every next hop its routes name, is connected
@@ -53,6 +58,7 @@ namespace nextmini::dataplane {
 
 class ControlClient;
 class EmulatedLink;
+class FlowRunner;
 class LinkListener;
 class Processor;
 class TcpLink;
@@ -72,6 +78,9 @@ struct NodeConfig {
   // the first non-loopback IPv4 address of this network namespace.
   std::string advertise_address;
   std::uint16_t link_port = 4000;  // 0: an ephemeral port
+  // Controller flows: every node's flow sink listens on its TUN address at this port, and
+  // sources connect to the destination's TUN address at the same port. 0: no flows.
+  std::uint16_t flow_port = 4100;
   unsigned workers = 1;
   std::size_t pool_buffers = 8192;
   std::size_t buffer_size = 2048;
@@ -127,6 +136,8 @@ class Node {
   void apply(const messages::AddNodeAddress& address);
   void apply(const messages::InstallRoutes& install);
   void apply(const messages::SetLinkParams& set);
+  void apply(const messages::AddFlows& add);
+  void start_flow_runner();
   // The output of the directed link to `neighbor`, created on first use.
   EmulatedLink& output_to(messages::NodeId neighbor);
   void on_accept(messages::NodeId neighbor, boost::asio::ip::tcp::socket socket);
@@ -145,6 +156,7 @@ class Node {
   std::unique_ptr<TunDevice> tun_;
   std::unique_ptr<LinkListener> listener_;
   std::unique_ptr<ControlClient> client_;
+  std::unique_ptr<FlowRunner> flows_;
   // Declared before the links: destroyed after them (a link's room handler points here).
   std::map<messages::NodeId, std::unique_ptr<EmulatedLink>> outputs_;
   std::map<messages::NodeId, std::unique_ptr<TcpLink>> links_;

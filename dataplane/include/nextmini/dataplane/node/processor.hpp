@@ -66,6 +66,9 @@ class Processor {
   // The weight (1..255; 0 removes it) that packets of the local flow `key` carry in the overlay
   // header. Control path (allocates); same thread as the data path.
   void set_flow_weight(const FlowKey& key, std::uint8_t weight);
+  // Pins a local flow toward node `dst` to `route` before its first packet (FlowSelector::pin);
+  // the pin holds while the route is one of the (src, dst) pair's candidates.
+  void pin_flow(const FlowKey& flow, NodeId dst, RouteId route);
 
   // A snapshot of the counters in the Metrics message's shape (node_id and timestamp filled).
   messages::Metrics metrics() const;

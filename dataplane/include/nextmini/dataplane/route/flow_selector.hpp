@@ -11,6 +11,8 @@
 //           (kWays entries per set, the least recently used one is replaced), and kept while the
 //           pinned route is still a candidate — so a route reinstall that adds a route does not
 //           move running flows; a flow whose pinned route disappears is re-chosen and re-pinned.
+//           pin() sets a flow's route ahead of its first packet (a controller flow's route_id);
+//           select() keeps it while it is a candidate, like any pin.
 //   Knobs:  pin slots (rounded up to a power of two, at least kWays).
 //   Counters: pin hits, re-pins (pinned route gone), evictions.
 //   Thread: the processor's worker; no allocation after construction.
@@ -40,6 +42,9 @@ class FlowSelector {
   std::optional<RouteId> select(std::uint64_t flow_hash, NodeId dst,
                                 std::span<const RouteChoice> choices) noexcept;
 
+  // Pins the flow toward `dst` to `route` (replacing its pin, or taking a slot like select()).
+  void pin(std::uint64_t flow_hash, NodeId dst, RouteId route) noexcept;
+
   // Forgets every pin.
   void clear() noexcept;
 
@@ -56,6 +61,9 @@ class FlowSelector {
     RouteId route = 0;
     std::uint64_t last_used = 0;
   };
+
+  // The flow's slot, or the slot to replace (an empty one, else the least recently used).
+  Slot* find_slot(std::uint64_t flow_hash, NodeId dst, bool& found) noexcept;
 
   std::vector<Slot> slots_;
   std::size_t set_mask_ = 0;
