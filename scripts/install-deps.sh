@@ -9,6 +9,8 @@ packages=(
   # libraries (DESIGN.md §6)
   libboost1.81-dev libboost-json1.81-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # PostgreSQL store (issue 6): the client library, and the server the tests start themselves
+  libpq-dev postgresql-15
   # end-to-end tests and benchmarks
   iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest
 )
@@ -32,5 +34,11 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Installing postgresql-15 would create and start a default cluster "main"; the tests run their
+# own throw-away servers, so machines must not carry a stray one.
+mkdir -p /etc/postgresql-common
+if ! grep -qs '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf; then
+  echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"

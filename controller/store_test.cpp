@@ -1,12 +1,70 @@
-#include "nextmini/controller/memory_store.hpp"
+// The Store contract, run against every implementation: MemoryStore, and PgStore backed by a
+// PostgreSQL server this test starts (PgTestServer). A server that cannot start fails the test.
 
 #include <gtest/gtest.h>
+
+#include <memory>
+
+#include "nextmini/controller/memory_store.hpp"
+#include "nextmini/controller/pg_store.hpp"
+#include "pg_test_server.hpp"
 
 namespace nextmini::controller {
 namespace {
 
-TEST(MemoryStoreTest, NodesAreReplacedWholeAndListedById) {
-  MemoryStore store;
+// Makes a fresh, empty store of type S; keeps whatever backs it alive.
+template <typename S>
+struct StoreFactory;
+
+template <>
+struct StoreFactory<MemoryStore> {
+  std::unique_ptr<Store> make() { return std::make_unique<MemoryStore>(); }
+};
+
+template <>
+struct StoreFactory<PgStore> {
+  std::unique_ptr<testing::PgTestServer> server;
+  std::unique_ptr<Store> make() {
+    auto started = testing::PgTestServer::start();
+    if (!started) {
+      ADD_FAILURE() << "cannot start the test PostgreSQL server: " << started.error().message;
+      return nullptr;
+    }
+    server = std::move(*started);
+    auto store = PgStore::open(server->url());
+    if (!store) {
+      ADD_FAILURE() << "PgStore::open: " << store.error().message;
+      return nullptr;
+    }
+    return std::move(*store);
+  }
+};
+
+template <typename S>
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    owned_ = factory_.make();
+    ASSERT_NE(owned_, nullptr);
+  }
+  Store& store() { return *owned_; }
+
+  StoreFactory<S> factory_;
+  std::unique_ptr<Store> owned_;
+};
+
+using StoreTypes = ::testing::Types<MemoryStore, PgStore>;
+class StoreTypeNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, MemoryStore> ? "Memory" : "Pg";
+  }
+};
+TYPED_TEST_SUITE(StoreTest, StoreTypes, StoreTypeNames);
+
+TYPED_TEST(StoreTest, NodesAreReplacedWholeAndListedById) {
+  Store& store = this->store();
   ASSERT_TRUE(store.put_node({3, "127.0.0.1", 4003, "tun", true, false, 1}));
   ASSERT_TRUE(store.put_node({1, "127.0.0.1", 4001, "tun", true, true, 1}));
   ASSERT_TRUE(store.put_node({3, "127.0.0.2", 5003, "python", false, false, 2}));
@@ -21,12 +79,13 @@ TEST(MemoryStoreTest, NodesAreReplacedWholeAndListedById) {
   EXPECT_FALSE(store.put_node({0, "", 0, "", false, false, 0}));
 }
 
-TEST(MemoryStoreTest, RoutesReplaceAndVersion) {
-  MemoryStore store;
+TYPED_TEST(StoreTest, RoutesReplaceAndVersion) {
+  Store& store = this->store();
   EXPECT_EQ(*store.routes_version(), 0u);
   auto v1 = store.replace_routes({{2, 2, 1, 1, {{2, 1}}}, {1, 1, 2, 1, {{1, 2}}}});
   ASSERT_TRUE(v1);
-  EXPECT_EQ(*v1, 1u);
+  EXPECT_GT(*v1, 0u);
+  EXPECT_EQ(*store.routes_version(), *v1);
   auto routes = store.list_routes();
   ASSERT_EQ(routes->size(), 2u);
   EXPECT_EQ((*routes)[0].route_id, 1u);
@@ -34,12 +93,14 @@ TEST(MemoryStoreTest, RoutesReplaceAndVersion) {
   ASSERT_FALSE(duplicate);
   EXPECT_EQ(duplicate.error().message, "route id 1 appears twice");
   EXPECT_EQ(store.list_routes()->size(), 2u);  // unchanged
-  EXPECT_EQ(*store.replace_routes({}), 2u);
+  auto v2 = store.replace_routes({});
+  ASSERT_TRUE(v2);
+  EXPECT_GT(*v2, *v1);
   EXPECT_TRUE(store.list_routes()->empty());
 }
 
-TEST(MemoryStoreTest, LinkParamsMergeSetFieldsOnly) {
-  MemoryStore store;
+TYPED_TEST(StoreTest, LinkParamsMergeSetFieldsOnly) {
+  Store& store = this->store();
   messages::LinkParams first;
   first.rate_bps = 1'000'000;
   first.delay_ns = 5'000'000;
@@ -58,10 +119,10 @@ TEST(MemoryStoreTest, LinkParamsMergeSetFieldsOnly) {
   EXPECT_FALSE(store.merge_link_params(2, 2, first));
 }
 
-TEST(MemoryStoreTest, LinkParamsMergeFollowsTheConfigRules) {
+TYPED_TEST(StoreTest, LinkParamsMergeFollowsTheConfigRules) {
   // The store merges exactly as the config loader does: every field, including the
   // Gilbert-Elliott loss and the trace, and one loss form replaces the other.
-  MemoryStore store;
+  Store& store = this->store();
   messages::LinkParams bernoulli;
   bernoulli.loss_percent = 2.0;
   ASSERT_TRUE(store.merge_link_params(1, 2, bernoulli));
@@ -79,12 +140,13 @@ TEST(MemoryStoreTest, LinkParamsMergeFollowsTheConfigRules) {
   EXPECT_EQ(params.trace, "1\n2\n");
 }
 
-TEST(MemoryStoreTest, FlowLifecycle) {
-  MemoryStore store;
+TYPED_TEST(StoreTest, FlowLifecycle) {
+  Store& store = this->store();
   FlowRecord flow;
   flow.spec.flow_id = 7;
   flow.spec.src = 1;
   flow.spec.dst = 3;
+  flow.spec.length_bytes = 4096;
   ASSERT_TRUE(store.put_flow(flow));
   EXPECT_EQ(flow_state(**store.get_flow(7)), "pending");
   ASSERT_TRUE(store.flow_started(7, 100));
@@ -106,8 +168,8 @@ TEST(MemoryStoreTest, FlowLifecycle) {
   EXPECT_EQ((*store.get_flow(7))->error, "connection refused");
 }
 
-TEST(MemoryStoreTest, LatestMetricsReplacePrevious) {
-  MemoryStore store;
+TYPED_TEST(StoreTest, LatestMetricsReplacePrevious) {
+  Store& store = this->store();
   messages::Metrics metrics;
   metrics.node_id = 2;
   metrics.timestamp_ns = 1;
@@ -123,8 +185,8 @@ TEST(MemoryStoreTest, LatestMetricsReplacePrevious) {
   EXPECT_FALSE(store.put_metrics(messages::Metrics{}));
 }
 
-TEST(MemoryStoreTest, Groups) {
-  MemoryStore store;
+TYPED_TEST(StoreTest, Groups) {
+  Store& store = this->store();
   auto a = store.create_group("video");
   auto b = store.create_group("audio");
   ASSERT_TRUE(a && b);
@@ -141,6 +203,38 @@ TEST(MemoryStoreTest, Groups) {
   ASSERT_TRUE(store.leave_group(1, 2));
   EXPECT_EQ((*store.list_groups())[0].members, (std::vector<messages::NodeId>{4}));
   EXPECT_EQ(store.join_group(5, 1).error().code, "store.not_found");
+}
+
+TYPED_TEST(StoreTest, RoutesKeepEdgesWeightsAndSurviveAPartialReplace) {
+  Store& store = this->store();
+  const RouteRecord a{1, 1, 3, 2, {{1, 2}, {2, 3}}};
+  const RouteRecord b{2, 3, 1, 1, {{3, 4}, {4, 1}}};
+  const RouteRecord c{3, 1, 4, 5, {{1, 4}}};
+  ASSERT_TRUE(store.replace_routes({a, b, c}));
+  EXPECT_EQ(*store.list_routes(), (std::vector<RouteRecord>{a, b, c}));
+  RouteRecord b2 = b;
+  b2.edges = {{3, 2}, {2, 1}};
+  ASSERT_TRUE(store.replace_routes({a, b2}));
+  EXPECT_EQ(*store.list_routes(), (std::vector<RouteRecord>{a, b2}));
+}
+
+TYPED_TEST(StoreTest, FlowSpecsRoundTrip) {
+  Store& store = this->store();
+  FlowRecord by_bytes;
+  by_bytes.spec = {11, 1, 2, 1'000'000, std::nullopt, 125'000, 3, "tcp", 7};
+  FlowRecord by_time;
+  by_time.spec = {12, 2, 1, std::nullopt, 2.5, std::nullopt, std::nullopt, "udp", std::nullopt};
+  ASSERT_TRUE(store.put_flow(by_time));
+  ASSERT_TRUE(store.put_flow(by_bytes));
+  auto flows = store.list_flows();
+  ASSERT_TRUE(flows);
+  ASSERT_EQ(flows->size(), 2u);
+  EXPECT_EQ((*flows)[0].spec, by_bytes.spec);
+  EXPECT_EQ((*flows)[1].spec, by_time.spec);
+  by_bytes.spec.route_id = std::nullopt;  // unpinned again
+  ASSERT_TRUE(store.put_flow(by_bytes));
+  EXPECT_EQ((*store.get_flow(11))->spec, by_bytes.spec);
+  EXPECT_FALSE(store.get_flow(99)->has_value());
 }
 
 }  // namespace
