@@ -583,7 +583,7 @@ TEST_F(PgTest, AMinimalFlowInsertGetsDefaultsAndFreshIds) {
   EXPECT_EQ(record.spec.weight, 1u);
   EXPECT_EQ(record.spec.transport, "tcp");
   EXPECT_FALSE(record.finish_time_ns.has_value());
-  ASSERT_TRUE(store->flow_finished({51, 3, 10, 20, 5000}));
+  ASSERT_TRUE(store->flow_finished({51, 3, 10, 20, 5000, ""}));
   EXPECT_EQ(
       run("SELECT is_finished, finish_time, bytes_received FROM flows WHERE id = 51").text(0, 0),
       "t");

@@ -164,6 +164,9 @@ constexpr std::string_view kFlowColumns =
     "f.flow_len_duration, f.flow_rate, f.flow_weight, f.transport, f.start_time, f.finish_time, "
     "f.bytes_received, r.route_id, f.error";
 
+// A row's id for reports: its first column.
+std::string first_column(const Rows& rows, int r) { return std::string(rows.text(r, 0)); }
+
 }  // namespace
 
 // ---- session --------------------------------------------------------------------------------
@@ -337,6 +340,25 @@ constexpr std::string_view kRouteSelect =
     "SELECT route_id, src_node_id, dst_node_id, weight, edges::text FROM routes";
 }
 
+template <typename Record, typename RowId>
+std::vector<Record> PgStore::good_rows(const Rows& rows, const std::string& table,
+                                       Result<Record> (PgStore::*convert)(const Rows&, int) const,
+                                       RowId row_id) const {
+  std::vector<Record> out;
+  std::vector<std::string> bad;
+  for (int r = 0; r < rows.size(); ++r) {
+    auto record = (this->*convert)(rows, r);
+    if (!record) {
+      bad.push_back(row_id(rows, r));
+      report_bad_row(table, bad.back(), record.error());
+      continue;
+    }
+    out.push_back(std::move(*record));
+  }
+  clear_bad_rows(table, bad);
+  return out;
+}
+
 Result<RouteRecord> PgStore::route_from_row(const Rows& rows, int r) const {
   const std::string row_id(rows.text(r, 0));
   RouteRecord route;
@@ -436,19 +458,7 @@ Result<std::vector<RouteRecord>> PgStore::list_routes() const {
   if (!db) return Failure{db.error()};
   auto rows = (*db)->exec(std::string(kRouteSelect) + " ORDER BY route_id");
   if (!rows) return Failure{rows.error()};
-  std::vector<RouteRecord> out;
-  std::vector<std::string> bad;
-  for (int r = 0; r < rows->size(); ++r) {
-    auto route = route_from_row(*rows, r);
-    if (!route) {
-      bad.emplace_back(rows->text(r, 0));
-      report_bad_row("routes", bad.back(), route.error());
-      continue;
-    }
-    out.push_back(std::move(*route));
-  }
-  clear_bad_rows("routes", bad);
-  return out;
+  return good_rows(*rows, "routes", &PgStore::route_from_row, first_column);
 }
 
 Result<std::optional<RouteRecord>> PgStore::get_route(messages::RouteId route_id) const {
@@ -542,19 +552,9 @@ Result<std::vector<LinkRecord>> PgStore::list_links() const {
   if (!db) return Failure{db.error()};
   auto rows = (*db)->exec(link_select_sql() + " ORDER BY src_node_id, dst_node_id");
   if (!rows) return Failure{rows.error()};
-  std::vector<LinkRecord> out;
-  std::vector<std::string> bad;
-  for (int r = 0; r < rows->size(); ++r) {
-    auto link = link_from_row(*rows, r);
-    if (!link) {
-      bad.push_back(fmt::format("{},{}", rows->text(r, 0), rows->text(r, 1)));
-      report_bad_row("link_params", bad.back(), link.error());
-      continue;
-    }
-    out.push_back(std::move(*link));
-  }
-  clear_bad_rows("link_params", bad);
-  return out;
+  return good_rows(*rows, "link_params", &PgStore::link_from_row, [](const Rows& link, int r) {
+    return fmt::format("{},{}", link.text(r, 0), link.text(r, 1));
+  });
 }
 
 Result<std::optional<LinkRecord>> PgStore::get_link(messages::NodeId src,
@@ -740,19 +740,7 @@ Result<std::vector<FlowRecord>> PgStore::list_flows() const {
       "SELECT {} FROM flows f LEFT JOIN flow_routes r ON r.flow_id = f.id ORDER BY f.id",
       kFlowColumns));
   if (!rows) return Failure{rows.error()};
-  std::vector<FlowRecord> out;
-  std::vector<std::string> bad;
-  for (int r = 0; r < rows->size(); ++r) {
-    auto flow = flow_from_row(*rows, r);
-    if (!flow) {
-      bad.emplace_back(rows->text(r, 0));
-      report_bad_row("flows", bad.back(), flow.error());
-      continue;
-    }
-    out.push_back(std::move(*flow));
-  }
-  clear_bad_rows("flows", bad);
-  return out;
+  return good_rows(*rows, "flows", &PgStore::flow_from_row, first_column);
 }
 
 // ---- metrics --------------------------------------------------------------------------------

@@ -40,6 +40,14 @@ TimeNs run(LinkPipeline& pipeline, TimeNs start, TimeNs until,
   return now;
 }
 
+// Runs `pipeline` with nothing more fed from `start` until `until`; returns packets delivered.
+std::uint64_t drain(LinkPipeline& pipeline, TimeNs start, TimeNs until) {
+  std::uint64_t delivered = 0;
+  run(
+      pipeline, start, until, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
+  return delivered;
+}
+
 PacketBatch batch_of(PacketPool& pool, std::size_t count, std::size_t size,
                      std::uint32_t flow = 0) {
   PacketBatch batch;
@@ -218,10 +226,7 @@ TEST(LinkPipeline, DownDropsEverythingAndCounts) {
   ASSERT_TRUE(pipeline.apply(up, 3 * kMs));
   PacketBatch again = batch_of(pool, 1, 1000);
   pipeline.enqueue(again, 3 * kMs);
-  std::uint64_t delivered = 0;
-  run(
-      pipeline, 3 * kMs, kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
-  EXPECT_EQ(delivered, 1u);
+  EXPECT_EQ(drain(pipeline, 3 * kMs, kSecond), 1u);
   EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkDown], 25u);
   EXPECT_EQ(pool.in_use(), 0u);
 }
@@ -375,10 +380,7 @@ TEST(LinkPipeline, LowerQueueLimitAtRunTimeDropsOnlyTheExcess) {
   ASSERT_TRUE(pipeline.apply(limit, 0));
   EXPECT_EQ(pipeline.queued_packets(), 10u);
   EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 40u);
-  std::uint64_t delivered = 0;
-  run(
-      pipeline, 0, 10 * kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
-  EXPECT_EQ(delivered, 10u);
+  EXPECT_EQ(drain(pipeline, 0, 10 * kSecond), 10u);
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
@@ -400,10 +402,7 @@ TEST(LinkPipeline, DropPolicyChangeAtRunTimeKeepsQueuedPackets) {
   back.drop_policy = "taildrop";
   ASSERT_TRUE(pipeline.apply(back, 0));
   EXPECT_EQ(pipeline.queued_packets(), 30u);
-  std::uint64_t delivered = 0;
-  run(
-      pipeline, 0, 10 * kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
-  EXPECT_EQ(delivered, 30u);
+  EXPECT_EQ(drain(pipeline, 0, 10 * kSecond), 30u);
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
@@ -418,10 +417,7 @@ TEST(LinkPipeline, SchedulerChangeAtRunTimeKeepsQueuedPackets) {
   change.scheduler = "drr";
   ASSERT_TRUE(pipeline.apply(change, 0));
   EXPECT_EQ(pipeline.config().queue.scheduler, SchedulerKind::kDrr);
-  std::uint64_t delivered = 0;
-  run(
-      pipeline, 0, 10 * kSecond, [](TimeNs) {}, [&](const Packet&, TimeNs) { ++delivered; });
-  EXPECT_EQ(delivered, 30u);
+  EXPECT_EQ(drain(pipeline, 0, 10 * kSecond), 30u);
   EXPECT_EQ(pool.in_use(), 0u);
 }
 

@@ -14,6 +14,7 @@
 #include "nextmini/dataplane/transport/link_frame.hpp"
 #include "nextmini/dataplane/transport/link_hello.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
+#include "nextmini/test_support/bytes.hpp"
 #include "nextmini/test_support/run_until.hpp"
 
 namespace nextmini::dataplane {
@@ -21,16 +22,11 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using Bytes = std::vector<std::uint8_t>;
+using nextmini::test_support::Bytes;
+using nextmini::test_support::pattern;
 using namespace std::chrono_literals;
 
 using nextmini::test_support::run_until;
-
-Bytes pattern(std::size_t size, std::uint8_t seed) {
-  Bytes bytes(size);
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(seed * 31 + i);
-  return bytes;
-}
 
 TcpLinkConfig link_config(messages::NodeId self, messages::NodeId neighbor, bool dial,
                           std::string address = {}, std::uint16_t port = 0) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "nextmini/test_support/bytes.hpp"
 #include "nextmini/test_support/run_until.hpp"
 
 namespace nextmini::dataplane {
@@ -14,16 +15,11 @@ namespace {
 
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
-using Bytes = std::vector<std::uint8_t>;
+using nextmini::test_support::Bytes;
+using nextmini::test_support::pattern;
 using namespace std::chrono_literals;
 
 using nextmini::test_support::run_until;
-
-Bytes pattern(std::size_t size, std::uint32_t seed) {
-  Bytes bytes(size);
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(seed * 31 + i);
-  return bytes;
-}
 
 // Sends `contents` through `sink` in batches of at most kMaxBatch.
 void send_all(PacketPool& pool, PacketSink& sink, const std::vector<Bytes>& contents) {

@@ -123,6 +123,12 @@ class PgStore final : public Store {
   void report_bad_row(const std::string& table, const std::string& row_id,
                       const Error& error) const;
   void clear_bad_rows(const std::string& table, const std::vector<std::string>& still_bad) const;
+  // The records of every row `convert` reads; a refused row is reported under `table` with the
+  // id row_id(rows, r) gives it, and the other rows' earlier reports are cleared.
+  template <typename Record, typename RowId>
+  std::vector<Record> good_rows(const pg::Rows& rows, const std::string& table,
+                                Result<Record> (PgStore::*convert)(const pg::Rows&, int) const,
+                                RowId row_id) const;
   void clear_bad_row(const std::string& table, const std::string& row_id) const;
 
   std::string url_;
