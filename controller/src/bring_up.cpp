@@ -359,10 +359,13 @@ std::vector<Outgoing> BringUp::start_up(ConnectionId connection, const messages:
   reply.protocol = config_.protocol;
   reply.mtu = config_.mtu;
   reply.metrics_interval_ms = config_.metrics_interval_ms;
+  reply.tun_address6 = node_address6(config_, id);
+  reply.prefix_length6 = config_.prefix_length6;
   out.push_back({connection, reply});
 
   for (NodeId other = 1; other <= n; ++other) {
-    out.push_back({connection, messages::AddNodeAddress{other, node_address(config_, other)}});
+    out.push_back({connection, messages::AddNodeAddress{other, node_address(config_, other),
+                                                        node_address6(config_, other)}});
   }
   messages::InstallRoutes routes;
   routes.version = routes_version_;

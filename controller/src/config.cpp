@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <fstream>
 #include <map>
@@ -35,6 +36,28 @@ std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
 std::string format_ipv4(std::uint32_t host_order) {
   return fmt::format("{}.{}.{}.{}", host_order >> 24, (host_order >> 16) & 0xff,
                      (host_order >> 8) & 0xff, host_order & 0xff);
+}
+
+std::optional<std::array<std::uint8_t, 16>> parse_ipv6(const std::string& text) {
+  std::array<std::uint8_t, 16> address{};
+  if (inet_pton(AF_INET6, text.c_str(), address.data()) != 1) return std::nullopt;
+  return address;
+}
+
+std::string format_ipv6(const std::array<std::uint8_t, 16>& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (inet_ntop(AF_INET6, address.data(), text, sizeof(text)) == nullptr) return {};
+  return text;
+}
+
+// `base` + `n` (the low 32 bits carry into the bytes above them).
+std::array<std::uint8_t, 16> add_to_ipv6(std::array<std::uint8_t, 16> base, std::uint64_t n) {
+  for (std::size_t i = 16; i-- > 0 && n != 0;) {
+    const std::uint64_t sum = base[i] + (n & 0xff);
+    base[i] = static_cast<std::uint8_t>(sum);
+    n = (n >> 8) + (sum >> 8);
+  }
+  return base;
 }
 
 std::string join_path(std::string_view prefix, std::string_view key) {
@@ -547,6 +570,32 @@ void read_nodes(Checker& check, const toml::table& root, std::uint32_t n_nodes, 
   }
 }
 
+// base_addr6 ("" turns IPv6 off) and prefix_length6: node n gets base_addr6 + n.
+void read_addressing6(Checker& check, const toml::table& root, std::uint32_t n_nodes,
+                      Config& config) {
+  check.read_string(root, "", "base_addr6", config.base_addr6);
+  check.read_uint(root, "", "prefix_length6", 8, 124, "an integer between 8 and 124",
+                  config.prefix_length6);
+  if (config.base_addr6.empty()) return;
+  const auto base = parse_ipv6(config.base_addr6);
+  if (!base) {
+    check.error(
+        fmt::format("base_addr6: {} is not an IPv6 address", quoted_value(config.base_addr6)));
+    return;
+  }
+  // The last node's address must keep base_addr6's first prefix_length6 bits.
+  const auto last = add_to_ipv6(*base, n_nodes);
+  const std::uint32_t prefix = config.prefix_length6;
+  for (std::uint32_t bit = 0; bit < prefix; ++bit) {
+    const std::uint8_t mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+    if ((last[bit / 8] & mask) != ((*base)[bit / 8] & mask)) {
+      check.error(fmt::format("prefix_length6: {} nodes do not fit in /{} from base_addr6 {}",
+                              n_nodes, prefix, quoted_value(config.base_addr6)));
+      return;
+    }
+  }
+}
+
 void read_addressing(Checker& check, const toml::table& root, std::uint32_t n_nodes,
                      Config& config) {
   check.read_string(root, "", "base_addr", config.base_addr);
@@ -628,10 +677,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   Config config;
   config.source_name = std::string(source_name);
   Checker check;
-  check.only_keys(root, "",
-                  {"port", "listen_address", "base_addr", "net_mask", "protocol", "token", "mtu",
-                   "metrics_interval_ms", "topology", "routing", "routes", "nodes", "link_defaults",
-                   "links", "link_rates", "http", "flows"});
+  check.only_keys(
+      root, "",
+      {"port", "listen_address", "base_addr", "net_mask", "base_addr6", "prefix_length6",
+       "protocol", "token", "mtu", "metrics_interval_ms", "topology", "routing", "routes", "nodes",
+       "link_defaults", "links", "link_rates", "http", "flows"});
   check.read_uint(root, "", "port", 0, 65535, "a port number (0..65535)", config.port);
   check.read_string(root, "", "listen_address", config.listen_address);
   if (!parse_ipv4(config.listen_address)) {
@@ -652,6 +702,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
 
   const std::uint32_t n_nodes = read_topology(check, root, config.topology);
   read_addressing(check, root, n_nodes, config);
+  read_addressing6(check, root, n_nodes, config);
   read_routing(check, root, config);
   read_routes(check, root, n_nodes, config);
   read_nodes(check, root, n_nodes, config);
@@ -686,6 +737,13 @@ Result<Config> load_config_file(const std::string& path) {
 std::string node_address(const Config& config, NodeId id) {
   const auto base = parse_ipv4(config.base_addr).value_or(0);
   return format_ipv4(base + id);
+}
+
+std::string node_address6(const Config& config, NodeId id) {
+  if (config.base_addr6.empty()) return {};
+  const auto base = parse_ipv6(config.base_addr6);
+  if (!base) return {};
+  return format_ipv6(add_to_ipv6(*base, id));
 }
 
 std::uint32_t prefix_length(const Config& config) {

@@ -74,7 +74,9 @@ struct Schema<StartUpReply> {
       field("net_mask", &StartUpReply::net_mask),
       field("prefix_length", &StartUpReply::prefix_length),
       field("protocol", &StartUpReply::protocol), field("mtu", &StartUpReply::mtu),
-      field("metrics_interval_ms", &StartUpReply::metrics_interval_ms));
+      field("metrics_interval_ms", &StartUpReply::metrics_interval_ms),
+      field("tun_address6", &StartUpReply::tun_address6),
+      field("prefix_length6", &StartUpReply::prefix_length6));
 };
 
 template <>
@@ -90,7 +92,8 @@ struct Schema<AddNodeAddress> {
   static constexpr std::string_view kName = "AddNodeAddress";
   static constexpr auto kFields =
       std::make_tuple(field("node_id", &AddNodeAddress::node_id),
-                      field("tun_address", &AddNodeAddress::tun_address));
+                      field("tun_address", &AddNodeAddress::tun_address),
+                      field("tun_address6", &AddNodeAddress::tun_address6));
 };
 
 template <>

@@ -56,6 +56,12 @@ std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
   return ntohl(address.s_addr);
 }
 
+std::optional<Ipv6Address> parse_ipv6(const std::string& text) {
+  Ipv6Address address{};
+  if (::inet_pton(AF_INET6, text.c_str(), address.data()) != 1) return std::nullopt;
+  return address;
+}
+
 void add_drops(std::map<std::string, std::uint64_t>& into, const DropCounters& drops) {
   for (std::size_t i = 0; i < kDropReasonCount; ++i)
     if (drops.counts[i] != 0)
@@ -261,8 +267,12 @@ void Node::apply(const messages::StartUpReply& reply) {
   startup.node_id = reply.node_id;
   client_->set_startup(std::move(startup));
   metrics_interval_ms_ = reply.metrics_interval_ms == 0 ? 1000 : reply.metrics_interval_ms;
-  spdlog::info("node {}: started (tun address {}/{}, mtu {}, protocol {})", reply.node_id,
-               reply.tun_address, reply.prefix_length, reply.mtu, reply.protocol);
+  spdlog::info("node {}: started (tun address {}/{}{}, mtu {}, protocol {})", reply.node_id,
+               reply.tun_address, reply.prefix_length,
+               reply.tun_address6.empty()
+                   ? std::string()
+                   : fmt::format(" and {}/{}", reply.tun_address6, reply.prefix_length6),
+               reply.mtu, reply.protocol);
   if (reply.protocol != "tcp")
     spdlog::warn("node {}: link protocol '{}' is not supported yet; using tcp", reply.node_id,
                  reply.protocol);
@@ -288,15 +298,17 @@ void Node::apply(const messages::StartUpReply& reply) {
                    mtu, pool_.buffer_size(), max_mtu);
       mtu = max_mtu;
     }
-    if (tun_address_ != reply.tun_address) {
+    if (tun_address_ != reply.tun_address || tun_address6_ != reply.tun_address6) {
       auto configured =
-          tun_->configure({reply.tun_address, reply.prefix_length, mtu, config_.tun_tx_queue});
+          tun_->configure({reply.tun_address, reply.prefix_length, mtu, config_.tun_tx_queue,
+                           reply.tun_address6, reply.prefix_length6});
       if (!configured) {
         spdlog::error("node {}: {}", reply.node_id, configured.error().message);
         stop_now(configured.error());
         return;
       }
       tun_address_ = reply.tun_address;
+      tun_address6_ = reply.tun_address6;
     }
   }
   ensure_processor();
@@ -499,6 +511,15 @@ void Node::apply(const messages::AddNodeAddress& address) {
   }
   std::erase_if(addresses_, [&](const auto& entry) { return entry.second == address.node_id; });
   addresses_[*parsed] = address.node_id;
+  std::erase_if(addresses6_, [&](const auto& entry) { return entry.second == address.node_id; });
+  if (!address.tun_address6.empty()) {
+    if (const auto parsed6 = parse_ipv6(address.tun_address6)) {
+      addresses6_[*parsed6] = address.node_id;
+    } else {
+      spdlog::warn("node {}: AddNodeAddress for node {}: IPv6 address '{}' ignored", id_.load(),
+                   address.node_id, address.tun_address6);
+    }
+  }
   rebuild_routes();
 }
 
@@ -516,7 +537,7 @@ void Node::rebuild_routes() {
   std::vector<messages::RouteEntry> entries;
   entries.reserve(routes_.size());
   for (const auto& [route_id, entry] : routes_) entries.push_back(entry);
-  auto table = RouteTable::build(id_, addresses_, entries, routes_version_);
+  auto table = RouteTable::build(id_, addresses_, entries, routes_version_, addresses6_);
   if (!table) {
     spdlog::error("node {}: cannot install routes (version {}): {}; keeping the previous ones",
                   id_.load(), routes_version_, table.error().message);
@@ -581,8 +602,13 @@ void Node::log_summary() const {
                  tun_->name(), c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
                  format_drops(c.drops));
   }
-  if (processor_)
+  if (processor_) {
     spdlog::info("node {}: processor drops:{}", id_.load(), format_drops(processor_->drops()));
+    const IcmpCounters& icmp = processor_->icmp_counters();
+    spdlog::info(
+        "node {}: icmp errors: {} time exceeded, {} unreachable, {} rate-limited, {} not sent",
+        id_.load(), icmp.time_exceeded, icmp.unreachable, icmp.rate_limited, icmp.not_sent);
+  }
 }
 
 messages::Metrics Node::metrics() const {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -12,7 +13,9 @@
 #include <vector>
 
 #include "nextmini/dataplane/core/flow_key.hpp"
+#include "nextmini/dataplane/core/icmp_error.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
+#include "nextmini/dataplane/core/ip_ttl.hpp"
 #include "nextmini/dataplane/core/overlay_header.hpp"
 
 namespace nextmini::dataplane {
@@ -63,7 +66,11 @@ struct Output {
 
 struct Processor::State {
   State(ProcessorConfig cfg, PacketPool& packet_pool)
-      : config(cfg), pool(packet_pool), selector(cfg.pin_slots), flows(cfg.max_flows) {
+      : config(cfg),
+        pool(packet_pool),
+        selector(cfg.pin_slots),
+        flows(cfg.max_flows),
+        icmp_tokens(cfg.icmp_burst) {
     pending.reserve(16);
   }
 
@@ -78,6 +85,9 @@ struct Processor::State {
   DropCounters drops;
   std::unordered_map<FlowKey, std::uint8_t, FlowKeyHash> flow_weights;  // set_flow_weight
   std::uint64_t now_ns = 0;
+  IcmpCounters icmp;
+  double icmp_tokens = 0;  // ICMP error token bucket
+  std::uint64_t icmp_refill_ns = 0;
 
   std::uint8_t weight_of(const FlowKey& key) const noexcept {
     if (flow_weights.empty()) return 0;
@@ -194,6 +204,55 @@ struct Processor::State {
     emit(local, std::move(packet));
   }
 
+  // Takes a token from the ICMP error bucket (refilled at icmp_errors_per_s up to icmp_burst).
+  bool take_icmp_token() noexcept {
+    if (config.icmp_errors_per_s == 0) return false;
+    if (now_ns > icmp_refill_ns) {
+      const double earned =
+          static_cast<double>(now_ns - icmp_refill_ns) * 1e-9 * config.icmp_errors_per_s;
+      icmp_tokens = std::min<double>(icmp_tokens + earned, config.icmp_burst);
+      icmp_refill_ns = now_ns;
+    }
+    if (icmp_tokens < 1) return false;
+    icmp_tokens -= 1;
+    return true;
+  }
+
+  // Answers the IP packet `original` with an ICMP error from this node's own address, sent like
+  // a packet from the TUN. Never about an ICMP error (build_icmp_error refuses), so this does
+  // not recurse more than once.
+  void send_icmp_error(IcmpErrorKind kind, std::span<const std::uint8_t> original) {
+    if (!take_icmp_token()) {
+      ++icmp.rate_limited;
+      return;
+    }
+    std::array<std::uint8_t, 4> source4{};
+    std::span<const std::uint8_t> source;
+    const std::uint8_t version = original.empty() ? 0 : original[0] >> 4;
+    if (version == 4 && table && table->self_ipv4()) {
+      const std::uint32_t own = *table->self_ipv4();
+      source4 = {static_cast<std::uint8_t>(own >> 24), static_cast<std::uint8_t>(own >> 16),
+                 static_cast<std::uint8_t>(own >> 8), static_cast<std::uint8_t>(own)};
+      source = source4;
+    } else if (version == 6 && table && table->self_ipv6()) {
+      source = *table->self_ipv6();
+    }
+    Packet reply = source.empty() ? Packet{} : pool.acquire();
+    if (!reply.valid() || reply.room() < kIcmpErrorMaxSize) {
+      ++icmp.not_sent;
+      return;
+    }
+    reply.resize(kIcmpErrorMaxSize);
+    const std::size_t size = build_icmp_error(kind, original, source, reply.bytes());
+    if (size == 0) {
+      ++icmp.not_sent;
+      return;
+    }
+    reply.resize(size);
+    ++(kind == IcmpErrorKind::kTimeExceeded ? icmp.time_exceeded : icmp.unreachable);
+    process_local_packet(reply);
+  }
+
   void process_local_packet(Packet& packet);
   void process_link_packet(Output& ingress, NodeId neighbor, Packet& packet);
 };
@@ -203,9 +262,14 @@ void Processor::State::process_local_packet(Packet& packet) {
   IpPacketView view;
   const IpParseStatus status = parse_ip_packet(packet.bytes(), view);
   if (status != IpParseStatus::kOk) return drop(packet, ip_drop_reason(status), nullptr);
-  if (!table || view.version != 4) return drop(packet, DropReason::kUnknownDestination, nullptr);
-  const auto dst = table->node_of_ipv4(view.dst_ipv4());
-  if (!dst) return drop(packet, DropReason::kUnknownDestination, nullptr);
+  if (!table) return drop(packet, DropReason::kUnknownDestination, nullptr);
+  const auto dst = view.version == 4
+                       ? table->node_of_ipv4(view.dst_ipv4())
+                       : table->node_of_ipv6(std::span<const std::uint8_t, 16>(view.dst_address));
+  if (!dst) {
+    send_icmp_error(IcmpErrorKind::kNetUnreachable, packet.bytes());
+    return drop(packet, DropReason::kUnknownDestination, nullptr);
+  }
 
   const FlowKey key = FlowKey::from(view);
   const std::uint64_t hash = key.hash();
@@ -218,7 +282,10 @@ void Processor::State::process_local_packet(Packet& packet) {
   }
   const auto route = selector.select(hash, *dst, table->routes_to(*dst));
   const RouteHop* hop = route ? table->hop(*route) : nullptr;
-  if (hop == nullptr || hop->next_hops.empty()) return drop(packet, DropReason::kNoRoute, nullptr);
+  if (hop == nullptr || hop->next_hops.empty()) {
+    send_icmp_error(IcmpErrorKind::kNetUnreachable, packet.bytes());
+    return drop(packet, DropReason::kNoRoute, nullptr);
+  }
 
   if (!packet.push_front(kOverlayHeaderSize)) {
     // Too little headroom (a buffer from elsewhere): move the packet into a pool buffer.
@@ -262,7 +329,10 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
     return drop(packet, DropReason::kNoRoute, &ingress.stats);
   }
   const RouteHop* hop = table->hop(header.route_id);
-  if (hop == nullptr) return drop(packet, DropReason::kNoRoute, &ingress.stats);
+  if (hop == nullptr) {
+    send_icmp_error(IcmpErrorKind::kNetUnreachable, packet.bytes().subspan(header.header_length));
+    return drop(packet, DropReason::kNoRoute, &ingress.stats);
+  }
 
   PacketMeta& meta = packet.meta();
   meta.flow_hash = header.flow_hash;
@@ -278,6 +348,17 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
     drops.add(DropReason::kHopLimit);
     ingress.stats.drops.add(DropReason::kHopLimit);
     hops = {};
+  }
+  if (!hops.empty()) {
+    // As a router: the inner TTL / hop limit goes down by one here (a packet both delivered
+    // here and forwarded reaches the local sink decremented too).
+    const auto inner = packet.bytes().subspan(header.header_length);
+    if (decrement_ip_ttl(inner) == TtlStatus::kExpired) {
+      drops.add(DropReason::kTtlExpired);
+      ingress.stats.drops.add(DropReason::kTtlExpired);
+      send_icmp_error(IcmpErrorKind::kTimeExceeded, inner);
+      hops = {};
+    }
   }
   bool local_delivery = hop->deliver_local;
   if (local_delivery) {
@@ -398,6 +479,8 @@ std::size_t Processor::expire_flows(std::uint64_t idle_ns) {
 }
 
 const DropCounters& Processor::drops() const noexcept { return state_->drops; }
+
+const IcmpCounters& Processor::icmp_counters() const noexcept { return state_->icmp; }
 
 const LinkStats* Processor::link_stats(NodeId neighbor) const noexcept {
   const auto it = state_->links.find(neighbor);

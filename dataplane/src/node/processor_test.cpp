@@ -241,10 +241,10 @@ TEST_F(ProcessorTest, LocalInputDropReasons) {
   not_ip.data()[0] = 0x55;
   send_local(std::move(not_ip));
   EXPECT_EQ(dropped(DropReason::kBadIpHeader), 1u);
-  // Unknown destination address.
+  // Unknown destination address (answered with an ICMP error to the local host, below).
   send_local(make_udp(pool_, node_ip(1), 0xc0a80001, 1, 2, 10));
   EXPECT_EQ(dropped(DropReason::kUnknownDestination), 1u);
-  // IPv6 is not mapped to nodes yet.
+  // An IPv6 address no node owns (from the unspecified address: no ICMP error).
   Packet v6 = pool_.acquire();
   v6.resize(48);
   std::fill(v6.data(), v6.data() + 48, 0);
@@ -257,9 +257,19 @@ TEST_F(ProcessorTest, LocalInputDropReasons) {
   send_local(make_udp(pool_, node_ip(1), node_ip(4), 1, 2, 10));
   EXPECT_EQ(dropped(DropReason::kNoRoute), 1u);
   EXPECT_TRUE(link2_.packets.empty());
-  EXPECT_TRUE(local_.packets.empty());
   EXPECT_EQ(total_drops(), 5u);
-  EXPECT_EQ(processor_.flows().size(), 0u);
+  // The local host hears of both unreachable destinations (ICMP type 3, from its own address).
+  ASSERT_EQ(local_.packets.size(), 2u);
+  for (const Packet& error : local_.packets) {
+    IpPacketView view;
+    ASSERT_EQ(parse_ip_packet(error.bytes(), view), IpParseStatus::kOk);
+    EXPECT_EQ(view.protocol, kIpProtoIcmp);
+    EXPECT_EQ(view.src_ipv4(), node_ip(1));
+    EXPECT_EQ(view.dst_ipv4(), node_ip(1));
+    EXPECT_EQ(error.bytes()[view.l4_offset], 3);
+  }
+  EXPECT_EQ(processor_.icmp_counters().unreachable, 2u);
+  EXPECT_EQ(processor_.icmp_counters().not_sent, 1u);  // the IPv6 packet from ::
 }
 
 TEST_F(ProcessorTest, NoTableMeansUnknownDestination) {
@@ -445,14 +455,15 @@ TEST_F(ProcessorTest, LinkInputDropReasons) {
   bad.data()[0] = 9;
   send_from(2, std::move(bad));
   EXPECT_EQ(dropped(DropReason::kBadOverlayHeader), 1u);
-  // Unknown route id here.
+  // Unknown route id here: dropped, and its ICMP error finds no route back to node 2 either.
   send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 99)));
-  EXPECT_EQ(dropped(DropReason::kNoRoute), 1u);
+  EXPECT_EQ(dropped(DropReason::kNoRoute), 2u);
+  EXPECT_EQ(processor_.icmp_counters().unreachable, 1u);
   // Multicast is not routed by this stage yet.
   OverlayHeader group = header_for(2, 3, 20);
   group.flags = kOverlayFlagMulticast;
   send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), group));
-  EXPECT_EQ(dropped(DropReason::kNoRoute), 2u);
+  EXPECT_EQ(dropped(DropReason::kNoRoute), 3u);
   // Hop limit exhausted on a forwarding hop.
   send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 20, 1)));
   send_from(2, framed(make_udp(pool_, node_ip(2), node_ip(3), 1, 2, 10), header_for(2, 3, 20, 0)));
@@ -465,7 +476,7 @@ TEST_F(ProcessorTest, LinkInputDropReasons) {
 
   EXPECT_TRUE(link3_.packets.empty());
   EXPECT_TRUE(local_.packets.empty());
-  EXPECT_EQ(total_drops(), 7u);
+  EXPECT_EQ(total_drops(), 8u);
   const LinkStats* from2 = processor_.link_stats(2);
   ASSERT_NE(from2, nullptr);
   EXPECT_EQ(from2->rx_packets, 6u);
@@ -479,7 +490,12 @@ TEST_F(ProcessorTest, MetricsReportLinksFlowsAndDrops) {
   send_local(make_udp(pool_, node_ip(1), node_ip(3), 4000, 5001, 100));
   send_local(make_udp(pool_, node_ip(1), node_ip(3), 4000, 5001, 100));
   send_local(make_udp(pool_, node_ip(1), 0x0b000001, 1, 1, 1));
-  const messages::Metrics metrics = processor_.metrics();
+  // (That one's ICMP error went to the local host: a flow 10.0.0.1 -> 10.0.0.1 of its own.)
+  ASSERT_EQ(local_.packets.size(), 1u);
+  const messages::Metrics all = processor_.metrics();
+  ASSERT_EQ(all.flows.size(), 2u);
+  messages::Metrics metrics = all;
+  std::erase_if(metrics.flows, [](const auto& f) { return f.ip_protocol == 1; });
   EXPECT_EQ(metrics.node_id, 1u);
   EXPECT_GT(metrics.timestamp_ns, 0u);
   const auto link2 = std::find_if(metrics.links.begin(), metrics.links.end(),
@@ -591,6 +607,173 @@ TEST(ProcessorFlows, ExpireFlowsUsesTheClock) {
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_EQ(processor.expire_flows(1'000'000), 1u);  // idle for more than 1 ms
   EXPECT_EQ(processor.flows().size(), 0u);
+}
+
+}  // namespace
+}  // namespace nextmini::dataplane
+
+// IPv6 and router behaviour (ICMP errors, TTL) --------------------------------------------------
+
+namespace nextmini::dataplane {
+namespace {
+
+Ipv6Address node_ip6(NodeId n) {
+  Ipv6Address a{0xfd, 0x00, 0x6e, 0x6d};
+  a[15] = static_cast<std::uint8_t>(n);
+  return a;
+}
+
+std::shared_ptr<const RouteTable> dual_table(NodeId self, const std::vector<RouteEntry>& routes) {
+  std::unordered_map<std::uint32_t, NodeId> addresses;
+  Ipv6AddressMap addresses6;
+  for (NodeId n = 1; n <= 4; ++n) {
+    addresses[node_ip(n)] = n;
+    addresses6[node_ip6(n)] = n;
+  }
+  auto built = RouteTable::build(self, addresses, routes, 1, addresses6);
+  EXPECT_TRUE(built) << built.error().message;
+  return built ? *built : nullptr;
+}
+
+// An IPv6/UDP packet of `payload` bytes between two node addresses.
+Packet make_udp6(PacketPool& pool, NodeId src, NodeId dst, std::size_t payload,
+                 std::uint8_t hop_limit = 64) {
+  Packet packet = pool.acquire();
+  const std::size_t size = 48 + payload;
+  packet.resize(size);
+  std::uint8_t* p = packet.data();
+  std::fill(p, p + size, 0x5a);
+  p[0] = 0x60;
+  p[1] = p[2] = p[3] = 0;
+  p[4] = static_cast<std::uint8_t>((size - 40) >> 8);
+  p[5] = static_cast<std::uint8_t>(size - 40);
+  p[6] = kIpProtoUdp;
+  p[7] = hop_limit;
+  const Ipv6Address s = node_ip6(src);
+  const Ipv6Address d = node_ip6(dst);
+  std::copy(s.begin(), s.end(), p + 8);
+  std::copy(d.begin(), d.end(), p + 24);
+  return packet;
+}
+
+std::span<const std::uint8_t> inner_of(const Packet& framed_packet) {
+  const auto header = read_overlay_header(framed_packet.bytes());
+  EXPECT_TRUE(header);
+  return framed_packet.bytes().subspan(header ? header->header_length : 0);
+}
+
+bool ipv4_header_checksum_ok(std::span<const std::uint8_t> ip) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < 20; i += 2) sum += (ip[i] << 8) | ip[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+TEST_F(ProcessorTest, Ipv6DestinationsMapToTheirNodes) {
+  processor_.set_routes(dual_table(1, {entry(10, 1, 3, {2})}));
+  Packet packet = make_udp6(pool_, 1, 3, 100);
+  const auto original = testing::bytes_of(packet);
+  send_local(std::move(packet));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  const auto header = read_overlay_header(link2_.packets[0].bytes());
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->dst, 3u);
+  EXPECT_EQ(header->route_id, 10u);
+  const auto inner = inner_of(link2_.packets[0]);
+  EXPECT_TRUE(std::equal(inner.begin(), inner.end(), original.begin(), original.end()));
+  EXPECT_EQ(total_drops(), 0u);
+  // Its own IPv6 address is delivered locally.
+  send_local(make_udp6(pool_, 1, 1, 10));
+  EXPECT_EQ(local_.packets.size(), 1u);
+}
+
+TEST_F(ProcessorTest, TransitDecrementsTheInnerTtlAndHopLimit) {
+  processor_.set_routes(dual_table(1, {entry(20, 2, 3, {3})}));
+  Packet v4 = make_udp(pool_, node_ip(2), node_ip(3), 5, 6, 40);
+  v4.data()[10] = v4.data()[11] = 0;
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < 20; i += 2) sum += (v4.data()[i] << 8) | v4.data()[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  v4.data()[10] = static_cast<std::uint8_t>(~sum >> 8);
+  v4.data()[11] = static_cast<std::uint8_t>(~sum);
+  send_from(2, framed(std::move(v4), header_for(2, 3, 20)));
+  send_from(2, framed(make_udp6(pool_, 2, 3, 40, 2), header_for(2, 3, 20)));
+  ASSERT_EQ(link3_.packets.size(), 2u);
+  const auto inner4 = inner_of(link3_.packets[0]);
+  EXPECT_EQ(inner4[8], 63);
+  EXPECT_TRUE(ipv4_header_checksum_ok(inner4));
+  EXPECT_EQ(inner_of(link3_.packets[1])[7], 1);
+  EXPECT_EQ(total_drops(), 0u);
+}
+
+TEST_F(ProcessorTest, SinkDoesNotDecrementTheTtl) {
+  processor_.set_routes(dual_table(1, {entry(30, 3, 1, {}, true)}));
+  send_from(3, framed(make_udp6(pool_, 3, 1, 40, 1), header_for(3, 1, 30)));
+  ASSERT_EQ(local_.packets.size(), 1u);
+  EXPECT_EQ(local_.packets[0].bytes()[7], 1);
+  EXPECT_EQ(total_drops(), 0u);
+}
+
+// Node 1 forwards 2 -> 3; the route back to node 2 goes straight to it.
+TEST_F(ProcessorTest, ExpiredTtlIsAnsweredWithTimeExceededTowardTheSource) {
+  processor_.set_routes(dual_table(1, {entry(20, 2, 3, {3}), entry(40, 1, 2, {2})}));
+  Packet v4 = make_udp(pool_, node_ip(2), node_ip(3), 5, 6, 40);
+  v4.data()[8] = 1;
+  const auto original4 = testing::bytes_of(v4);
+  send_from(2, framed(std::move(v4), header_for(2, 3, 20)));
+  Packet v6 = make_udp6(pool_, 2, 3, 40, 1);
+  const auto original6 = testing::bytes_of(v6);
+  send_from(2, framed(std::move(v6), header_for(2, 3, 20)));
+
+  EXPECT_TRUE(link3_.packets.empty());
+  EXPECT_EQ(dropped(DropReason::kTtlExpired), 2u);
+  EXPECT_EQ(processor_.link_stats(2)->drops[DropReason::kTtlExpired], 2u);
+  EXPECT_EQ(processor_.icmp_counters().time_exceeded, 2u);
+  ASSERT_EQ(link2_.packets.size(), 2u);
+
+  const auto header4 = read_overlay_header(link2_.packets[0].bytes());
+  ASSERT_TRUE(header4);
+  EXPECT_EQ(header4->src, 1u);
+  EXPECT_EQ(header4->dst, 2u);
+  EXPECT_EQ(header4->route_id, 40u);
+  const auto error4 = inner_of(link2_.packets[0]);
+  IpPacketView view;
+  ASSERT_EQ(parse_ip_packet(error4, view), IpParseStatus::kOk);
+  EXPECT_EQ(view.src_ipv4(), node_ip(1));
+  EXPECT_EQ(view.dst_ipv4(), node_ip(2));
+  EXPECT_EQ(error4[20], 11);
+  EXPECT_TRUE(ipv4_header_checksum_ok(error4));
+  EXPECT_TRUE(std::equal(original4.begin(), original4.end(), error4.begin() + 28));
+
+  const auto error6 = inner_of(link2_.packets[1]);
+  ASSERT_EQ(parse_ip_packet(error6, view), IpParseStatus::kOk);
+  EXPECT_EQ(view.protocol, kIpProtoIcmpv6);
+  const Ipv6Address own = node_ip6(1);
+  EXPECT_TRUE(std::equal(own.begin(), own.end(), view.src_address.begin()));
+  EXPECT_EQ(error6[40], 3);
+  EXPECT_TRUE(std::equal(original6.begin(), original6.end(), error6.begin() + 48));
+}
+
+TEST_F(ProcessorTest, IcmpErrorsAreRateLimited) {
+  ProcessorConfig config{1, 32};
+  config.icmp_errors_per_s = 1;
+  config.icmp_burst = 3;
+  Processor limited(config, pool_);
+  CollectSink to2;
+  limited.attach_link(2, &to2);
+  limited.set_routes(dual_table(1, {entry(20, 2, 3, {3}), entry(40, 1, 2, {2})}));
+  PacketBatch batch;
+  for (int i = 0; i < 10; ++i) {
+    Packet packet = make_udp(pool_, node_ip(2), node_ip(3), 5, 6, 40);
+    packet.data()[8] = 1;
+    batch.push(framed(std::move(packet), header_for(2, 3, 20)));
+  }
+  limited.process_from_link(2, batch);
+  EXPECT_EQ(to2.packets.size(), 3u);
+  EXPECT_EQ(limited.icmp_counters().time_exceeded, 3u);
+  EXPECT_EQ(limited.icmp_counters().rate_limited, 7u);
+  EXPECT_EQ(limited.drops()[DropReason::kTtlExpired], 10u);
+  to2.clear();
 }
 
 }  // namespace

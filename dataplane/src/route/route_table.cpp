@@ -16,7 +16,8 @@ std::string describe(const messages::RouteEntry& entry) {
 
 Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     NodeId self, const std::unordered_map<std::uint32_t, NodeId>& addresses,
-    std::span<const messages::RouteEntry> routes, std::uint64_t version) {
+    std::span<const messages::RouteEntry> routes, std::uint64_t version,
+    const Ipv6AddressMap& addresses6) {
   if (self == 0) return fail("routes.invalid", "route table for node 0: the node has no id yet");
   auto table = std::make_shared<RouteTable>();
   table->self_ = self;
@@ -26,8 +27,14 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
     if (node == 0) {
       return fail("routes.invalid", "address " + std::to_string(address) + " maps to node 0");
     }
+    if (node == self) table->self_ipv4_ = address;
+  }
+  for (const auto& [address, node] : addresses6) {
+    if (node == 0) return fail("routes.invalid", "an IPv6 address maps to node 0");
+    if (node == self) table->self_ipv6_ = address;
   }
   table->address_to_node_ = addresses;
+  table->address6_to_node_ = addresses6;
 
   table->hops_.reserve(routes.size());
   for (const auto& entry : routes) {
@@ -73,6 +80,16 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(
 std::optional<NodeId> RouteTable::node_of_ipv4(std::uint32_t address) const noexcept {
   const auto it = address_to_node_.find(address);
   if (it == address_to_node_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<NodeId> RouteTable::node_of_ipv6(
+    std::span<const std::uint8_t, 16> address) const noexcept {
+  if (address6_to_node_.empty()) return std::nullopt;
+  Ipv6Address key;
+  std::copy(address.begin(), address.end(), key.begin());
+  const auto it = address6_to_node_.find(key);
+  if (it == address6_to_node_.end()) return std::nullopt;
   return it->second;
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "nextmini/dataplane/transport/link_frame.hpp"
@@ -261,8 +262,11 @@ void TcpLink::start_write(const ConnectionPtr& connection) {
     connection->buffers.emplace_back(packet.data(), packet.size());
   }
   connection->writing = true;
+  // A span, not the vector: asio's write operation keeps a copy of the buffer sequence, and a
+  // copied vector would be a heap allocation per write (allocation_test.cpp).
   asio::async_write(
-      connection->socket, connection->buffers,
+      connection->socket,
+      std::span<const asio::const_buffer>(connection->buffers.data(), connection->buffers.size()),
       [this, connection](const boost::system::error_code& error, std::size_t written) {
         connection->writing = false;
         const std::size_t frames = connection->in_flight.size();

@@ -67,6 +67,8 @@ struct Config {
   std::string listen_address = "0.0.0.0";
   std::string base_addr = "10.0.0.0";  // node n gets base_addr + n
   std::string net_mask = "255.255.0.0";
+  std::string base_addr6 = "fd00:6e6d::";  // node n gets base_addr6 + n; "" = no IPv6
+  std::uint32_t prefix_length6 = 64;
   std::string protocol = "tcp";         // link transport
   std::string token;                    // shared secret; empty: no authentication
   std::string http = "127.0.0.1:3080";  // the HTTP JSON API's ADDRESS:PORT, or "off"
@@ -97,6 +99,9 @@ Result<Config> load_config_file(const std::string& path);
 
 // The overlay (TUN) address of a node: base_addr + id, dotted quad.
 std::string node_address(const Config& config, NodeId id);
+
+// The overlay IPv6 address of a node: base_addr6 + id ("" when base_addr6 is "").
+std::string node_address6(const Config& config, NodeId id);
 
 // The number of leading one bits of net_mask (16 for 255.255.0.0).
 std::uint32_t prefix_length(const Config& config);

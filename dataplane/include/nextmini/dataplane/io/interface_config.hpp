@@ -2,7 +2,12 @@
 // Interface configuration through ioctls, in the calling thread's network namespace:
 // set an IPv4 address and prefix (SIOCSIFADDR, SIOCSIFNETMASK), the MTU (SIOCSIFMTU), the
 // transmit queue length (SIOCSIFTXQLEN, optional) and bring the interface up
-// (SIOCGIFFLAGS/SIOCSIFFLAGS). Used for the TUN device; needs CAP_NET_ADMIN.
+// (SIOCGIFFLAGS/SIOCSIFFLAGS); optionally an IPv6 address and prefix (SIOCSIFADDR on an AF_INET6
+// socket, with duplicate address detection off for the interface so the address is usable at
+// once). It also sets net.ipv4.conf.<name>.accept_local = 1 (best effort): the node answers
+// unreachable destinations of its own host with an ICMP error from its own TUN address, which
+// the kernel would otherwise drop as a martian source. Used for the TUN device; needs
+// CAP_NET_ADMIN.
 // Errors are Results with code "io.interface" and a message naming the interface and the step.
 
 #include <cstdint>
@@ -20,6 +25,8 @@ struct InterfaceSettings {
   // 0 keeps the kernel's default (500). A short queue drops TCP's slow-start bursts before the
   // node (and its link emulation) sees them.
   std::uint32_t tx_queue_length = 0;
+  std::string address6;               // e.g. "fd00:6e6d::1"; "" = no IPv6 address
+  std::uint32_t prefix_length6 = 64;  // 1..128
 };
 
 Result<void> configure_interface(const std::string& name, const InterfaceSettings& settings);

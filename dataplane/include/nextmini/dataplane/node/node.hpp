@@ -52,6 +52,7 @@
 #include "nextmini/dataplane/core/flow_key.hpp"
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
+#include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/messages/messages.hpp"
 
 namespace nextmini::dataplane {
@@ -166,11 +167,13 @@ class Node {
   std::vector<std::unique_ptr<TcpLink>> retired_links_;  // closed, kept until handlers drain
   std::map<messages::NodeId, boost::asio::ip::tcp::socket> pending_accepts_;
   std::unordered_map<std::uint32_t, messages::NodeId> addresses_;
+  Ipv6AddressMap addresses6_;
   std::map<messages::RouteId, messages::RouteEntry> routes_;
   std::uint64_t routes_version_ = 0;
   bool routes_this_session_ = false;
   std::unordered_map<FlowKey, std::uint8_t, FlowKeyHash> flow_weights_;  // set_flow_weight
   std::string tun_address_;
+  std::string tun_address6_;
   std::uint32_t metrics_interval_ms_ = 1000;
   boost::asio::steady_timer metrics_timer_;
   std::unique_ptr<boost::asio::signal_set> signals_;

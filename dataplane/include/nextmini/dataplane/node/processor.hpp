@@ -10,10 +10,23 @@
 //   and/or forward to the route's next hops here.
 //   Every packet is emitted or dropped with a DropReason; nothing throws, logs or allocates per
 //   packet (a new flow's counter entry and a new neighbour's output are the bounded exceptions).
+//   IPv4 and IPv6: a destination address maps to its node through the table's IPv4 or IPv6
+//   overlay addresses (RouteTable::node_of_ipv4 / node_of_ipv6).
+//   Router behaviour (ICMP): a node that forwards a link packet to another node decrements the
+//   inner IP TTL / hop limit (ip_ttl.hpp; the IP header only, so GSO super-packets too); the
+//   source node (its TUN is its host's interface) and the destination (local delivery) do not.
+//   A packet whose TTL would expire is dropped (ttl_expired) and answered with ICMP Time
+//   Exceeded; a packet with no node owning its destination or no route is answered with ICMP
+//   Destination Unreachable (net unreachable / no route) — both from this node's own overlay
+//   address of the packet's family, built in a pool buffer (icmp_error.hpp) and sent like a
+//   packet from the TUN (so to the source's node, or straight to the local sink when this node's
+//   own host sent it). Errors are rate-limited by a token bucket (icmp_errors_per_s, icmp_burst;
+//   0 errors per second turns them off), counted in icmp_counters().
 //   Drops: too_short / bad_ip_header (a TUN packet that does not parse), unknown_destination (no
-//   node owns the address; IPv6 for now), no_route, too_short / bad_overlay_header (a link packet
-//   whose header does not decode), hop_limit (it would be forwarded with a hop limit <= 1),
-//   link_down (next hop or local sink not attached), pool_exhausted / too_big (no copy possible).
+//   node owns the address), no_route, too_short / bad_overlay_header (a link packet whose header
+//   does not decode), hop_limit (it would be forwarded with an overlay hop limit <= 1),
+//   ttl_expired (inner TTL), link_down (next hop or local sink not attached), pool_exhausted /
+//   too_big (no copy possible).
 //   Flow weights: set_flow_weight(key, w) gives a local flow a weight for weighted schedulers;
 //   the source stamps it into the overlay header (byte 31) and every hop copies it into
 //   PacketMeta::flow_weight for its link's pipeline. One table lookup per local packet, only
@@ -48,6 +61,17 @@ struct ProcessorConfig {
   std::uint8_t initial_hop_limit = 32;
   std::size_t max_flows = FlowTable::kDefaultMaxFlows;     // per-flow counter entries
   std::size_t pin_slots = FlowSelector::kDefaultPinSlots;  // route pins
+  std::uint32_t icmp_errors_per_s = 1000;  // ICMP error token bucket rate; 0: no ICMP errors
+  std::uint32_t icmp_burst = 50;           // and its depth
+};
+
+// ICMP errors this node sent (or would have sent), by kind.
+struct IcmpCounters {
+  std::uint64_t time_exceeded = 0;  // sent: TTL / hop limit ran out here
+  std::uint64_t unreachable = 0;    // sent: no node owns the destination, or no route
+  std::uint64_t rate_limited = 0;   // not sent: the token bucket was empty
+  std::uint64_t not_sent = 0;       // not sent: no own address of that family, the packet
+                                    // may not be answered (RFC 1122), or no pool buffer
 };
 
 class Processor {
@@ -78,6 +102,7 @@ class Processor {
   std::size_t expire_flows(std::uint64_t idle_ns);
   // Node-wide drops by reason (also in metrics()).
   const DropCounters& drops() const noexcept;
+  const IcmpCounters& icmp_counters() const noexcept;
   // Counters of the link to `neighbor`, or nullptr if no packet or attachment concerned it yet.
   const LinkStats* link_stats(NodeId neighbor) const noexcept;
   // Packets delivered to (tx) the local sink; drops there are under kLinkDown when detached.
