@@ -52,6 +52,24 @@ class BringUpTest : public ::testing::Test {
 
 const std::string kRing3 = "[topology]\ntype = \"ring\"\nring_config = { n_nodes = 3 }\n";
 
+TEST_F(BringUpTest, StartUpGivesBothOverlayAddresses) {
+  make(kRing3);
+  const auto out = start(1, 2);
+  ASSERT_FALSE(out.empty());
+  const auto& reply = std::get<messages::StartUpReply>(out[0].message);
+  EXPECT_EQ(reply.tun_address, "10.0.0.2");
+  EXPECT_EQ(reply.tun_address6, "fd00:6e6d::2");
+  EXPECT_EQ(reply.prefix_length6, 64u);
+  std::vector<messages::AddNodeAddress> addresses;
+  for (const auto& o : out) {
+    if (const auto* a = std::get_if<messages::AddNodeAddress>(&o.message)) addresses.push_back(*a);
+  }
+  ASSERT_EQ(addresses.size(), 3u);
+  EXPECT_EQ(addresses[2].node_id, 3u);
+  EXPECT_EQ(addresses[2].tun_address, "10.0.0.3");
+  EXPECT_EQ(addresses[2].tun_address6, "fd00:6e6d::3");
+}
+
 TEST_F(BringUpTest, IdZeroGetsTheLowestFreeIdUntilFull) {
   make(kRing3);
   auto first = start(1, 2);

@@ -214,6 +214,28 @@ TEST(ConfigTest, BadAddressing) {
             "(room for 2)");
 }
 
+TEST(ConfigTest, Ipv6Addressing) {
+  const Config defaults = parse_ok(kRing4);
+  EXPECT_EQ(defaults.base_addr6, "fd00:6e6d::");
+  EXPECT_EQ(defaults.prefix_length6, 64u);
+  EXPECT_EQ(node_address6(defaults, 3), "fd00:6e6d::3");
+  EXPECT_EQ(node_address6(defaults, 300), "fd00:6e6d::12c");
+
+  const Config custom =
+      parse_ok("base_addr6 = \"2001:db8:1::ff00\"\nprefix_length6 = 112\n" + kRing4);
+  EXPECT_EQ(node_address6(custom, 1), "2001:db8:1::ff01");
+  EXPECT_EQ(node_address6(custom, 256), "2001:db8:1::1:0");  // carries into the next group
+  const Config off = parse_ok("base_addr6 = \"\"\n" + kRing4);
+  EXPECT_EQ(node_address6(off, 1), "");
+
+  EXPECT_EQ(parse_error("base_addr6 = \"fd00::g\"\n" + kRing4),
+            "base_addr6: \"fd00::g\" is not an IPv6 address");
+  EXPECT_EQ(parse_error("prefix_length6 = 200\n" + kRing4),
+            "prefix_length6: 200 is not an integer between 8 and 124");
+  EXPECT_EQ(parse_error("base_addr6 = \"fd00::fffe\"\nprefix_length6 = 112\n" + kRing4),
+            "prefix_length6: 4 nodes do not fit in /112 from base_addr6 \"fd00::fffe\"");
+}
+
 TEST(ConfigTest, BadTopology) {
   EXPECT_EQ(parse_error("port = 1\n"),
             "topology: missing (a [topology] table with type = \"full_mesh\", \"ring\", "

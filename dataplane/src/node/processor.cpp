@@ -220,12 +220,9 @@ struct Processor::State {
 
   // Answers the IP packet `original` with an ICMP error from this node's own address, sent like
   // a packet from the TUN. Never about an ICMP error (build_icmp_error refuses), so this does
-  // not recurse more than once.
+  // not recurse more than once. A packet that may not be answered takes no token.
   void send_icmp_error(IcmpErrorKind kind, std::span<const std::uint8_t> original) {
-    if (!take_icmp_token()) {
-      ++icmp.rate_limited;
-      return;
-    }
+    if (config.icmp_errors_per_s == 0) return;
     std::array<std::uint8_t, 4> source4{};
     std::span<const std::uint8_t> source;
     const std::uint8_t version = original.empty() ? 0 : original[0] >> 4;
@@ -246,6 +243,10 @@ struct Processor::State {
     const std::size_t size = build_icmp_error(kind, original, source, reply.bytes());
     if (size == 0) {
       ++icmp.not_sent;
+      return;
+    }
+    if (!take_icmp_token()) {
+      ++icmp.rate_limited;
       return;
     }
     reply.resize(size);
