@@ -120,6 +120,17 @@ std::shared_ptr<const RouteTable> table_for(NodeId self) {
   return built ? *built : nullptr;
 }
 
+// The link self -> neighbor: dialing 127.0.0.1:port when port != 0, else accepting.
+TcpLinkConfig link_config(NodeId self, NodeId neighbor, std::uint16_t port) {
+  TcpLinkConfig config;
+  config.self = self;
+  config.neighbor = neighbor;
+  config.dial = port != 0;
+  config.address = "127.0.0.1";
+  config.port = port;
+  return config;
+}
+
 class Line {
  public:
   explicit Line(bool emulated)
@@ -147,15 +158,13 @@ class Line {
     EXPECT_TRUE(l2_->listen("127.0.0.1", 0));
     EXPECT_TRUE(l3_->listen("127.0.0.1", 0));
     const auto ignore = [](messages::NodeId, PacketBatch& batch) { batch.clear(); };
-    t12_ = std::make_unique<TcpLink>(io_, pool_,
-                                     TcpLinkConfig{1, 2, true, "127.0.0.1", l2_->port()}, ignore);
-    t23_ = std::make_unique<TcpLink>(io_, pool_,
-                                     TcpLinkConfig{2, 3, true, "127.0.0.1", l3_->port()}, ignore);
+    t12_ = std::make_unique<TcpLink>(io_, pool_, link_config(1, 2, l2_->port()), ignore);
+    t23_ = std::make_unique<TcpLink>(io_, pool_, link_config(2, 3, l3_->port()), ignore);
     t21_ = std::make_unique<TcpLink>(
-        io_, pool_, TcpLinkConfig{2, 1, false},
+        io_, pool_, link_config(2, 1, 0),
         [this](messages::NodeId from, PacketBatch& batch) { p2_.process_from_link(from, batch); });
     t32_ = std::make_unique<TcpLink>(
-        io_, pool_, TcpLinkConfig{3, 2, false},
+        io_, pool_, link_config(3, 2, 0),
         [this](messages::NodeId from, PacketBatch& batch) { p3_.process_from_link(from, batch); });
     e12_.set_transport(t12_.get());
     e23_.set_transport(t23_.get());

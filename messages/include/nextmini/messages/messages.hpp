@@ -45,7 +45,7 @@ struct StartUpReply {
   std::string protocol = "tcp";  // link transport: "tcp" (later "udp", "quic", "max")
   std::uint32_t mtu = 1400;
   std::uint32_t metrics_interval_ms = 1000;
-  std::string tun_address6;  // its overlay IPv6 address, e.g. "fd00:6e6d::3"; "" = no IPv6
+  std::string tun_address6{};  // its overlay IPv6 address, e.g. "fd00:6e6d::3"; "" = no IPv6
   std::uint32_t prefix_length6 = 64;
 
   friend bool operator==(const StartUpReply&, const StartUpReply&) = default;
@@ -66,7 +66,7 @@ struct AddNode {
 struct AddNodeAddress {
   NodeId node_id = 0;
   std::string tun_address;
-  std::string tun_address6;  // "" when the overlay has no IPv6
+  std::string tun_address6{};  // "" when the overlay has no IPv6
 
   friend bool operator==(const AddNodeAddress&, const AddNodeAddress&) = default;
 };

@@ -25,7 +25,7 @@ struct InterfaceSettings {
   // 0 keeps the kernel's default (500). A short queue drops TCP's slow-start bursts before the
   // node (and its link emulation) sees them.
   std::uint32_t tx_queue_length = 0;
-  std::string address6;               // e.g. "fd00:6e6d::1"; "" = no IPv6 address
+  std::string address6{};             // e.g. "fd00:6e6d::1"; "" = no IPv6 address
   std::uint32_t prefix_length6 = 64;  // 1..128
 };
 
