@@ -391,10 +391,12 @@ def two_flows(net, profile, wrapper):
                  seconds=profile.share_seconds + profile.share_omit, wrapper=wrapper)
 
 
-def measure_fifo_share(net, workdir, profile, realtime=False):
+def measure_fifo_share(net, workdir, profile, realtime=False, delay_ms=RATE_DELAY_MS):
     """Two TCP flows (iperf3 -P 2) over one 100 Mbit/s, 10 ms FIFO link: per-flow Mbit/s.
-    `realtime`: node threads and iperf3 under SCHED_FIFO (see REALTIME)."""
-    with Up(net, workdir, "fifo_share", line_config(2, [dict(RATE_DELAY, scheduler="fifo")])):
+    `realtime`: node threads and iperf3 under SCHED_FIFO (see REALTIME); `delay_ms`: the
+    link's delay each way instead."""
+    link = dict(RATE_DELAY, scheduler="fifo", delay=f"{delay_ms}ms")
+    with Up(net, workdir, "fifo_share", line_config(2, [link])):
         wait_reachable(net, 1, 2)
         if realtime:
             make_nodes_realtime(net)
@@ -547,12 +549,12 @@ class KernelBottleneck:
             subprocess.run(["ip", "netns", "delete", REF_ROUTER], capture_output=True)
 
 
-def measure_fifo_share_kernel(net, workdir, profile, realtime=False):
+def measure_fifo_share_kernel(net, workdir, profile, realtime=False, delay_ms=RATE_DELAY_MS):
     """The reference of measure_fifo_share: the same iperf3 -P 2 through the kernel's tbf at
-    100 Mbit/s with the link's default queue (1,000 packets, in bytes), at the same 20 ms RTT
-    (see KernelBottleneck). Also the RTT an idle ping sees and the tbf's drops."""
-    ack_path = {"src": 2, "dst": 1, "delay": f"{2 * RATE_DELAY_MS}ms"}
-    with Up(net, workdir, "fifo_share_kernel", line_config(2, [ack_path])):
+    100 Mbit/s with the link's default queue (1,000 packets, in bytes), at the same RTT,
+    2 x `delay_ms` (see KernelBottleneck). Also the RTT an idle ping sees and the tbf's drops."""
+    ack_path = {"src": 2, "dst": 1, "delay": f"{2 * delay_ms}ms"} if delay_ms else None
+    with Up(net, workdir, "fifo_share_kernel", line_config(2, [ack_path] if ack_path else [])):
         wait_reachable(net, 1, 2)
         with KernelBottleneck() as bottleneck:  # after `up`, which refuses nm-* namespaces
             if realtime:
