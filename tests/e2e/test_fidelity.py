@@ -86,8 +86,9 @@ def test_two_flows_share_a_fifo_link(network, workdir):
 def test_kernel_fifo_reference_is_the_links_rate_and_rtt(network, workdir):
     # bench/fidelity's reference for the test above: the kernel's tbf at the link's rate and
     # queue, the RTT from a Nextmini link on the ACK path. It is only a reference if the flows
-    # do go through the tbf (its drops, the rate) at the link's RTT.
-    figures = measure_fifo_share_kernel(network, workdir, PROFILE)
+    # do go through the tbf (its drops, the rate) at the link's RTT. Under SCHED_FIFO, as the
+    # bench runs it: on a loaded machine the node's timer otherwise fires a 4 ms tick late.
+    figures = measure_fifo_share_kernel(network, workdir, PROFILE, realtime=True)
     print(f"two TCP flows through the kernel's tbf at 100 Mbit/s, 20 ms RTT: {figures}")
     assert abs(figures["rtt_median_ms"] - 20.0) <= 3.0, figures
     assert 80.0 <= sum(figures["flow_mbps"]) <= 101.0, figures
