@@ -488,8 +488,8 @@ def in_ns(ns, *argv):
 class KernelBottleneck:
     """`with KernelBottleneck(rate_bps, queue_packets, mtu):` the data path 1 -> 2 through
     REF_ROUTER's tbf (see above), for a network already up; removed on exit. Offloads are off
-    on the veths, so the queue holds MTU-sized packets as the link's queue does. `drops()`
-    reads the tbf's drop counter."""
+    on the veths, so the queue holds MTU-sized packets as the link's queue does.
+    `qdisc_stats()` reads the tbf's counters (packets sent, drops)."""
 
     def __init__(self, rate_bps=100_000_000, queue_packets=1000, mtu=1400, burst_bytes=12_500):
         self.rate_bps = rate_bps
@@ -566,7 +566,6 @@ def measure_fifo_share_kernel(net, workdir, profile, realtime=False, delay_ms=RA
                 tbf_drops=qdisc["drops"], tbf_packets=qdisc["sent_packets"])
 
 
-
 def measure_fifo_share_against_kernel(net, workdir, profile, runs=3, realtime=True):
     """`runs` pairs of measure_fifo_share and measure_fifo_share_kernel, alternating so that
     the machine's load weighs on both alike: every run's figures, and the medians of the
@@ -583,6 +582,7 @@ def measure_fifo_share_against_kernel(net, workdir, profile, runs=3, realtime=Tr
             "emulator_ratio_median": statistics.median(emulator_ratios),
             "kernel_ratio_median": statistics.median(kernel_ratios),
             "relative": statistics.median(emulator_ratios) / statistics.median(kernel_ratios)}
+
 
 def wait_flows(net, count, within):
     """Polls the controller's status until `count` flows are finished or failed; the flows."""
