@@ -380,8 +380,10 @@ SHARE_RTT_PROBES = 20  # pings before the flows: the idle RTT, the same in both 
 
 
 def share_figures(report):
+    """Each stream's received Mbit/s and retransmitted segments, and the faster / slower ratio."""
     flows = stream_mbps(report)
-    return {"flow_mbps": flows, "ratio": max(flows) / min(flows) if min(flows) > 0 else math.inf}
+    return {"flow_mbps": flows, "ratio": max(flows) / min(flows) if min(flows) > 0 else math.inf,
+            "retransmits": [s["sender"].get("retransmits") for s in report["end"]["streams"]]}
 
 
 def two_flows(net, profile, wrapper):
