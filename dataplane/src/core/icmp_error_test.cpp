@@ -36,8 +36,10 @@ Bytes ipv4_udp(std::size_t size, const char* src = "10.0.0.1", const char* dst =
   ::inet_pton(AF_INET, src, p.data() + 12);
   ::inet_pton(AF_INET, dst, p.data() + 16);
   for (std::size_t i = 20; i < size; ++i) p[i] = static_cast<std::uint8_t>(i * 7);
-  p[24] = static_cast<std::uint8_t>((size - 20) >> 8);  // UDP length
-  p[25] = static_cast<std::uint8_t>(size - 20);
+  if (size >= 28) {
+    p[24] = static_cast<std::uint8_t>((size - 20) >> 8);  // UDP length
+    p[25] = static_cast<std::uint8_t>(size - 20);
+  }
   const std::uint16_t checksum = inet_checksum_finish(inet_checksum_add({p.data(), 20}));
   p[10] = static_cast<std::uint8_t>(checksum >> 8);
   p[11] = static_cast<std::uint8_t>(checksum);
