@@ -178,47 +178,17 @@ std::vector<std::string> unreachable_lines(const controller::RoutePlan& routes) 
   return lines;
 }
 
-// The opened database: its store, whether it holds a network to restore, where its change
-// log stands (changes after it are applied once the controller runs).
-struct OpenedDatabase {
-  std::unique_ptr<controller::PgStore> store;
-  controller::StartFrom start = controller::StartFrom::kConfig;
-  std::uint64_t after_seq = 0;
-};
-
-OpenedDatabase open_database(const DatabaseChoice& choice, bool reset,
-                             const controller::Topology& topology) {
+controller::OpenedDatabase open_database(const DatabaseChoice& choice, bool reset,
+                                         const controller::Topology& topology) {
   spdlog::info("database: {} (from {}){}", controller::pg::redact_url(choice.url), choice.source,
                reset ? "; --reset-db: wiping it" : "");
-  controller::PgStoreOptions options;
-  options.reset = reset;
-  auto opened = controller::PgStore::open(choice.url, options);
+  auto opened = controller::open_database(choice.url, reset, topology);
   if (!opened) {
     throw CommandFailure{fmt::format("database ({}): {} [{}]", choice.source,
                                      opened.error().message, opened.error().code),
                          1};
   }
-  OpenedDatabase database;
-  database.store = std::move(*opened);
-  database.store->set_topology(topology);
-  // Read before the state: a change made while restoring is applied again, never lost.
-  auto seq = database.store->last_change_seq();
-  auto holds = database.store->holds_network();
-  if (!seq || !holds) {
-    const auto& error = !seq ? seq.error() : holds.error();
-    throw CommandFailure{
-        fmt::format("database ({}): {} [{}]", choice.source, error.message, error.code), 1};
-  }
-  database.after_seq = *seq;
-  if (*holds) {
-    database.start = controller::StartFrom::kStore;
-    spdlog::info(
-        "database: holds a network: restoring it (the config gives the topology; "
-        "--reset-db starts from the config)");
-  } else {
-    spdlog::info("database: empty: writing the config's network into it");
-  }
-  return database;
+  return std::move(*opened);
 }
 
 void run_controller(const ControllerArgs& args) {
@@ -239,7 +209,7 @@ void run_controller(const ControllerArgs& args) {
   options.status_file = args.status_file;
 
   controller::MemoryStore memory_store;
-  OpenedDatabase database;
+  controller::OpenedDatabase database;
   if (database_choice) database = open_database(*database_choice, args.reset_db, plan.topology);
   controller::Store& store =
       database.store ? static_cast<controller::Store&>(*database.store) : memory_store;

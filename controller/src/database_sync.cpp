@@ -39,6 +39,31 @@ std::optional<std::pair<NodeId, NodeId>> parse_link(std::string_view text) {
 
 }  // namespace
 
+Result<OpenedDatabase> open_database(const std::string& url, bool reset,
+                                     const Topology& topology) {
+  PgStoreOptions options;
+  options.reset = reset;
+  auto opened = PgStore::open(url, options);
+  if (!opened) return Failure{opened.error()};
+  OpenedDatabase database;
+  database.store = std::move(*opened);
+  database.store->set_topology(topology);
+  // Read before the state: a change made while restoring is applied again, never lost.
+  auto seq = database.store->last_change_seq();
+  if (!seq) return Failure{seq.error()};
+  auto holds = database.store->holds_network();
+  if (!holds) return Failure{holds.error()};
+  database.after_seq = *seq;
+  if (*holds) {
+    database.start = StartFrom::kStore;
+    spdlog::info("database: holds a network: restoring it (the config gives the topology; "
+                 "--reset-db starts from the config)");
+  } else {
+    spdlog::info("database: empty: writing the config's network into it");
+  }
+  return database;
+}
+
 DatabaseSync::DatabaseSync(boost::asio::any_io_executor executor, PgStore& store, std::string url,
                            BringUp& bring_up, Deliver deliver, DatabaseSyncOptions options)
     : store_(store),

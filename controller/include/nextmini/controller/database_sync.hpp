@@ -42,6 +42,19 @@ struct DatabaseSyncOptions {
   pg::ChangeFeedOptions feed;
 };
 
+// A database opened for the controller: its store, where BringUp starts from (kStore when the
+// database already holds a network: any row in nodes, routes, link_params or flows), and where
+// the change log stood before the state was read (DatabaseSync::start applies what follows).
+struct OpenedDatabase {
+  std::unique_ptr<PgStore> store;
+  StartFrom start = StartFrom::kConfig;
+  std::uint64_t after_seq = 0;
+};
+
+// Connects, migrates (reset: wipes first), sets the topology rows are checked against, decides
+// restore or not. Errors: PgStore::open's ("pg.connect", "pg.schema_newer", ...).
+Result<OpenedDatabase> open_database(const std::string& url, bool reset, const Topology& topology);
+
 class DatabaseSync {
  public:
   using Deliver = std::function<void(std::vector<Outgoing>)>;
