@@ -144,6 +144,11 @@ Result<void> NetworkLauncher::start_processes(const NetworkPlan& plan, LauncherS
                            "0.0.0.0",
                            "--status-file",
                            run_dir_.status_path()};
+  if (!plan.db_url.empty()) {
+    state.controller.argv.push_back("--db");
+    state.controller.argv.push_back(plan.db_url);
+  }
+  if (plan.reset_db) state.controller.argv.push_back("--reset-db");
   auto controller_pid = spawn_logged(state.controller.argv, state.controller.log);
   if (!controller_pid) return Failure{controller_pid.error()};
   state.controller.pid = *controller_pid;
