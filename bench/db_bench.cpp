@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@
 namespace {
 
 using namespace nextmini;
+using namespace nextmini::controller;
 using Clock = std::chrono::steady_clock;
 using messages::NodeId;
 
@@ -235,6 +237,7 @@ int main(int argc, char** argv) {
   const int reports = argc > 2 ? std::atoi(argv[2]) : 20000;
   const int serial_changes = std::max(route_changes / 5, 2);
   if (route_changes < 2 || reports < 1) die("usage", "db_bench [route_changes>=2] [reports>=1]");
+  spdlog::set_level(spdlog::level::warn);  // the in-process nodes' info lines
 
   auto server = testing::PgTestServer::start();
   if (!server) die("starting PostgreSQL", server.error().message);
