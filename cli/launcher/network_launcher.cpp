@@ -443,7 +443,7 @@ Result<pid_t> NetworkLauncher::restart_node(std::uint32_t id) {
                             "yourself with `nextmini exec {} -- python3 …`",
                             id, id));
   }
-  return restart_process(state, node->process);
+  return restart_process(state, node->process, node->process.argv);
 }
 
 Result<pid_t> NetworkLauncher::restart_controller() {
@@ -453,12 +453,15 @@ Result<pid_t> NetworkLauncher::restart_controller() {
   if (!read) return Failure{read.error()};
   if (!read->has_value()) return fail("launcher.not_up", "no network is up (see `nextmini up`)");
   LauncherState state = std::move(**read);
-  // A restart keeps the database: the controller restores the network from it.
-  std::erase(state.controller.argv, std::string("--reset-db"));
-  return restart_process(state, state.controller);
+  // A restart keeps the database: the controller restores the network from it. (The running
+  // process is recognised by the command line it was started with, so strip it after.)
+  auto argv = state.controller.argv;
+  std::erase(argv, std::string("--reset-db"));
+  return restart_process(state, state.controller, std::move(argv));
 }
 
-Result<pid_t> NetworkLauncher::restart_process(LauncherState& state, ManagedProcess& process) {
+Result<pid_t> NetworkLauncher::restart_process(LauncherState& state, ManagedProcess& process,
+                                               std::vector<std::string> argv) {
   if (!Netns::exists(process.netns)) {
     return fail("launcher.no_namespace",
                 fmt::format("{}'s namespace {} is gone; run `nextmini down` and `up` again",
@@ -467,6 +470,7 @@ Result<pid_t> NetworkLauncher::restart_process(LauncherState& state, ManagedProc
   if (ProcessControl::runs_command(process.pid, process.argv)) {
     ProcessControl::stop({process.pid}, std::chrono::seconds(3));
   }
+  process.argv = std::move(argv);
   auto pid = spawn_logged(process.argv, process.log);
   if (!pid) return Failure{pid.error()};
   process.pid = *pid;

@@ -44,7 +44,9 @@ class NetworkLauncher {
 
  private:
   Result<void> check_nothing_running() const;
-  Result<pid_t> restart_process(LauncherState& state, ManagedProcess& process);
+  // Stops `process` if it still runs its recorded command line, starts `argv` in its place.
+  Result<pid_t> restart_process(LauncherState& state, ManagedProcess& process,
+                                std::vector<std::string> argv);
   Result<void> start_processes(const NetworkPlan& plan, LauncherState& state);
   Result<void> await_ready(const NetworkPlan& plan, LauncherState& state, const UpOptions& options);
   void print_summary(const NetworkPlan& plan, const LauncherState& state) const;

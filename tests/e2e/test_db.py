@@ -245,7 +245,9 @@ def test_postgres_stopped_mid_run_and_a_change_made_meanwhile(network, pg_server
 
 
 def test_restarted_controller_restores_the_network_from_the_database(network, pg_server):
-    up_with_db(network, pg_server)  # an empty database: no --reset-db needed, none wanted
+    # `up` passes --reset-db to the controller; `restart controller` must not (it would wipe the
+    # database it restores from).
+    up_with_db(network, pg_server, "--reset-db")
     route_id, _ = route_1_to_3(pg_server)
     pg_server.psql(f"UPDATE routes SET edges = '{json.dumps(VIA_4)}' WHERE route_id = {route_id}")
     pg_server.psql("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) "
