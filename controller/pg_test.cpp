@@ -672,6 +672,10 @@ TEST(PgUrl, RedactsThePassword) {
   EXPECT_EQ(pg::redact_url("postgresql://u:p@h:5/d"), "postgresql://u:***@h:5/d");
   EXPECT_EQ(pg::redact_url("postgresql://u@h/d"), "postgresql://u@h/d");
   EXPECT_EQ(pg::redact_url("host=h user=u"), "host=h user=u");
+  EXPECT_EQ(pg::redact_url("host=h password=secret user=u"), "host=h password=*** user=u");
+  EXPECT_EQ(pg::redact_url("host=h password='a b' user=u"), "host=h password=*** user=u");
+  EXPECT_EQ(pg::redact_url("postgresql:///d?host=/tmp&password=secret&port=5"),
+            "postgresql:///d?host=/tmp&password=***&port=5");
 }
 
 }  // namespace
