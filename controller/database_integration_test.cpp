@@ -373,21 +373,22 @@ edges = [[1, 2]]
     const auto arrived = nodes_[2]->arrival(packet);
     return arrived ? std::chrono::duration<double, std::milli>(*arrived - sent).count() : -1.0;
   };
-  EXPECT_LT(one_way_ms("before"), 20.0);
-  run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 2, 40000000) "
+  // Tolerant bounds: a busy machine adds milliseconds of its own.
+  EXPECT_LT(one_way_ms("before"), 80.0);
+  run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 2, 100000000) "
       "ON CONFLICT (src_node_id, dst_node_id) DO UPDATE SET delay_ns = excluded.delay_ns");
-  // Applied within a second; then every packet waits 40 ms on 1 -> 2.
-  ASSERT_TRUE(wait_for([&] { return one_way_ms("probe") >= 40.0; }, 2s));
+  // Applied within a second; then every packet waits 100 ms on 1 -> 2.
+  ASSERT_TRUE(wait_for([&] { return one_way_ms("probe") >= 100.0; }, 2s));
   const double delayed = one_way_ms("after");
-  EXPECT_GE(delayed, 40.0);
-  EXPECT_LT(delayed, 60.0);
+  EXPECT_GE(delayed, 100.0);
+  EXPECT_LT(delayed, 180.0);
   // The other direction is untouched.
   const Bytes back = ipv4_udp(2, 1, "back");
   const auto sent = std::chrono::steady_clock::now();
   nodes_[2]->inject(back);
   ASSERT_TRUE(wait_for([&] { return nodes_[1]->arrival(back).has_value(); }));
   const std::chrono::duration<double, std::milli> back_delay = *nodes_[1]->arrival(back) - sent;
-  EXPECT_LT(back_delay.count(), 20.0);
+  EXPECT_LT(back_delay.count(), 80.0);
 }
 
 TEST_F(DatabaseIntegrationTest, BadRowsAreRecordedAndIgnored) {
