@@ -236,6 +236,8 @@ void BringUp::fail_flows_of(NodeId node) {
   for (const auto& flow : flows()) {
     const auto state = flow_state(flow);
     if (flow.spec.src != node || (state != "pending" && state != "running")) continue;
+    // A row another program wrote that was refused (or not applied yet) was never sent.
+    if (!flow_specs_.contains(flow.spec.flow_id)) continue;
     messages::FlowFinished failed{flow.spec.flow_id,
                                   node,
                                   flow.start_time_ns.value_or(now),
