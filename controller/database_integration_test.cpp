@@ -78,8 +78,8 @@ class DbController {
     auto opened = open_database(url, reset, *topology);
     if (!opened) throw std::runtime_error(opened.error().message);
     database_ = std::move(*opened);
-    bring_up_ = std::make_unique<BringUp>(*config, *topology, *routes, *database_.store,
-                                          database_.start);
+    bring_up_ =
+        std::make_unique<BringUp>(*config, *topology, *routes, *database_.store, database_.start);
     server_ = std::make_unique<ControllerServer>(io_, *bring_up_,
                                                  ControllerServer::Options{"127.0.0.1", 0, ""});
     if (auto started = server_->start(); !started) {
@@ -344,9 +344,9 @@ TEST_F(DatabaseIntegrationTest, SqlRouteChangesReachTheNodesOnTheOldAndNewPaths)
 // devices: tests/e2e/test_db.py.
 TEST_F(DatabaseIntegrationTest, SqlFlowInsertReachesItsSourceAndItsReportIsWrittenBack) {
   start_network(kRing4);
-  const std::string id =
-      value("INSERT INTO flows (src_node_id, dst_node_id, flow_len_type, flow_len_bytes) VALUES "
-            "(1, 3, 'bytes', 100000) RETURNING id");
+  const std::string id = value(
+      "INSERT INTO flows (src_node_id, dst_node_id, flow_len_type, flow_len_bytes) VALUES "
+      "(1, 3, 'bytes', 100000) RETURNING id");
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(wait_for([&] {
     return value("SELECT is_finished FROM flows WHERE id = " + id) == "t";
@@ -373,21 +373,22 @@ edges = [[1, 2]]
     const auto arrived = nodes_[2]->arrival(packet);
     return arrived ? std::chrono::duration<double, std::milli>(*arrived - sent).count() : -1.0;
   };
-  EXPECT_LT(one_way_ms("before"), 20.0);
-  run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 2, 40000000) "
+  // Tolerant bounds: a busy machine adds milliseconds of its own.
+  EXPECT_LT(one_way_ms("before"), 80.0);
+  run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 2, 100000000) "
       "ON CONFLICT (src_node_id, dst_node_id) DO UPDATE SET delay_ns = excluded.delay_ns");
-  // Applied within a second; then every packet waits 40 ms on 1 -> 2.
-  ASSERT_TRUE(wait_for([&] { return one_way_ms("probe") >= 40.0; }, 2s));
+  // Applied within a second; then every packet waits 100 ms on 1 -> 2.
+  ASSERT_TRUE(wait_for([&] { return one_way_ms("probe") >= 100.0; }, 2s));
   const double delayed = one_way_ms("after");
-  EXPECT_GE(delayed, 40.0);
-  EXPECT_LT(delayed, 60.0);
+  EXPECT_GE(delayed, 100.0);
+  EXPECT_LT(delayed, 180.0);
   // The other direction is untouched.
   const Bytes back = ipv4_udp(2, 1, "back");
   const auto sent = std::chrono::steady_clock::now();
   nodes_[2]->inject(back);
   ASSERT_TRUE(wait_for([&] { return nodes_[1]->arrival(back).has_value(); }));
   const std::chrono::duration<double, std::milli> back_delay = *nodes_[1]->arrival(back) - sent;
-  EXPECT_LT(back_delay.count(), 20.0);
+  EXPECT_LT(back_delay.count(), 80.0);
 }
 
 TEST_F(DatabaseIntegrationTest, BadRowsAreRecordedAndIgnored) {
@@ -399,26 +400,26 @@ TEST_F(DatabaseIntegrationTest, BadRowsAreRecordedAndIgnored) {
       "'[[1, 3]]')");  // 1 - 3 is not a ring link
   run("INSERT INTO routes (route_id, src_node_id, dst_node_id, edges) VALUES (501, 1, 3, "
       "'{\"a\": 1}')");  // not a list of edges
-  const std::string zero =
-      value("INSERT INTO flows (src_node_id, dst_node_id, flow_len_type, flow_len_bytes) VALUES "
-            "(1, 3, 'bytes', 0) RETURNING id");
-  const std::string pinned =
-      value("WITH f AS (INSERT INTO flows (src_node_id, dst_node_id, flow_len_type, "
-            "flow_len_bytes) VALUES (1, 3, 'bytes', 10) RETURNING id) "
-            "INSERT INTO flow_routes (flow_id, route_id) SELECT id, 777 FROM f RETURNING flow_id");
+  const std::string zero = value(
+      "INSERT INTO flows (src_node_id, dst_node_id, flow_len_type, flow_len_bytes) VALUES "
+      "(1, 3, 'bytes', 0) RETURNING id");
+  const std::string pinned = value(
+      "WITH f AS (INSERT INTO flows (src_node_id, dst_node_id, flow_len_type, "
+      "flow_len_bytes) VALUES (1, 3, 'bytes', 10) RETURNING id) "
+      "INSERT INTO flow_routes (flow_id, route_id) SELECT id, 777 FROM f RETURNING flow_id");
   run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 9, 1000000)");
   run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 3, 1000000)");
   run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns, jitter_ns) VALUES (2, 3, "
       "1000000, 5000000)");  // jitter > delay without reorder
-  for (const auto& [table, row] : std::vector<std::pair<std::string, std::string>>{
-           {"routes", id},
-           {"routes", "500"},
-           {"routes", "501"},
-           {"flows", zero},
-           {"flows", pinned},
-           {"link_params", "1,9"},
-           {"link_params", "1,3"},
-           {"link_params", "2,3"}}) {
+  for (const auto& [table, row] :
+       std::vector<std::pair<std::string, std::string>>{{"routes", id},
+                                                        {"routes", "500"},
+                                                        {"routes", "501"},
+                                                        {"flows", zero},
+                                                        {"flows", pinned},
+                                                        {"link_params", "1,9"},
+                                                        {"link_params", "1,3"},
+                                                        {"link_params", "2,3"}}) {
     EXPECT_TRUE(wait_for([&] { return has_error(table, row); }, 3s)) << table << " " << row;
   }
   const auto errors = controller_->api("GET", "/api/errors");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iterator>
 #include <set>
 
@@ -93,10 +94,26 @@ void BringUp::restore_from_store(const RoutePlan& config_routes) {
     spdlog::error("store: cannot read routes: {}; using the config's", stored.error().message);
     routes = config_routes.routes();
   }
+  // A stored row that is refused (config_errors) does not leave its pair without a route: the
+  // config's route of that id stands in until the row is fixed.
+  std::set<RouteId> refused;
+  if (auto errors = store_.row_errors()) {
+    for (const auto& error : *errors) {
+      if (error.table_name == "routes")
+        refused.insert(std::strtoul(error.row_id.c_str(), nullptr, 10));
+    }
+  }
   for (const auto& route : config_routes.routes()) {
     if (std::none_of(routes.begin(), routes.end(),
                      [&](const Route& r) { return r.route_id == route.route_id; })) {
       ++differ;
+      if (refused.contains(route.route_id)) {
+        spdlog::warn(
+            "restore: the database's route {} is refused (config_errors); the config's "
+            "route {} -> {} stands in until the row is fixed",
+            route.route_id, route.src, route.dst);
+        routes.push_back(route);
+      }
     }
   }
   if (differ > 0) {
@@ -236,6 +253,8 @@ void BringUp::fail_flows_of(NodeId node) {
   for (const auto& flow : flows()) {
     const auto state = flow_state(flow);
     if (flow.spec.src != node || (state != "pending" && state != "running")) continue;
+    // A row another program wrote that was refused (or not applied yet) was never sent.
+    if (!flow_specs_.contains(flow.spec.flow_id)) continue;
     messages::FlowFinished failed{flow.spec.flow_id,
                                   node,
                                   flow.start_time_ns.value_or(now),

@@ -592,7 +592,8 @@ void read_db(Checker& check, const toml::table& root, Config& config) {
   }
   check.only_keys(*db, "db", {"url"});
   check.read_string(*db, "db", "url", config.db_url);
-  if (db->get("url") != nullptr && !looks_like_db_url(config.db_url)) {
+  const toml::node* url = db->get("url");
+  if (url != nullptr && url->is_string() && !looks_like_db_url(config.db_url)) {
     check.error(
         fmt::format("db.url: {} is not a PostgreSQL URL (postgresql://... or key=value ...)",
                     quoted_value(pg::redact_url(config.db_url))));

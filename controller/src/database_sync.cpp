@@ -39,8 +39,7 @@ std::optional<std::pair<NodeId, NodeId>> parse_link(std::string_view text) {
 
 }  // namespace
 
-Result<OpenedDatabase> open_database(const std::string& url, bool reset,
-                                     const Topology& topology) {
+Result<OpenedDatabase> open_database(const std::string& url, bool reset, const Topology& topology) {
   PgStoreOptions options;
   options.reset = reset;
   auto opened = PgStore::open(url, options);
@@ -56,8 +55,9 @@ Result<OpenedDatabase> open_database(const std::string& url, bool reset,
   database.after_seq = *seq;
   if (*holds) {
     database.start = StartFrom::kStore;
-    spdlog::info("database: holds a network: restoring it (the config gives the topology; "
-                 "--reset-db starts from the config)");
+    spdlog::info(
+        "database: holds a network: restoring it (the config gives the topology; "
+        "--reset-db starts from the config)");
   } else {
     spdlog::info("database: empty: writing the config's network into it");
   }
