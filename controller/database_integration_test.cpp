@@ -378,7 +378,10 @@ edges = [[1, 2]]
   run("INSERT INTO link_params (src_node_id, dst_node_id, delay_ns) VALUES (1, 2, 100000000) "
       "ON CONFLICT (src_node_id, dst_node_id) DO UPDATE SET delay_ns = excluded.delay_ns");
   // Applied within a second; then every packet waits 100 ms on 1 -> 2.
-  ASSERT_TRUE(wait_for([&] { return one_way_ms("probe") >= 100.0; }, 2s));
+  // Every probe has its own payload (arrival() finds a packet by its bytes).
+  int probe = 0;
+  ASSERT_TRUE(wait_for([&] { return one_way_ms("probe " + std::to_string(++probe)) >= 100.0; }, 2s))
+      << controller_->api("GET", "/api/links/1/2").body;
   const double delayed = one_way_ms("after");
   EXPECT_GE(delayed, 100.0);
   EXPECT_LT(delayed, 180.0);

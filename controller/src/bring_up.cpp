@@ -691,8 +691,8 @@ Result<std::vector<Outgoing>> BringUp::set_route(RouteId route_id,
     if (install.routes.empty()) install.removed.push_back(route_id);
     out.push_back({nodes_[node].connection, std::move(install)});
   }
-  spdlog::info("route {} {} (routes version {}): {} nodes updated", route_id,
-               record ? "set" : "removed", routes_version_, out.size());
+  spdlog::debug("route {} {} (routes version {}): {} nodes updated", route_id,
+                record ? "set" : "removed", routes_version_, out.size());
   return out;
 }
 

@@ -126,6 +126,8 @@ void DatabaseSync::apply(const std::vector<Change>& changes) {
       rows[it->second].seq = change.seq;
     }
   }
+  const auto applied_before = applied_;
+  const auto refused_before = refused_;
   for (const Change& row : rows) {
     bool done = true;
     if (row.table_name == "routes") {
@@ -144,6 +146,10 @@ void DatabaseSync::apply(const std::vector<Change>& changes) {
       unapplied_.push_back(row);
       schedule_retry();
     }
+  }
+  if (applied_ != applied_before || refused_ != refused_before) {
+    spdlog::info("database: {} rows applied, {} refused (seq {}..{})", applied_ - applied_before,
+                 refused_ - refused_before, changes.front().seq, changes.back().seq);
   }
 }
 
