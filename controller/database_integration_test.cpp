@@ -178,11 +178,21 @@ class NodeThread {
     return result.get();
   }
 
+  // Whether `got` is the IPv4 packet `sent` but for the TTL and header checksum, which the
+  // nodes on the way (routers) update.
+  static bool routed_equal(const Bytes& got, const Bytes& sent) {
+    if (got.size() != sent.size() || got.size() < 20) return got == sent;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      if (i != 8 && i != 10 && i != 11 && got[i] != sent[i]) return false;
+    }
+    return true;
+  }
+
   // When `packet` was delivered here, if it was.
   std::optional<std::chrono::steady_clock::time_point> arrival(const Bytes& packet) {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < delivered_.size(); ++i) {
-      if (delivered_[i] == packet) return arrivals_[i];
+      if (routed_equal(delivered_[i], packet)) return arrivals_[i];
     }
     return std::nullopt;
   }

@@ -79,6 +79,7 @@ std::string format_drops(const DropCounters& drops) {
 
 // Room kept in a packet buffer for the overlay header (and spare) when sizing the TUN MTU.
 constexpr std::size_t kFrameReserve = 64;
+constexpr std::uint32_t kIpv6MinimumMtu = 1280;
 
 }  // namespace
 
@@ -305,10 +306,17 @@ void Node::apply(const messages::StartUpReply& reply) {
                    mtu, pool_.buffer_size(), max_mtu);
       mtu = max_mtu;
     }
+    // IPv6 needs a link MTU of at least 1280 bytes (RFC 8200 §5); below that the kernel turns
+    // IPv6 off on the interface, so the node stays IPv4-only.
+    std::string address6 = reply.tun_address6;
+    if (!address6.empty() && mtu < kIpv6MinimumMtu) {
+      spdlog::warn("node {}: mtu {} is below IPv6's minimum of {}; no IPv6 address {} on the TUN",
+                   reply.node_id, mtu, kIpv6MinimumMtu, address6);
+      address6.clear();
+    }
     if (tun_address_ != reply.tun_address || tun_address6_ != reply.tun_address6) {
-      auto configured =
-          tun_->configure({reply.tun_address, reply.prefix_length, mtu, config_.tun_tx_queue,
-                           reply.tun_address6, reply.prefix_length6});
+      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, mtu,
+                                         config_.tun_tx_queue, address6, reply.prefix_length6});
       if (!configured) {
         spdlog::error("node {}: {}", reply.node_id, configured.error().message);
         stop_now(configured.error());
