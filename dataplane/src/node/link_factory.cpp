@@ -12,8 +12,9 @@ namespace {
 
 class TcpLinkFactory final : public LinkFactory {
  public:
-  TcpLinkFactory(boost::asio::io_context& io, PacketPool& pool, LinkFactoryConfig config)
-      : io_(io), pool_(pool), config_(std::move(config)) {}
+  TcpLinkFactory(boost::asio::io_context& io, PacketPool& pool, PacketPool* large_pool,
+                 LinkFactoryConfig config)
+      : io_(io), pool_(pool), large_pool_(large_pool), config_(std::move(config)) {}
 
   const std::string& protocol() const noexcept override { return protocol_; }
 
@@ -25,13 +26,14 @@ class TcpLinkFactory final : public LinkFactory {
     link_config.dial = add.dial;
     link_config.address = add.underlay_address;
     link_config.port = add.link_port;
-    return std::unique_ptr<NeighborLink>(
-        std::make_unique<TcpLink>(io_, pool_, link_config, config_.on_receive, config_.on_state));
+    return std::unique_ptr<NeighborLink>(std::make_unique<TcpLink>(
+        io_, pool_, link_config, config_.on_receive, config_.on_state, large_pool_));
   }
 
  private:
   boost::asio::io_context& io_;
   PacketPool& pool_;
+  PacketPool* large_pool_;
   LinkFactoryConfig config_;
   std::string protocol_ = "tcp";
 };
@@ -39,7 +41,8 @@ class TcpLinkFactory final : public LinkFactory {
 class UdpLinkFactory final : public LinkFactory {
  public:
   UdpLinkFactory(boost::asio::io_context& io, PacketPool& pool, LinkFactoryConfig config)
-      : config_(std::move(config)),
+      : pool_(pool),
+        config_(std::move(config)),
         transport_(io, pool, transport_config(config_), config_.on_receive) {}
 
   Result<void> open() { return transport_.open(); }
@@ -48,7 +51,8 @@ class UdpLinkFactory final : public LinkFactory {
 
   Result<std::unique_ptr<NeighborLink>> make(messages::NodeId /*self*/,
                                              const messages::AddNode& add) override {
-    auto link = UdpLink::create(transport_, add.node_id, add.underlay_address, add.link_port);
+    auto link =
+        UdpLink::create(transport_, pool_, add.node_id, add.underlay_address, add.link_port);
     if (!link) return Failure{link.error()};
     return std::unique_ptr<NeighborLink>(std::move(*link));
   }
@@ -74,6 +78,7 @@ class UdpLinkFactory final : public LinkFactory {
     return udp;
   }
 
+  PacketPool& pool_;
   LinkFactoryConfig config_;
   UdpTransport transport_;
   std::string protocol_ = "udp";
@@ -83,11 +88,11 @@ class UdpLinkFactory final : public LinkFactory {
 
 Result<std::unique_ptr<LinkFactory>> LinkFactory::create(const std::string& protocol,
                                                          boost::asio::io_context& io,
-                                                         PacketPool& pool,
+                                                         PacketPool& pool, PacketPool* large_pool,
                                                          LinkFactoryConfig config) {
   if (protocol == "tcp") {
     return std::unique_ptr<LinkFactory>(
-        std::make_unique<TcpLinkFactory>(io, pool, std::move(config)));
+        std::make_unique<TcpLinkFactory>(io, pool, large_pool, std::move(config)));
   }
   if (protocol == "udp") {
     auto factory = std::make_unique<UdpLinkFactory>(io, pool, std::move(config));

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "nextmini/dataplane/core/gso.hpp"
 #include "nextmini/dataplane/flow/flow_runner.hpp"
 #include "nextmini/dataplane/io/tun_device.hpp"
 #include "nextmini/dataplane/node/control_client.hpp"
@@ -78,26 +79,53 @@ constexpr std::size_t kFrameReserve = 64;
 }  // namespace
 
 // Local deliveries when there is no TUN: hands batches to NodeConfig::local_delivery.
+// Super-packets (GSO from a neighbour's TUN) arrive cut into plain packets with complete
+// checksums (software_offload into the node's pool); what cannot be cut is dropped.
 class Node::LocalSink final : public PacketSink {
  public:
-  explicit LocalSink(std::function<void(PacketBatch&)> deliver) : deliver_(std::move(deliver)) {}
+  LocalSink(std::function<void(PacketBatch&)> deliver, PacketPool& pool)
+      : deliver_(std::move(deliver)), pool_(pool) {}
   void send(PacketBatch& batch) override {
-    if (deliver_) deliver_(batch);
+    if (!deliver_) {
+      batch.clear();
+      return;
+    }
+    for (Packet& packet : batch) {
+      if (!needs_software_offload(packet)) {
+        push(std::move(packet));
+        continue;
+      }
+      software_offload(packet, pool_, [this](Packet&& plain) { push(std::move(plain)); });
+    }
     batch.clear();
+    if (!plain_.empty()) deliver_(plain_);
+    plain_.clear();
   }
 
  private:
+  void push(Packet&& packet) {
+    if (plain_.full()) {
+      deliver_(plain_);
+      plain_.clear();
+    }
+    plain_.push(std::move(packet));
+  }
+
   std::function<void(PacketBatch&)> deliver_;
+  PacketPool& pool_;
+  PacketBatch plain_;
 };
 
 Node::Node(NodeConfig config)
     : config_(std::move(config)),
       pool_(config_.pool_buffers, config_.buffer_size),
+      large_pool_(config_.large_pool_buffers, config_.large_buffer_size),
       metrics_timer_(io_) {
   pool_.set_growth_limit(config_.pool_max_buffers);
+  large_pool_.set_growth_limit(config_.large_pool_max_buffers);
   if (config_.workers != 1)
     spdlog::warn("node: {} workers requested; this build runs one worker", config_.workers);
-  if (!config_.use_tun) local_sink_ = std::make_unique<LocalSink>(config_.local_delivery);
+  if (!config_.use_tun) local_sink_ = std::make_unique<LocalSink>(config_.local_delivery, pool_);
 }
 
 Node::~Node() {
@@ -276,7 +304,9 @@ void Node::apply(const messages::StartUpReply& reply) {
 
   if (config_.use_tun) {
     if (!tun_) {
-      auto opened = TunDevice::open(io_, pool_, config_.tun_name);
+      auto opened =
+          TunDevice::open(io_, pool_, config_.tun_name,
+                          config_.tun_offloads ? &large_pool_ : nullptr, config_.tun_offloads);
       if (!opened) {
         spdlog::error("node {}: {}", reply.node_id, opened.error().message);
         stop_now(opened.error());
@@ -337,7 +367,7 @@ bool Node::ensure_link_factory(const std::string& protocol) {
     spdlog::info("node {}: link to node {} {}", id_.load(), neighbor, connected ? "up" : "down");
     if (!stopping_) evaluate_readiness();
   };
-  auto made = LinkFactory::create(protocol, io_, pool_, std::move(links));
+  auto made = LinkFactory::create(protocol, io_, pool_, &large_pool_, std::move(links));
   if (!made) {
     spdlog::error("node {}: {}", id_.load(), made.error().message);
     stop_now(made.error());
@@ -415,7 +445,7 @@ void Node::ensure_processor() {
   if (processor_ || id_ == 0) return;
   ProcessorConfig processor_config;
   processor_config.self = id_;
-  processor_ = std::make_unique<Processor>(processor_config, pool_);
+  processor_ = std::make_unique<Processor>(processor_config, pool_, &large_pool_);
   if (tun_) {
     processor_->attach_local(tun_.get());
   } else {
@@ -609,9 +639,12 @@ void Node::log_summary() const {
   }
   if (tun_) {
     const TunCounters& c = tun_->counters();
-    spdlog::info("node {}: tun {}: rx {} pkts {} B, tx {} pkts {} B, drops:{}", id_.load(),
-                 tun_->name(), c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
-                 format_drops(c.drops));
+    spdlog::info(
+        "node {}: tun {}: rx {} pkts {} B ({} super), tx {} pkts {} B ({} super), "
+        "segmented {}, checksums completed {}, bad vnet headers {}, drops:{}",
+        id_.load(), tun_->name(), c.rx_packets, c.rx_bytes, c.rx_super_packets, c.tx_packets,
+        c.tx_bytes, c.tx_super_packets, c.segmented, c.checksums_completed, c.bad_vnet_headers,
+        format_drops(c.drops));
   }
   if (processor_)
     spdlog::info("node {}: processor drops:{}", id_.load(), format_drops(processor_->drops()));

@@ -3,8 +3,8 @@
 // of every size from the smallest IPv4/UDP packet to the MTU cross a rate-limited link intact and
 // in order (and both ways); Metrics report a udp link up without any connection and count a
 // stranger's datagram as unknown_peer; a neighbour that stops and comes back on the same address
-// and port gets traffic again without any reconnect; a GSO super-packet is dropped and counted
-// gso_unsegmented (until the core segments it). Every test ends with no packet buffer in use.
+// and port gets traffic again without any reconnect; a GSO super-packet leaves as one datagram
+// per segment, each with complete checksums. Every test ends with no packet buffer in use.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
 #include "nextmini/dataplane/io/unique_fd.hpp"
 #include "node_test_support.hpp"
 
@@ -219,6 +220,29 @@ TEST_F(UdpLinks, ANeighbourThatComesBackOnTheSamePortGetsTrafficAgain) {
       io_, [&] { return second_->received_count() == 1 && first_->received_count() == 1; }));
   EXPECT_EQ(second_->received()[0], numbered("10.0.0.1", "10.0.0.2", 200, 3));
   EXPECT_EQ(first_->received()[0], numbered("10.0.0.2", "10.0.0.1", 300, 4));
+}
+
+TEST_F(UdpLinks, ASuperPacketLeavesAsSegmentsWithCompleteChecksums) {
+  bring_up_line();
+  constexpr std::size_t kPayload = 1500;
+  constexpr std::uint16_t kMss = 500;
+  asio::post(first_->node.io_context(), [this] {
+    PacketBatch batch;
+    test_support::SuperPacket spec;
+    spec.payload = kPayload;
+    spec.mss = kMss;
+    batch.push(test_support::make_super_packet(first_->node.pool(), spec));
+    first_->node.inject_local(batch);
+  });
+  ASSERT_TRUE(run_until(io_, [&] { return second_->received_count() == kPayload / kMss; }));
+  std::uint32_t expected_seq = 0xffffff00;  // make_super_packet's first sequence number
+  for (const Bytes& segment : second_->received()) {
+    ASSERT_EQ(segment.size(), 20u + 32u + kMss);
+    EXPECT_TRUE(test_support::ipv4_header_ok(segment.data()));
+    EXPECT_TRUE(test_support::l4_checksum_ok(segment.data(), segment.size(), 20, false, 6));
+    EXPECT_EQ(test_support::be32(segment.data() + 24), expected_seq);
+    expected_seq += kMss;
+  }
 }
 
 }  // namespace

@@ -60,13 +60,15 @@ struct TcpLink::Connection {
 };
 
 TcpLink::TcpLink(asio::io_context& io, PacketPool& pool, TcpLinkConfig config,
-                 ReceiveHandler on_receive, StateHandler on_state)
+                 ReceiveHandler on_receive, StateHandler on_state, PacketPool* large_pool)
     : io_(io),
       pool_(pool),
+      large_pool_(large_pool),
       config_(std::move(config)),
       on_receive_(std::move(on_receive)),
       on_state_(std::move(on_state)),
-      max_frame_(pool.buffer_size() - pool.headroom()),
+      max_frame_(large_pool != nullptr ? large_pool->buffer_size() - large_pool->headroom()
+                                       : pool.buffer_size() - pool.headroom()),
       reconnect_timer_(io),
       connect_timer_(io),
       backoff_(config_.backoff) {}
@@ -332,7 +334,8 @@ bool TcpLink::parse_frames(Connection& connection) {
       break;
     }
     offset += cut.consumed;
-    Packet packet = pool_.acquire();
+    const bool large = cut.payload.size() > pool_.buffer_size() - pool_.headroom();
+    Packet packet = large ? large_pool_->acquire() : pool_.acquire();
     if (!packet.valid()) {
       counters_.drops.add(DropReason::kPoolExhausted);
       continue;

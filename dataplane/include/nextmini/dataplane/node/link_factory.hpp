@@ -40,10 +40,13 @@ class LinkFactory {
  public:
   virtual ~LinkFactory() = default;
 
-  // The factory of `protocol`, ready to make links (udp: its socket is bound). Errors:
-  // "link.protocol" (a protocol this node does not run), "udp.bind", "udp.address".
+  // The factory of `protocol`, ready to make links (udp: its socket is bound). `pool` holds
+  // packets (and a udp link's segments); `large_pool` (optional) the GSO super-packets a tcp
+  // link receives whole. Errors: "link.protocol" (a protocol this node does not run),
+  // "udp.bind", "udp.address".
   static Result<std::unique_ptr<LinkFactory>> create(const std::string& protocol,
                                                      boost::asio::io_context& io, PacketPool& pool,
+                                                     PacketPool* large_pool,
                                                      LinkFactoryConfig config);
 
   virtual const std::string& protocol() const noexcept = 0;

@@ -91,6 +91,14 @@ struct NodeConfig {
   // holds its queue and its bandwidth-delay product in buffers (1 Gbit/s x 50 ms: ~4,500).
   std::size_t pool_max_buffers = 131'072;
   std::size_t buffer_size = 2048;
+  // GSO super-packets (TUN offloads, docs/architecture.md): a second pool of large buffers,
+  // used only for TUN reads and link frames larger than a small buffer, and for copies of them.
+  std::size_t large_pool_buffers = 16;
+  std::size_t large_pool_max_buffers = 1024;
+  std::size_t large_buffer_size = 69'632;  // 64 KB + IPv6 header + headroom + frame reserve
+  // TUN with a virtio_net_hdr and TSO/USO/checksum offloads (probed; falls back by itself).
+  // false: plain packets, one <= MTU packet per read, as without offloads.
+  bool tun_offloads = true;
   // Stop cleanly on SIGINT/SIGTERM (the `node` command; not for embedded nodes).
   bool handle_signals = false;
   // Without a TUN, packets delivered locally go here (on the node's thread).
@@ -163,6 +171,7 @@ class Node {
 
   NodeConfig config_;
   PacketPool pool_;  // declared before io_ so it outlives handlers destroyed with io_
+  PacketPool large_pool_;
   boost::asio::io_context io_;
   std::unique_ptr<LocalSink> local_sink_;
   std::unique_ptr<Processor> processor_;

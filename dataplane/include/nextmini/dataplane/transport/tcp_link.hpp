@@ -9,9 +9,10 @@
 //   of up to max_gather frames. send_room() tells the free queue slots; want_room() asks for one
 //   call of the room handler after the next completed write (or lost connection).
 //   Input: a receive loop reads large chunks, cuts frames out of them into pool Packets
-//   (ingress_neighbor set) and hands batches to on_receive. A frame of length 0 or longer than
-//   a pool buffer's room is kBadFrame: counted, and the connection is closed because the stream
-//   is out of sync.
+//   (ingress_neighbor set; a frame longer than a small buffer's room goes into a large pool
+//   buffer — GSO super-packets) and hands batches to on_receive. A frame of length 0 or longer
+//   than max_frame() is kBadFrame: counted, and the connection is closed because the stream is
+//   out of sync.
 //   Connection: the dialing side (dial = true) connects, sends a LinkHello with its node id and
 //   reconnects by itself with exponential backoff and jitter whenever the connection drops; the
 //   accepting side gets its connections from a LinkListener through adopt(), and a new
@@ -63,8 +64,10 @@ class TcpLink final : public NeighborLink {
   using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
   using StateHandler = std::function<void(messages::NodeId neighbor, bool connected)>;
 
+  // `large_pool` (optional): buffers for frames larger than `pool`'s (GSO super-packets); it
+  // raises max_frame() to its buffers' room.
   TcpLink(boost::asio::io_context& io, PacketPool& pool, TcpLinkConfig config,
-          ReceiveHandler on_receive, StateHandler on_state = {});
+          ReceiveHandler on_receive, StateHandler on_state = {}, PacketPool* large_pool = nullptr);
   TcpLink(const TcpLink&) = delete;
   TcpLink& operator=(const TcpLink&) = delete;
   ~TcpLink() override;
@@ -95,7 +98,8 @@ class TcpLink final : public NeighborLink {
   messages::NodeId neighbor() const noexcept { return config_.neighbor; }
   const TcpLinkConfig& config() const noexcept { return config_; }
   const TcpLinkCounters& counters() const noexcept { return counters_; }
-  // Largest frame payload accepted (a pool buffer's room after its headroom).
+  // Largest frame payload accepted (a pool buffer's room after its headroom; the large pool's
+  // when there is one).
   std::size_t max_frame() const noexcept { return max_frame_; }
 
  private:
@@ -114,6 +118,7 @@ class TcpLink final : public NeighborLink {
 
   boost::asio::io_context& io_;
   PacketPool& pool_;
+  PacketPool* large_pool_;
   TcpLinkConfig config_;
   ReceiveHandler on_receive_;
   StateHandler on_state_;

@@ -6,24 +6,24 @@
 //   header and packet the Processor produced, no framing) in the transport's send queue (at most
 //   send_queue_packets; beyond that kQueueFull) and flushes the queue with sendmmsg, one
 //   datagram per packet. A GSO super-packet (PacketMeta::gso_valid) is not sent: counted
-//   kGsoUnsegmented (segment it before the transport). send_room() is the free room of the
-//   shared queue; want_room() arms the peer's room handler, called once the socket drained
-//   after a full send buffer (or the transport closed). With UDP GSO (UDP_SEGMENT) consecutive
-//   packets to the same peer with the same size (the last may be shorter) go as one message of up
-//   to kMaxGsoSegments segments, gathered from the packets' own buffers (no copy). A GSO send the
-//   kernel refuses (EIO, or EINVAL/ENOPROTOOPT) turns GSO off for good, logged once; the packets
-//   are sent again without. When the socket is full (EAGAIN) the transport waits for it to drain;
-//   the queue absorbs the burst. Socket buffers: SO_SNDBUF/SO_RCVBUF of socket_buffer_bytes (the
-//   FORCE variants when privileged, above net.core.[rw]mem_max); what the kernel granted is logged
-//   once at open() and kept in counters(). A datagram lost on the underlay is simply lost, as on a
-//   real link. Input: recvmmsg straight into pool packets (ingress_neighbor set), in batches of up
-//   to PacketBatch::kMaxBatch, handed to on_receive per neighbour. A datagram from an address that
-//   is no peer is dropped kUnknownPeer, a truncated one kTooBig, an empty one kTooShort; the
-//   pool running dry drops kPoolExhausted (the datagram is read and discarded).
-//   Knobs: UdpTransportConfig. Counters: counters() (transport-wide) and peer_counters(N).
-//   Underlay: IPv4 only for now (the launcher's underlay is IPv4).
-//   Thread: the io_context's thread. close() before destroying; destroy only after the
-//   io_context has run the cancelled handlers.
+//   kGsoUnsegmented (UdpLink segments super-packets before they get here). send_room() is the free
+//   room of the shared queue; want_room() arms the peer's room handler, called once the socket
+//   drained after a full send buffer (or the transport closed). With UDP GSO (UDP_SEGMENT)
+//   consecutive packets to the same peer with the same size (the last may be shorter) go as one
+//   message of up to kMaxGsoSegments segments, gathered from the packets' own buffers (no copy). A
+//   GSO send the kernel refuses (EIO, or EINVAL/ENOPROTOOPT) turns GSO off for good, logged once;
+//   the packets are sent again without. When the socket is full (EAGAIN) the transport waits for it
+//   to drain; the queue absorbs the burst. Socket buffers: SO_SNDBUF/SO_RCVBUF of
+//   socket_buffer_bytes (the FORCE variants when privileged, above net.core.[rw]mem_max); what the
+//   kernel granted is logged once at open() and kept in counters(). A datagram lost on the underlay
+//   is simply lost, as on a real link. Input: recvmmsg straight into pool packets (ingress_neighbor
+//   set), in batches of up to PacketBatch::kMaxBatch, handed to on_receive per neighbour. A
+//   datagram from an address that is no peer is dropped kUnknownPeer, a truncated one kTooBig, an
+//   empty one kTooShort; the pool running dry drops kPoolExhausted (the datagram is read and
+//   discarded). Knobs: UdpTransportConfig. Counters: counters() (transport-wide) and
+//   peer_counters(N). Underlay: IPv4 only for now (the launcher's underlay is IPv4). Thread: the
+//   io_context's thread. close() before destroying; destroy only after the io_context has run the
+//   cancelled handlers.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
