@@ -52,8 +52,9 @@ struct ProcessorConfig {
 
 class Processor {
  public:
-  // `pool` supplies buffers for copies when a route has several next hops.
-  Processor(ProcessorConfig config, PacketPool& pool);
+  // `pool` supplies buffers for copies when a route has several next hops; `large_pool` (when
+  // given) for copies of GSO super-packets that do not fit `pool`'s buffers.
+  Processor(ProcessorConfig config, PacketPool& pool, PacketPool* large_pool = nullptr);
   ~Processor();
 
   void process_local(PacketBatch& batch);
