@@ -15,11 +15,13 @@ ssize_t libc_write(int fd, const void* buffer, std::size_t size) {
 int libc_ioctl(int fd, unsigned long request, void* argument) {
   return ::ioctl(fd, request, argument);
 }
+ssize_t libc_readv(int fd, const iovec* iov, int count) { return ::readv(fd, iov, count); }
+ssize_t libc_writev(int fd, const iovec* iov, int count) { return ::writev(fd, iov, count); }
 
 }  // namespace
 
 SyscallTable& syscall_table() noexcept {
-  static SyscallTable table{&libc_read, &libc_write, &libc_ioctl};
+  static SyscallTable table{&libc_read, &libc_write, &libc_ioctl, &libc_readv, &libc_writev};
   return table;
 }
 
@@ -49,6 +51,22 @@ ssize_t sys_write(int fd, const void* buffer, std::size_t size) noexcept {
 int sys_ioctl(int fd, unsigned long request, void* argument) noexcept {
   for (;;) {
     if (syscall_table().ioctl(fd, request, argument) == 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+ssize_t sys_readv(int fd, const iovec* iov, int count) noexcept {
+  for (;;) {
+    const ssize_t n = syscall_table().readv(fd, iov, count);
+    if (n >= 0) return n;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+ssize_t sys_writev(int fd, const iovec* iov, int count) noexcept {
+  for (;;) {
+    const ssize_t n = syscall_table().writev(fd, iov, count);
+    if (n >= 0) return n;
     if (errno != EINTR) return -errno;
   }
 }

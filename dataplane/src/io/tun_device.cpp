@@ -5,24 +5,83 @@
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
+#include "nextmini/dataplane/core/gso.hpp"
+#include "nextmini/dataplane/core/virtio_net_header.hpp"
 #include "nextmini/dataplane/io/syscalls.hpp"
 
 namespace nextmini::dataplane {
 namespace {
 
-constexpr std::size_t kScratchSize = 65536;
+constexpr std::size_t kScratchSize = 65536 + kVirtioNetHeaderSize;
+// Since Linux 6.2; Debian 12's headers predate them.
+constexpr unsigned kTunFUso4 = 0x20;
+constexpr unsigned kTunFUso6 = 0x40;
 
 bool would_block(ssize_t rc) { return rc == -EAGAIN || rc == -EWOULDBLOCK; }
 
+bool set_offload(int fd, unsigned flags) noexcept {
+  return sys_ioctl(fd, TUNSETOFFLOAD,
+                   reinterpret_cast<void*>(static_cast<std::uintptr_t>(flags))) == 0;
+}
+
+DropReason segment_drop_reason(GsoStatus status) noexcept {
+  switch (status) {
+    case GsoStatus::kPoolExhausted:
+      return DropReason::kPoolExhausted;
+    case GsoStatus::kTooBig:
+      return DropReason::kTooBig;
+    default:
+      return DropReason::kBadOffload;
+  }
+}
+
 }  // namespace
 
+std::string TunOffloads::describe() const {
+  if (!vnet_header) return "none (plain packets)";
+  std::string text = "vnet header";
+  if (csum) text += ", csum";
+  if (tso4) text += ", tso4";
+  if (tso6) text += ", tso6";
+  if (tso_ecn) text += ", tso_ecn";
+  if (uso) text += ", uso4, uso6";
+  return text;
+}
+
+TunOffloads probe_tun_offloads(int fd, bool want_gso) noexcept {
+  TunOffloads result;
+  ifreq request{};
+  if (sys_ioctl(fd, TUNGETIFF, &request) != 0) return result;  // not a TUN
+  result.vnet_header = (request.ifr_flags & IFF_VNET_HDR) != 0;
+  if (!result.vnet_header) return result;
+  const unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+  const unsigned candidates[] = {tso | kTunFUso4 | kTunFUso6, tso,
+                                 TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM | TUN_F_TSO4,
+                                 TUN_F_CSUM};
+  for (const unsigned flags : candidates) {
+    if (!want_gso && flags != TUN_F_CSUM) continue;
+    if (!set_offload(fd, flags)) continue;
+    result.csum = true;
+    result.tso4 = (flags & TUN_F_TSO4) != 0;
+    result.tso6 = (flags & TUN_F_TSO6) != 0;
+    result.tso_ecn = (flags & TUN_F_TSO_ECN) != 0;
+    result.uso = (flags & kTunFUso4) != 0;
+    break;
+  }
+  return result;
+}
+
 Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, PacketPool& pool,
-                                                   const std::string& name) {
+                                                   const std::string& name, PacketPool* large_pool,
+                                                   bool offloads) {
   if (name.empty() || name.size() >= IFNAMSIZ)
     return fail("io.tun", "TUN name '" + name + "' must have 1.." + std::to_string(IFNAMSIZ - 1) +
                               " characters");
@@ -34,9 +93,14 @@ Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, 
     return fail("io.tun", std::string("cannot open /dev/net/tun: ") + std::strerror(error) + hint);
   }
   ifreq request{};
-  request.ifr_flags = IFF_TUN | IFF_NO_PI;
+  request.ifr_flags = IFF_TUN | IFF_NO_PI | (offloads ? IFF_VNET_HDR : 0);
   std::memcpy(request.ifr_name, name.data(), name.size());
-  if (int rc = sys_ioctl(fd.get(), TUNSETIFF, &request); rc < 0) {
+  int rc = sys_ioctl(fd.get(), TUNSETIFF, &request);
+  if (rc == -EINVAL) {  // a kernel without vnet headers on TUN: plain packets
+    request.ifr_flags = IFF_TUN | IFF_NO_PI;
+    rc = sys_ioctl(fd.get(), TUNSETIFF, &request);
+  }
+  if (rc < 0) {
     return fail("io.tun",
                 "cannot create TUN interface '" + name + "' (TUNSETIFF): " + std::strerror(-rc) +
                     (-rc == EPERM   ? "; are you root (CAP_NET_ADMIN)?"
@@ -44,17 +108,25 @@ Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, 
                                     : ""));
   }
   std::string actual(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
-  return std::make_unique<TunDevice>(io, pool, std::move(fd), std::move(actual));
+  auto device = std::make_unique<TunDevice>(io, pool, std::move(fd), std::move(actual),
+                                            kDefaultWriteQueueLimit, large_pool);
+  spdlog::info("tun {}: offloads: {}", device->name(), device->offloads().describe());
+  return device;
 }
 
 TunDevice::TunDevice(boost::asio::io_context& io, PacketPool& pool, UniqueFd fd, std::string name,
-                     std::size_t write_queue_limit)
+                     std::size_t write_queue_limit, PacketPool* large_pool,
+                     std::optional<TunOffloads> offloads)
     : io_(io),
       pool_(pool),
+      large_pool_(large_pool),
       descriptor_(io),
       name_(std::move(name)),
       scratch_(kScratchSize),
       queue_(write_queue_limit == 0 ? 1 : write_queue_limit) {
+  offloads_ = offloads ? *offloads : probe_tun_offloads(fd.get(), large_pool != nullptr);
+  if (large_pool_ == nullptr) offloads_.tso4 = offloads_.tso6 = offloads_.uso = false;
+  if (offloads_.vnet_header && large_pool_ != nullptr) gro_.emplace(*large_pool_);
   const int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK);
   descriptor_.assign(fd.release());
@@ -81,39 +153,87 @@ void TunDevice::wait_readable() {
                          });
 }
 
-void TunDevice::read_burst() {
+Packet TunDevice::read_one(bool& drained) {
   const int fd = descriptor_.native_handle();
-  bool drained = false;
-  while (!rx_batch_.full()) {
-    Packet packet = pool_.acquire();
-    const bool have_buffer = packet.valid();
-    void* target = have_buffer ? static_cast<void*>(packet.data()) : scratch_.data();
-    const std::size_t room = have_buffer ? packet.room() : scratch_.size();
-    const ssize_t n = sys_read(fd, target, room);
-    if (n < 0) {
-      drained = true;
-      if (!would_block(n)) {
-        ++counters_.read_errors;
-        if (!logged_read_error_) {
-          logged_read_error_ = true;
-          spdlog::warn("tun {}: read failed: {}", name_, std::strerror(static_cast<int>(-n)));
-        }
+  if (!spare_.valid()) spare_ = pool_.acquire();
+  const bool gso = offloads_.gso() && large_pool_ != nullptr;
+  if (gso && !spare_large_.valid() && spare_.valid()) spare_large_ = large_pool_->acquire();
+
+  std::array<std::uint8_t, kVirtioNetHeaderSize> vnet{};
+  std::array<iovec, 3> iov{};
+  int count = 0;
+  if (offloads_.vnet_header) iov[count++] = {vnet.data(), vnet.size()};
+  const std::size_t small_room = spare_.valid() ? spare_.room() : 0;
+  if (spare_.valid()) {
+    iov[count++] = {spare_.data(), small_room};
+    if (spare_large_.valid() && spare_large_.room() > small_room) {
+      iov[count++] = {spare_large_.data() + small_room, spare_large_.room() - small_room};
+    } else {
+      iov[count++] = {scratch_.data(), scratch_.size()};  // only to tell a truncated read
+    }
+  } else {
+    iov[count++] = {scratch_.data(), scratch_.size()};
+  }
+  const ssize_t n = offloads_.vnet_header || count > 1
+                        ? sys_readv(fd, iov.data(), count)
+                        : sys_read(fd, iov[0].iov_base, iov[0].iov_len);
+  if (n < 0) {
+    drained = true;
+    if (!would_block(n)) {
+      ++counters_.read_errors;
+      if (!logged_read_error_) {
+        logged_read_error_ = true;
+        spdlog::warn("tun {}: read failed: {}", name_, std::strerror(static_cast<int>(-n)));
       }
-      break;
     }
-    if (n == 0) {  // end of file: only a test's socketpair does this; stop reading
-      reading_ = false;
-      drained = true;
-      break;
+    return {};
+  }
+  if (n == 0) {  // end of file: only a test's socketpair does this; stop reading
+    reading_ = false;
+    drained = true;
+    return {};
+  }
+  const std::size_t header = offloads_.vnet_header ? kVirtioNetHeaderSize : 0;
+  if (static_cast<std::size_t>(n) < header) {
+    ++counters_.bad_vnet_headers;
+    counters_.drops.add(DropReason::kBadOffload);
+    return {};
+  }
+  const std::size_t size = static_cast<std::size_t>(n) - header;
+  if (!spare_.valid()) {
+    counters_.drops.add(DropReason::kPoolExhausted);
+    return {};
+  }
+  Packet packet;
+  if (size <= small_room) {
+    packet = std::move(spare_);
+  } else if (iov[count - 1].iov_base != scratch_.data()) {
+    std::memcpy(spare_large_.data(), spare_.data(), small_room);
+    packet = std::move(spare_large_);
+  } else {
+    counters_.drops.add(gso ? DropReason::kPoolExhausted : DropReason::kTooBig);
+    return {};
+  }
+  packet.resize(size);
+  if (offloads_.vnet_header) {
+    const VnetStatus status = parse_virtio_net_header(vnet, size, packet.meta());
+    if (status != VnetStatus::kOk) {
+      ++counters_.bad_vnet_headers;
+      counters_.drops.add(DropReason::kBadOffload);
+      return {};  // the buffer goes back to its pool
     }
-    if (!have_buffer) {
-      counters_.drops.add(DropReason::kPoolExhausted);
-      continue;
-    }
-    packet.resize(static_cast<std::size_t>(n));
-    ++counters_.rx_packets;
-    counters_.rx_bytes += static_cast<std::uint64_t>(n);
-    rx_batch_.push(std::move(packet));
+    if (packet.meta().gso_valid) ++counters_.rx_super_packets;
+  }
+  ++counters_.rx_packets;
+  counters_.rx_bytes += size;
+  return packet;
+}
+
+void TunDevice::read_burst() {
+  bool drained = false;
+  while (!rx_batch_.full() && !drained) {
+    Packet packet = read_one(drained);
+    if (packet.valid()) rx_batch_.push(std::move(packet));
   }
   if (!rx_batch_.empty()) {
     if (on_batch_) on_batch_(rx_batch_);
@@ -131,20 +251,62 @@ void TunDevice::read_burst() {
 }
 
 TunDevice::WriteOutcome TunDevice::write_packet(Packet& packet) {
-  const ssize_t n = sys_write(descriptor_.native_handle(), packet.data(), packet.size());
+  ssize_t n = 0;
+  if (offloads_.vnet_header) {
+    std::array<std::uint8_t, kVirtioNetHeaderSize> vnet{};
+    write_virtio_net_header(packet, vnet);
+    const std::array<iovec, 2> iov{iovec{vnet.data(), vnet.size()},
+                                   iovec{packet.data(), packet.size()}};
+    n = sys_writev(descriptor_.native_handle(), iov.data(), static_cast<int>(iov.size()));
+  } else {
+    n = sys_write(descriptor_.native_handle(), packet.data(), packet.size());
+  }
   if (n >= 0) {
     ++counters_.tx_packets;
     counters_.tx_bytes += packet.size();
+    if (packet.meta().gso_valid) ++counters_.tx_super_packets;
     return WriteOutcome::kDone;
   }
   if (would_block(n)) return WriteOutcome::kAgain;
+  // EINVAL: the kernel refused the packet (not a valid IP packet, or an offload it does not
+  // take); the caller may retry it in software. Otherwise the device is gone.
+  if (n == -EINVAL && needs_software_offload(packet)) return WriteOutcome::kRejected;
   ++counters_.write_errors;
-  // EINVAL: the kernel refused the packet (not a valid IP packet); otherwise the device is gone.
   counters_.drops.add(n == -EINVAL ? DropReason::kBadIpHeader : DropReason::kLinkDown);
   return WriteOutcome::kDone;
 }
 
+void TunDevice::submit(Packet&& packet) {
+  if (queue_count_ > 0) {  // keep order: later packets wait behind queued ones
+    enqueue(std::move(packet));
+    return;
+  }
+  switch (write_packet(packet)) {
+    case WriteOutcome::kAgain:
+      enqueue(std::move(packet));
+      break;
+    case WriteOutcome::kRejected:
+      write_in_software(packet);
+      break;
+    case WriteOutcome::kDone:
+      break;
+  }
+}
+
+void TunDevice::write_in_software(Packet& packet) {
+  const SoftwareOffload done =
+      software_offload(packet, pool_, [this](Packet&& plain) { submit(std::move(plain)); });
+  if (done.segmented) ++counters_.segmented;
+  if (done.completed) ++counters_.checksums_completed;
+  if (done.lost > 0) counters_.drops.add(segment_drop_reason(done.status), done.lost);
+}
+
 void TunDevice::send(PacketBatch& batch) {
+  if (gro_ && !closed_ && batch.size() > 1) {
+    const std::uint64_t before = gro_->merged_packets();
+    gro_->coalesce(batch);
+    counters_.coalesced += gro_->merged_packets() - before;
+  }
   for (Packet& packet : batch) {
     if (closed_) {
       counters_.drops.add(DropReason::kLinkDown);
@@ -154,11 +316,11 @@ void TunDevice::send(PacketBatch& batch) {
       counters_.drops.add(DropReason::kTooShort);
       continue;
     }
-    if (queue_count_ > 0) {  // keep order: later packets wait behind queued ones
-      enqueue(std::move(packet));
+    if (!offloads_.vnet_header && needs_software_offload(packet)) {
+      write_in_software(packet);
       continue;
     }
-    if (write_packet(packet) == WriteOutcome::kAgain) enqueue(std::move(packet));
+    submit(std::move(packet));
   }
   batch.clear();
 }
@@ -188,9 +350,14 @@ void TunDevice::wait_writable() {
 void TunDevice::flush_queue() {
   while (queue_count_ > 0) {
     Packet& packet = queue_[queue_head_];
-    if (write_packet(packet) == WriteOutcome::kAgain) {
+    const WriteOutcome outcome = write_packet(packet);
+    if (outcome == WriteOutcome::kAgain) {
       wait_writable();
       return;
+    }
+    if (outcome == WriteOutcome::kRejected) {
+      ++counters_.write_errors;
+      counters_.drops.add(DropReason::kBadOffload);
     }
     packet.reset();
     queue_head_ = (queue_head_ + 1) % queue_.size();
@@ -207,6 +374,8 @@ void TunDevice::close() {
   for (Packet& packet : queue_) packet.reset();
   queue_head_ = queue_count_ = 0;
   rx_batch_.clear();
+  spare_.reset();
+  spare_large_.reset();
 }
 
 }  // namespace nextmini::dataplane

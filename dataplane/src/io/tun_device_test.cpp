@@ -10,12 +10,16 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
+#include "nextmini/dataplane/core/virtio_net_header.hpp"
 #include "nextmini/dataplane/io/syscalls.hpp"
 
 namespace nextmini::dataplane {
@@ -214,6 +218,156 @@ TEST(TunDevice, CloseReleasesQueuedPacketsAndLaterSendsDrop) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
+// ---- offloads: the probe, vnet headers and software fallbacks (fakes) --------------------------
+
+TunOffloads vnet_offloads() {
+  TunOffloads offloads;
+  offloads.vnet_header = offloads.csum = offloads.tso4 = offloads.tso6 = true;
+  return offloads;
+}
+
+Bytes with_vnet(const std::array<std::uint8_t, kVirtioNetHeaderSize>& header, const Bytes& body) {
+  Bytes bytes(header.begin(), header.end());
+  bytes.insert(bytes.end(), body.begin(), body.end());
+  return bytes;
+}
+
+TEST(TunDevice, TheProbeFallsBackToPlainPacketsOnADescriptorThatIsNoTun) {
+  boost::asio::io_context io;
+  PacketPool pool(4, 2048);
+  PacketPool large(2, 70'000);
+  SocketPair pair = make_seqpacket_pair();
+  EXPECT_FALSE(probe_tun_offloads(pair.ours.get(), true).vnet_header);
+  TunDevice tun(io, pool, std::move(pair.ours), "fake0", 8, &large);
+  EXPECT_FALSE(tun.offloads().vnet_header);
+  EXPECT_FALSE(tun.offloads().gso());
+  EXPECT_EQ(tun.offloads().describe(), "none (plain packets)");
+  tun.close();
+  io.run();
+}
+
+TEST(TunDevice, VnetReadsFillTheMetaAndPutOnlySuperPacketsInLargeBuffers) {
+  boost::asio::io_context io;
+  PacketPool pool(8, 2048);
+  PacketPool large(4, 70'000);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  std::vector<Bytes> received;
+  std::vector<PacketMeta> metas;
+  std::vector<bool> in_large;
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0", 8, &large, vnet_offloads());
+    tun.start([&](PacketBatch& batch) {
+      for (Packet& packet : batch) {
+        received.emplace_back(packet.data(), packet.data() + packet.size());
+        metas.push_back(packet.meta());
+        in_large.push_back(packet.room() > 2048);
+      }
+    });
+    PacketPool builder(2, 70'000);
+    Packet super = test_support::make_super_packet(builder, {false, true, 30'000, 1448});
+    const Bytes super_bytes(super.data(), super.data() + super.size());
+    const Bytes small = pattern(200, 3);
+    const Bytes tso_header = with_vnet(
+        {kVirtioNetFlagNeedsCsum, kGsoTypeTcpV4, 52, 0, 0xa8, 0x05, 20, 0, 16, 0}, super_bytes);
+    const Bytes plain = with_vnet({}, small);
+    const Bytes malformed = with_vnet({0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0}, small);  // RSC flag
+    for (const Bytes* bytes : {&tso_header, &plain, &malformed, &plain})
+      ASSERT_EQ(::send(peer, bytes->data(), bytes->size(), 0), static_cast<ssize_t>(bytes->size()));
+    for (int i = 0; i < 100 && received.size() < 3; ++i)
+      io.run_one_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(received.size(), 3u);
+    EXPECT_EQ(received[0], super_bytes);
+    EXPECT_TRUE(in_large[0]);
+    EXPECT_TRUE(metas[0].gso_valid);
+    EXPECT_TRUE(metas[0].needs_csum);
+    EXPECT_EQ(metas[0].gso_type, kGsoTypeTcpV4);
+    EXPECT_EQ(metas[0].gso_size, 1448);
+    EXPECT_EQ(metas[0].csum_start, 20);
+    EXPECT_EQ(metas[0].csum_offset, 16);
+    for (std::size_t i = 1; i < 3; ++i) {
+      EXPECT_EQ(received[i], small);
+      EXPECT_FALSE(in_large[i]);
+      EXPECT_FALSE(metas[i].gso_valid);
+      EXPECT_FALSE(metas[i].needs_csum);
+    }
+    EXPECT_EQ(tun.counters().rx_super_packets, 1u);
+    EXPECT_EQ(tun.counters().bad_vnet_headers, 1u);
+    EXPECT_EQ(tun.counters().drops[DropReason::kBadOffload], 1u);
+    EXPECT_EQ(tun.counters().rx_bytes, super_bytes.size() + 2 * small.size());
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_EQ(large.in_use(), 0u);
+}
+
+TEST(TunDevice, VnetWritesCarryAHeaderBuiltFromTheMeta) {
+  boost::asio::io_context io;
+  PacketPool pool(8, 2048);
+  PacketPool large(2, 70'000);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0", 8, &large, vnet_offloads());
+    PacketBatch batch;
+    Packet super = test_support::make_super_packet(large, {false, true, 10'000, 1000});
+    const Bytes super_bytes(super.data(), super.data() + super.size());
+    batch.push(std::move(super));
+    batch.push(make_packet(pool, pattern(100, 1)));
+    tun.send(batch);
+    Bytes first(70'000);
+    const ssize_t n = ::recv(peer, first.data(), first.size(), MSG_DONTWAIT);
+    ASSERT_EQ(n, static_cast<ssize_t>(kVirtioNetHeaderSize + super_bytes.size()));
+    first.resize(static_cast<std::size_t>(n));
+    const Bytes expected_header = {
+        kVirtioNetFlagNeedsCsum, kGsoTypeTcpV4, 52, 0, 0xe8, 0x03, 20, 0, 16, 0};
+    EXPECT_EQ(Bytes(first.begin(), first.begin() + kVirtioNetHeaderSize), expected_header);
+    EXPECT_EQ(Bytes(first.begin() + kVirtioNetHeaderSize, first.end()), super_bytes);
+    EXPECT_EQ(read_peer(peer), with_vnet({}, pattern(100, 1)));
+    EXPECT_EQ(tun.counters().tx_super_packets, 1u);
+    EXPECT_EQ(tun.counters().segmented, 0u);
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_EQ(large.in_use(), 0u);
+}
+
+TEST(TunDevice, PlainModeSegmentsSuperPacketsAndCompletesChecksumsInSoftware) {
+  boost::asio::io_context io;
+  PacketPool pool(32, 2048);
+  PacketPool large(2, 70'000);
+  SocketPair pair = make_seqpacket_pair();
+  const int peer = pair.peer.get();
+  {
+    TunDevice tun(io, pool, std::move(pair.ours), "fake0", 64);
+    PacketBatch batch;
+    batch.push(test_support::make_super_packet(large, {false, true, 3500, 1000}));
+    Packet partial = test_support::make_super_packet(pool, {false, false, 300, 1000});
+    partial.meta().gso_valid = false;  // a single UDP datagram with a partial checksum
+    batch.push(std::move(partial));
+    tun.send(batch);
+    for (std::size_t i = 0; i < 4; ++i) {
+      const Bytes segment = read_peer(peer);
+      ASSERT_EQ(segment.size(), 52 + (i < 3 ? 1000u : 500u)) << i;
+      EXPECT_TRUE(test_support::ipv4_header_ok(segment.data()));
+      EXPECT_TRUE(test_support::l4_checksum_ok(segment.data(), segment.size(), 20, false, 6));
+    }
+    const Bytes datagram = read_peer(peer);
+    ASSERT_EQ(datagram.size(), 328u);
+    EXPECT_TRUE(test_support::l4_checksum_ok(datagram.data(), datagram.size(), 20, false, 17));
+    EXPECT_TRUE(read_peer(peer).empty());
+    EXPECT_EQ(tun.counters().segmented, 1u);
+    EXPECT_EQ(tun.counters().checksums_completed, 1u);
+    EXPECT_EQ(tun.counters().tx_packets, 5u);
+    tun.close();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_EQ(large.in_use(), 0u);
+}
+
 // ---- the real device, as root, in a private network namespace --------------------------------
 
 std::uint16_t checksum(const std::uint8_t* data, std::size_t size) {
@@ -377,6 +531,128 @@ TEST(TunDeviceRoot, CarriesUdpAndIcmpInAPrivateNamespace) {
     }
     EXPECT_EQ(pool.in_use(), 0u);
   });
+}
+
+// Two TUN devices in two namespaces, joined back to back by this test (what two nodes do over
+// a link), carry a kernel TCP connection. `far_offloads`: whether the receiving side's TUN has
+// a vnet header; without one, super-packets are segmented and checksums completed in software
+// before the write, and the receiving kernel verifies every checksum.
+void tcp_through_two_tuns(bool far_offloads) {
+  boost::asio::io_context io;
+  PacketPool pool(512, 2048);
+  PacketPool large(64, 70'000);
+  std::unique_ptr<TunDevice> near_tun;  // the client's side
+  std::unique_ptr<TunDevice> far_tun;   // the server's side
+  UniqueFd client;
+  UniqueFd server;
+  auto in_namespace = [&](const char* address, bool offloads, std::unique_ptr<TunDevice>& tun,
+                          UniqueFd& socket_fd, bool listening) {
+    in_private_netns([&] {
+      auto opened = TunDevice::open(io, pool, "utun", &large, offloads);
+      ASSERT_TRUE(opened) << opened.error().message;
+      tun = std::move(*opened);
+      auto configured = tun->configure({address, 24, 1500, 4096});
+      ASSERT_TRUE(configured) << configured.error().message;
+      socket_fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      ASSERT_TRUE(socket_fd.valid());
+      if (listening) {
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        local.sin_port = htons(5201);
+        ::inet_pton(AF_INET, address, &local.sin_addr);
+        ASSERT_EQ(::bind(socket_fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
+        ASSERT_EQ(::listen(socket_fd.get(), 1), 0);
+      }
+    });
+  };
+  in_namespace("10.77.0.1", true, near_tun, client, false);
+  in_namespace("10.77.0.2", far_offloads, far_tun, server, true);
+  ASSERT_TRUE(near_tun && far_tun);
+  EXPECT_TRUE(near_tun->offloads().tso4) << near_tun->offloads().describe();
+  EXPECT_EQ(far_tun->offloads().vnet_header, far_offloads);
+
+  std::size_t largest = 0;
+  near_tun->start([&](PacketBatch& batch) {
+    for (Packet& packet : batch) largest = std::max(largest, packet.size());
+    far_tun->send(batch);
+  });
+  far_tun->start([&](PacketBatch& batch) { near_tun->send(batch); });
+
+  constexpr std::size_t kBytes = 8 << 20;
+  std::atomic<bool> done{false};
+  std::size_t received = 0;
+  bool intact = true;
+  std::thread receiver([&] {
+    timeval timeout{10, 0};
+    UniqueFd accepted(::accept(server.get(), nullptr, nullptr));
+    if (!accepted) return;
+    ::setsockopt(accepted.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    std::vector<std::uint8_t> buffer(1 << 16);
+    for (;;) {
+      const ssize_t n = ::recv(accepted.get(), buffer.data(), buffer.size(), 0);
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n; ++i)
+        intact &= buffer[static_cast<std::size_t>(i)] ==
+                  static_cast<std::uint8_t>((received + static_cast<std::size_t>(i)) % 251);
+      received += static_cast<std::size_t>(n);
+    }
+    done = true;
+  });
+  std::thread sender([&] {
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(5201);
+    ::inet_pton(AF_INET, "10.77.0.2", &remote.sin_addr);
+    if (::connect(client.get(), reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0) {
+      ::shutdown(server.get(), SHUT_RDWR);
+      return;
+    }
+    std::vector<std::uint8_t> data(kBytes);
+    for (std::size_t i = 0; i < kBytes; ++i) data[i] = static_cast<std::uint8_t>(i % 251);
+    std::size_t sent = 0;
+    while (sent < kBytes) {
+      const ssize_t n = ::send(client.get(), data.data() + sent, kBytes - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+    ::shutdown(client.get(), SHUT_WR);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done && std::chrono::steady_clock::now() < deadline)
+    io.run_one_for(std::chrono::milliseconds(10));
+  sender.join();
+  if (!done) ::shutdown(server.get(), SHUT_RDWR);
+  receiver.join();
+
+  EXPECT_EQ(received, kBytes);
+  EXPECT_TRUE(intact);
+  EXPECT_GT(near_tun->counters().rx_super_packets, 0u);
+  EXPECT_GT(largest, 1500u) << "the kernel handed over no packet larger than the MTU";
+  if (far_offloads) {
+    EXPECT_GT(far_tun->counters().tx_super_packets, 0u);
+    EXPECT_EQ(far_tun->counters().segmented, 0u);
+  } else {
+    EXPECT_GT(far_tun->counters().segmented, 0u);
+    EXPECT_EQ(far_tun->counters().tx_super_packets, 0u);
+  }
+  EXPECT_EQ(far_tun->counters().write_errors, 0u);
+  near_tun->close();
+  far_tun->close();
+  io.run();
+  near_tun.reset();
+  far_tun.reset();
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_EQ(large.in_use(), 0u);
+}
+
+TEST(TunDeviceRoot, TcpSuperPacketsCrossWholeIntoATunWithOffloads) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  tcp_through_two_tuns(true);
+}
+
+TEST(TunDeviceRoot, TcpSuperPacketsAreSegmentedForAPlainTun) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  tcp_through_two_tuns(false);
 }
 
 TEST(TunDeviceRoot, OpenFailsWithAClearErrorForABadName) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "nextmini/dataplane/core/gso.hpp"
 #include "nextmini/dataplane/link/packet_segments.hpp"
 #include "nextmini/messages/link_params_rules.hpp"
 
@@ -21,13 +22,14 @@ std::uint64_t stage_seed(std::uint64_t seed, std::uint64_t stage) noexcept {
   return seed * 0x9E3779B97F4A7C15ULL + stage * 0xBF58476D1CE4E5B9ULL + 1;
 }
 
-bool too_big(const Packet& packet, std::uint32_t mtu) noexcept {
+// `overhead`: framing bytes in front of the IP packet that the MTU does not count.
+bool too_big(const Packet& packet, std::uint32_t mtu, std::size_t overhead) noexcept {
   if (mtu == 0) return false;
   const PacketMeta& meta = packet.meta();
+  const std::size_t size = packet.size() > overhead ? packet.size() - overhead : packet.size();
   // A GSO super-packet leaves as segments of gso_size payload bytes each.
-  if (meta.gso_valid && meta.gso_size > 0 && packet.size() > meta.gso_size)
-    return meta.gso_size > mtu;
-  return packet.size() > mtu;
+  if (meta.gso_valid && meta.gso_size > 0 && size > meta.gso_size) return meta.gso_size > mtu;
+  return size > mtu;
 }
 
 std::string_view distribution_name(JitterDistribution distribution) noexcept {
@@ -163,10 +165,45 @@ Result<std::unique_ptr<LinkPipeline>> LinkPipeline::create(LinkPipelineConfig co
   return std::make_unique<LinkPipeline>(std::move(config), pool, seed, now);
 }
 
+bool LinkPipeline::acts_per_packet() const noexcept {
+  return config_.loss_percent > 0.0 || config_.gilbert_elliott.has_value() ||
+         config_.duplicate_percent > 0.0 || config_.corrupt_percent > 0.0;
+}
+
+bool LinkPipeline::must_go_plain(const Packet& packet) const noexcept {
+  const PacketMeta& meta = packet.meta();
+  if (meta.gso_valid && meta.gso_size != 0)
+    return acts_per_packet() ||
+           (config_.mtu != 0 && packet.size() > config_.framing_overhead + config_.mtu);
+  // A partial checksum would be completed over corrupted bytes: complete it first.
+  return meta.needs_csum && config_.corrupt_percent > 0.0;
+}
+
 void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
   for (Packet& packet : batch) {
     if (!packet.valid()) continue;
-    if (too_big(packet, config_.mtu)) {
+    if (must_go_plain(packet)) {
+      // Loss, duplication, corruption and a smaller MTU act per wire packet: cut the
+      // super-packet into its segments first (software GSO), each admitted on its own.
+      const SoftwareOffload done = software_offload(
+          packet, pool_, [&](Packet&& plain) { admit(std::move(plain), now); },
+          config_.framing_overhead);
+      if (done.segmented) ++counters_.segmented;
+      if (done.lost > 0)
+        counters_.drops.add(done.status == GsoStatus::kPoolExhausted ? DropReason::kPoolExhausted
+                            : done.status == GsoStatus::kTooBig      ? DropReason::kTooBig
+                                                                     : DropReason::kBadOffload,
+                            done.lost);
+      continue;
+    }
+    admit(std::move(packet), now);
+  }
+  batch.clear();
+}
+
+void LinkPipeline::admit(Packet&& packet, TimeNs now) noexcept {
+  {
+    if (too_big(packet, config_.mtu, config_.framing_overhead)) {
       counters_.drops.add(DropReason::kTooBig, packet_segments(packet));
       packet = Packet{};
     } else if (!config_.up) {
@@ -181,7 +218,6 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       scheduler_->enqueue(std::move(packet), now);
     }
   }
-  batch.clear();
 }
 
 std::uint64_t LinkPipeline::shaped_size(const Packet& packet) const noexcept {

@@ -8,7 +8,9 @@
 #include <functional>
 #include <stdexcept>
 
+#include "../core/offload_test_support.hpp"
 #include "link_test_support.hpp"
+#include "nextmini/dataplane/core/overlay_header.hpp"
 
 namespace nextmini::dataplane {
 namespace {
@@ -337,6 +339,101 @@ TEST(LinkPipeline, PacketsAboveTheMtuAreDroppedAsTooBig) {
   ASSERT_EQ(pipeline.poll(0, out), 1u);
   EXPECT_EQ(out[0].size(), 1500u);
   EXPECT_EQ(pipeline.counters().drops[DropReason::kTooBig], 2u);
+  out.clear();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, SuperPacketsPassWholeWhenNoStageActsPerPacket) {
+  PacketPool pool(64, 2048);
+  PacketPool large(4, 70'000);
+  LinkPipelineConfig config;
+  config.rate_bps = 1'000'000'000;
+  config.delay.delay_ns = kMs;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  in.push(test_support::make_super_packet(large, {false, true, 20'000, 1448}));
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  run(
+      pipeline, 0, kSecond, [](TimeNs) {},
+      [&](const Packet& packet, TimeNs) {
+        EXPECT_TRUE(packet.meta().gso_valid);
+        EXPECT_EQ(packet.size(), 20'052u);
+      });
+  EXPECT_EQ(pipeline.counters().segmented, 0u);
+  EXPECT_EQ(pipeline.counters().packets_out, 14u);  // counted by segments
+  EXPECT_EQ(large.in_use(), 0u);
+}
+
+TEST(LinkPipeline, SuperPacketsAreCutBeforePerPacketStagesAndASmallerMtu) {
+  PacketPool pool(64, 2048);
+  PacketPool large(4, 70'000);
+  for (const bool by_mtu : {false, true}) {
+    SCOPED_TRACE(by_mtu ? "mtu" : "duplicate");
+    LinkPipelineConfig config;
+    if (by_mtu) {
+      config.mtu = 1500;
+    } else {
+      config.duplicate_percent = 100.0;
+    }
+    LinkPipeline pipeline(config, pool, 7);
+    PacketBatch in;
+    in.push(test_support::make_super_packet(large, {false, true, 20'000, 1448}));
+    pipeline.enqueue(in, 0);
+    EXPECT_EQ(large.in_use(), 0u);  // the super-packet is gone, its segments are queued
+    PacketBatch out;
+    std::size_t released = 0;
+    while (pipeline.poll(0, out) > 0) {
+      for (Packet& packet : out) {
+        EXPECT_FALSE(packet.meta().gso_valid);
+        EXPECT_LE(packet.size(), 1500u);
+        EXPECT_TRUE(test_support::l4_checksum_ok(packet.data(), packet.size(), 20, false, 6));
+      }
+      released += out.size();
+      out.clear();
+    }
+    EXPECT_EQ(released, by_mtu ? 14u : 28u);
+    EXPECT_EQ(pipeline.counters().segmented, 1u);
+    EXPECT_EQ(pipeline.counters().drops[DropReason::kTooBig], 0u);
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(LinkPipeline, SegmentsBehindAnOverlayHeaderKeepItWithoutTheOffloadFields) {
+  PacketPool pool(64, 2048);
+  PacketPool large(4, 70'000);
+  LinkPipelineConfig config;
+  config.loss_percent = 0.001;  // a stage that acts per packet; loses nothing here (seeded)
+  config.framing_overhead = kOverlayHeaderSize;
+  LinkPipeline pipeline(config, pool, 7);
+  Packet super = test_support::make_super_packet(large, {true, true, 5'000, 1000});
+  ASSERT_TRUE(super.push_front(kOverlayHeaderSize));
+  OverlayHeader header;
+  header.flags = kOverlayFlagGso;
+  header.hop_limit = 9;
+  header.route_id = 77;
+  header.gso_size = 1000;
+  header.gso_type = kGsoTypeTcpV6;
+  header.csum_start = 40;
+  header.csum_offset = 16;
+  write_overlay_header(
+      header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(), kOverlayHeaderSize));
+  PacketBatch in;
+  in.push(std::move(super));
+  pipeline.enqueue(in, 0);
+  PacketBatch out;
+  ASSERT_EQ(pipeline.poll(0, out), 5u);
+  for (Packet& packet : out) {
+    const auto decoded = read_overlay_header(packet.bytes());
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->flags, 0);
+    EXPECT_EQ(decoded->hop_limit, 9);
+    EXPECT_EQ(decoded->route_id, 77u);
+    EXPECT_EQ(decoded->gso_size, 0);
+    EXPECT_EQ(decoded->csum_offset, 0);
+    const std::uint8_t* ip = packet.data() + kOverlayHeaderSize;
+    EXPECT_TRUE(test_support::l4_checksum_ok(ip, packet.size() - kOverlayHeaderSize, 40, true, 6));
+  }
   out.clear();
   EXPECT_EQ(pool.in_use(), 0u);
 }

@@ -65,9 +65,10 @@ struct Output {
 }  // namespace
 
 struct Processor::State {
-  State(ProcessorConfig cfg, PacketPool& packet_pool)
+  State(ProcessorConfig cfg, PacketPool& packet_pool, PacketPool* large)
       : config(cfg),
         pool(packet_pool),
+        large_pool(large),
         selector(cfg.pin_slots),
         flows(cfg.max_flows),
         icmp_tokens(cfg.icmp_burst) {
@@ -76,6 +77,7 @@ struct Processor::State {
 
   ProcessorConfig config;
   PacketPool& pool;
+  PacketPool* large_pool;  // copies of super-packets; may be null
   std::shared_ptr<const RouteTable> table;
   FlowSelector selector;
   FlowTable flows;
@@ -145,8 +147,9 @@ struct Processor::State {
     const std::size_t size = packet.size();
     DropReason reason = DropReason::kTooBig;
     Packet copy;
-    if (size + min_headroom <= pool.buffer_size()) {
-      copy = pool.acquire();
+    PacketPool* source = size + min_headroom <= pool.buffer_size() ? &pool : large_pool;
+    if (source != nullptr && size + min_headroom <= source->buffer_size()) {
+      copy = source->acquire();
       reason = DropReason::kPoolExhausted;
     }
     if (!copy.valid()) {
@@ -156,7 +159,7 @@ struct Processor::State {
     }
     // Keep the pool's usual headroom when it fits, less (but >= min_headroom) when it does not.
     if (copy.room() < size || copy.headroom() < min_headroom) {
-      copy.clear(pool.buffer_size() - size);
+      copy.clear(source->buffer_size() - size);
     }
     copy.resize(size);
     std::memcpy(copy.data(), packet.data(), size);
@@ -298,7 +301,8 @@ void Processor::State::process_local_packet(Packet& packet) {
   }
   const PacketMeta& meta = packet.meta();
   OverlayHeader header;
-  header.flags = meta.gso_valid ? kOverlayFlagGso : 0;
+  const bool offload = meta.gso_valid || meta.needs_csum;
+  header.flags = offload ? kOverlayFlagGso : 0;
   header.hop_limit = config.initial_hop_limit;
   header.src = config.self;
   header.dst = *dst;
@@ -306,11 +310,11 @@ void Processor::State::process_local_packet(Packet& packet) {
   header.flow_hash = meta.flow_hash;
   header.flow_weight = meta.flow_weight;
   header.send_time_ns = now_ns;
-  if (meta.gso_valid) {
-    header.gso_size = meta.gso_size;
-    header.gso_type = meta.gso_type;
-    header.csum_start = meta.csum_start;
-    header.csum_offset = meta.csum_offset;
+  if (offload) {
+    header.gso_size = meta.gso_valid ? meta.gso_size : 0;
+    header.gso_type = meta.gso_valid ? meta.gso_type : 0;
+    header.csum_start = meta.needs_csum ? meta.csum_start : 0;
+    header.csum_offset = meta.needs_csum ? meta.csum_offset : 0;
   }
   write_overlay_header(
       header, std::span<std::uint8_t, kOverlayHeaderSize>(packet.data(), kOverlayHeaderSize));
@@ -338,11 +342,15 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
   PacketMeta& meta = packet.meta();
   meta.flow_hash = header.flow_hash;
   meta.flow_weight = header.flow_weight;
-  meta.gso_valid = (header.flags & kOverlayFlagGso) != 0;
-  meta.gso_type = header.gso_type;
-  meta.gso_size = header.gso_size;
-  meta.csum_start = header.csum_start;
-  meta.csum_offset = header.csum_offset;
+  // Offload fields (protocol.md): a GSO type and size make a super-packet, a checksum offset
+  // a partial checksum (csum_offset is never 0 for TCP or UDP).
+  const bool offload = (header.flags & kOverlayFlagGso) != 0;
+  meta.gso_valid = offload && header.gso_type != 0 && header.gso_size != 0;
+  meta.gso_type = meta.gso_valid ? header.gso_type : 0;
+  meta.gso_size = meta.gso_valid ? header.gso_size : 0;
+  meta.needs_csum = offload && header.csum_offset != 0;
+  meta.csum_start = meta.needs_csum ? header.csum_start : 0;
+  meta.csum_offset = meta.needs_csum ? header.csum_offset : 0;
 
   std::span<const NodeId> hops = hop->next_hops;
   if (!hops.empty() && header.hop_limit <= 1) {
@@ -386,8 +394,8 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
   fan_out(std::move(packet), hops, local_delivery ? header.header_length : 0);
 }
 
-Processor::Processor(ProcessorConfig config, PacketPool& pool)
-    : state_(std::make_unique<State>(config, pool)) {}
+Processor::Processor(ProcessorConfig config, PacketPool& pool, PacketPool* large_pool)
+    : state_(std::make_unique<State>(config, pool, large_pool)) {}
 
 Processor::~Processor() = default;
 

@@ -413,6 +413,7 @@ TEST_F(ProcessorTest, GsoMetadataTravelsInTheHeader) {
   packet.meta().gso_valid = true;
   packet.meta().gso_size = 1448;
   packet.meta().gso_type = 4;
+  packet.meta().needs_csum = true;
   packet.meta().csum_start = 20;
   packet.meta().csum_offset = 16;
   send_local(std::move(packet));
@@ -437,10 +438,42 @@ TEST_F(ProcessorTest, GsoMetadataTravelsInTheHeader) {
   ASSERT_EQ(tun.packets.size(), 1u);
   const PacketMeta& meta = tun.packets[0].meta();
   EXPECT_TRUE(meta.gso_valid);
+  EXPECT_TRUE(meta.needs_csum);
   EXPECT_EQ(meta.gso_size, 1448);
   EXPECT_EQ(meta.gso_type, 4);
   EXPECT_EQ(meta.csum_start, 20);
   EXPECT_EQ(meta.csum_offset, 16);
+}
+
+TEST_F(ProcessorTest, AChecksumOnlyOffloadTravelsWithoutGso) {
+  processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
+  Packet packet = make_udp(pool_, node_ip(1), node_ip(3), 1, 2, 100);
+  packet.meta().needs_csum = true;
+  packet.meta().csum_start = 20;
+  packet.meta().csum_offset = 6;
+  send_local(std::move(packet));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  const auto header = read_overlay_header(link2_.packets[0].bytes());
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->flags, kOverlayFlagGso);
+  EXPECT_EQ(header->gso_type, 0);
+  EXPECT_EQ(header->gso_size, 0);
+  EXPECT_EQ(header->csum_offset, 6);
+
+  Processor sink({3, 32}, pool_);
+  CollectSink tun;
+  sink.attach_local(&tun);
+  sink.set_routes(table(3, {entry(10, 1, 3, {}, true)}));
+  PacketBatch batch;
+  batch.push(std::move(link2_.packets[0]));
+  link2_.clear();
+  sink.process_from_link(1, batch);
+  ASSERT_EQ(tun.packets.size(), 1u);
+  const PacketMeta& meta = tun.packets[0].meta();
+  EXPECT_FALSE(meta.gso_valid);
+  EXPECT_TRUE(meta.needs_csum);
+  EXPECT_EQ(meta.csum_start, 20);
+  EXPECT_EQ(meta.csum_offset, 6);
 }
 
 TEST_F(ProcessorTest, LinkInputDropReasons) {

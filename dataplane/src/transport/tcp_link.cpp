@@ -61,13 +61,15 @@ struct TcpLink::Connection {
 };
 
 TcpLink::TcpLink(asio::io_context& io, PacketPool& pool, TcpLinkConfig config,
-                 ReceiveHandler on_receive, StateHandler on_state)
+                 ReceiveHandler on_receive, StateHandler on_state, PacketPool* large_pool)
     : io_(io),
       pool_(pool),
+      large_pool_(large_pool),
       config_(std::move(config)),
       on_receive_(std::move(on_receive)),
       on_state_(std::move(on_state)),
-      max_frame_(pool.buffer_size() - pool.headroom()),
+      max_frame_(large_pool != nullptr ? large_pool->buffer_size() - large_pool->headroom()
+                                       : pool.buffer_size() - pool.headroom()),
       reconnect_timer_(io),
       connect_timer_(io),
       backoff_(config_.backoff) {}
@@ -141,6 +143,23 @@ void TcpLink::dial() {
 void TcpLink::set_remote(std::string address, std::uint16_t port) {
   config_.address = std::move(address);
   config_.port = port;
+}
+
+bool TcpLink::update(const std::string& address, std::uint16_t port, bool dial) {
+  if (dial != config_.dial) return false;
+  if (dial && (address != config_.address || port != config_.port)) {
+    spdlog::info("link to node {}: neighbour moved to {}:{}; redialing", config_.neighbor, address,
+                 port);
+    set_remote(address, port);
+    drop_connection();
+  }
+  return true;
+}
+
+bool TcpLink::offer_connection(tcp::socket& socket) {
+  if (config_.dial) return false;
+  adopt(std::move(socket));
+  return true;
 }
 
 void TcpLink::schedule_reconnect() {
@@ -319,7 +338,8 @@ bool TcpLink::parse_frames(Connection& connection) {
       break;
     }
     offset += cut.consumed;
-    Packet packet = pool_.acquire();
+    const bool large = cut.payload.size() > pool_.buffer_size() - pool_.headroom();
+    Packet packet = large ? large_pool_->acquire() : pool_.acquire();
     if (!packet.valid()) {
       counters_.drops.add(DropReason::kPoolExhausted);
       continue;

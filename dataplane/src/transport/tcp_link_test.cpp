@@ -67,7 +67,8 @@ struct Received {
 
 // Node 1 accepts (through a listener), node 2 dials it: the two ends of one link.
 struct LinkPair {
-  explicit LinkPair(asio::io_context& io, PacketPool& pool, TcpLinkConfig dialer_overrides = {})
+  explicit LinkPair(asio::io_context& io, PacketPool& pool, TcpLinkConfig dialer_overrides = {},
+                    PacketPool* large_pool = nullptr)
       : listener(io,
                  [this](messages::NodeId neighbor, tcp::socket socket) {
                    if (neighbor == 2) {
@@ -76,8 +77,8 @@ struct LinkPair {
                      ++unknown_neighbors;
                    }
                  }),
-        accepting(io, pool, link_config(1, 2, false), at_accepting.handler()),
-        dialing(io, pool, with_defaults(dialer_overrides), at_dialing.handler()) {}
+        accepting(io, pool, link_config(1, 2, false), at_accepting.handler(), {}, large_pool),
+        dialing(io, pool, with_defaults(dialer_overrides), at_dialing.handler(), {}, large_pool) {}
 
   static TcpLinkConfig with_defaults(TcpLinkConfig config) {
     config.self = 2;
@@ -192,6 +193,37 @@ TEST(TcpLink, ExchangesBatchesInBothDirections) {
     io.run();
   }
   EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(TcpLink, CarriesSuperPacketFramesInLargeBuffers) {
+  asio::io_context io;
+  PacketPool pool(64, 2048);
+  PacketPool large(8, 70'000);
+  {
+    LinkPair pair(io, pool, {}, &large);
+    EXPECT_EQ(pair.dialing.max_frame(), 70'000u - large.headroom());
+    pair.start();
+    ASSERT_TRUE(
+        run_until(io, [&] { return pair.accepting.connected() && pair.dialing.connected(); }));
+    const std::vector<Bytes> sent = {pattern(100, 1), pattern(65'000, 2), pattern(1'900, 3),
+                                     pattern(pair.dialing.max_frame(), 4), pattern(40, 5)};
+    PacketBatch batch;
+    for (const Bytes& bytes : sent) {
+      Packet packet = bytes.size() > 1'920 ? large.acquire() : pool.acquire();
+      ASSERT_TRUE(packet.resize(bytes.size()));
+      std::memcpy(packet.data(), bytes.data(), bytes.size());
+      batch.push(std::move(packet));
+    }
+    pair.dialing.send(batch);
+    ASSERT_TRUE(run_until(io, [&] { return pair.at_accepting.packets.size() == sent.size(); }));
+    EXPECT_EQ(pair.at_accepting.packets, sent);
+    EXPECT_EQ(pair.accepting.counters().bad_frames, 0u);
+    pair.close();
+    io.restart();
+    io.run();
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_EQ(large.in_use(), 0u);
 }
 
 TEST(TcpLink, SendWhileDisconnectedDropsAsLinkDown) {

@@ -24,6 +24,8 @@ enum class DropReason : std::uint8_t {
   kAqmDrop,             // dropped by a link's active queue management (RED, CoDel)
   kLinkQueueFull,       // a link queue is at its configured packet or byte limit
   kUnknownPeer,         // a udp datagram from an address that is no neighbour
+  kBadOffload,          // a malformed virtio_net_hdr, or GSO metadata its headers contradict
+  kGsoUnsegmented,      // a GSO super-packet on a link that sends one datagram per segment
   kTtlExpired,          // the inner IP TTL / hop limit ran out at a forwarding node
   kCount
 };
@@ -39,6 +41,7 @@ constexpr std::string_view drop_reason_name(DropReason reason) {
       "pool_exhausted",  "too_big",
       "bad_frame",       "aqm",
       "link_queue_full", "unknown_peer",
+      "bad_offload",     "gso_unsegmented",
       "ttl_expired"};
   const auto index = static_cast<std::size_t>(reason);
   return index < kNames.size() ? kNames[index] : std::string_view("unknown");

@@ -19,8 +19,12 @@ struct PacketMeta {
   std::uint32_t ingress_neighbor = 0;  // node id of the link it arrived on, 0 = local (TUN/app)
   std::uint32_t flow_hash = 0;
   std::uint8_t flow_weight = 0;  // WRR/DRR weight of its flow (overlay header byte 31); 0 = 1
-  // Offload metadata of a GSO super-packet (as in virtio_net_hdr); carried in the overlay header.
+  // Offload metadata (as in virtio_net_hdr, core/virtio_net_header.hpp); carried in the overlay
+  // header. gso_valid: a GSO super-packet of gso_type cut into gso_size payload pieces on the
+  // wire. needs_csum: the L4 checksum at csum_start + csum_offset holds only the pseudo-header
+  // sum (the kernel's NEEDS_CSUM); it is completed by the far TUN or by complete_checksum().
   bool gso_valid = false;
+  bool needs_csum = false;
   std::uint8_t gso_type = 0;
   std::uint16_t gso_size = 0;
   std::uint16_t csum_start = 0;

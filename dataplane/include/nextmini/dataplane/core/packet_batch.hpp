@@ -21,6 +21,8 @@ class PacketBatch {
   // Appends; the caller keeps size() <= kMaxBatch (checked by full()).
   void push(Packet&& packet) { packets_.push_back(std::move(packet)); }
   void clear() noexcept { packets_.clear(); }
+  // Removes (and releases) the last packet of a non-empty batch.
+  void pop_back() noexcept { packets_.pop_back(); }
 
   Packet& operator[](std::size_t i) noexcept { return packets_[i]; }
   auto begin() noexcept { return packets_.begin(); }

@@ -1,17 +1,30 @@
 #pragma once
 // TunDevice: the node's TUN interface (DESIGN.md §2, "TUN read" and "TUN write").
-//   Opens /dev/net/tun with IFF_TUN | IFF_NO_PI (one raw IP packet per read/write), non-blocking,
-//   in the calling thread's network namespace; configure() sets its IPv4 address, prefix and MTU
-//   and brings it up.
+//   open() creates it with IFF_TUN | IFF_NO_PI | IFF_VNET_HDR (without IFF_VNET_HDR if the kernel
+//   refuses), non-blocking, in the calling thread's network namespace; configure() sets its IPv4
+//   address, prefix and MTU and brings it up.
+//   Offloads (probe_tun_offloads, logged once per device): with a virtio_net_hdr before every
+//   packet, TUNSETOFFLOAD asks for the widest set the kernel takes — checksum, TSO4/6 (+ECN),
+//   USO4/6 — then fewer; TSO/USO only when a large pool is given (GSO super-packets of up to
+//   64 KB). A descriptor that is no TUN (a test's socketpair) or has no vnet header: plain mode,
+//   one raw IP packet per read/write, as before.
 //   Input (reader): start(on_batch) waits for readability on the io_context, then reads packets
-//   into pool Packets until EAGAIN or a full PacketBatch and hands the batch to on_batch (the
-//   Processor's process_local). With the pool exhausted the packet is read and dropped.
-//   Output (PacketSink): send(batch) writes each packet; on EAGAIN it queues up to
-//   write_queue_limit packets and flushes them when the descriptor is writable, beyond that it
-//   drops with kQueueFull.
-//   Knobs: name (default "utun"), write_queue_limit. Counters: counters() — rx/tx packets and
-//   bytes, read and write errors, drops by reason.
-//   Thread: the io_context's thread. close() before destroying; destroy only after the
+//   until EAGAIN or a full PacketBatch and hands the batch to on_batch (the Processor's
+//   process_local). A read scatters into a small pool buffer and, past its room, a large pool
+//   buffer (the small part is then copied in front): small packets stay in small buffers. The
+//   vnet header fills PacketMeta's offload fields (gso_*, needs_csum, csum_*); a malformed one
+//   is counted (bad_vnet_headers) and the packet dropped with kBadOffload. With the pool
+//   exhausted the packet is read and dropped.
+//   Output (PacketSink): send(batch) writes each packet (vnet mode: with a header built from its
+//   meta, so super-packets and partial checksums go to the kernel whole). In plain mode, or when
+//   the kernel rejects an offload, super-packets are segmented (GsoSegmenter, into the small
+//   pool) and partial checksums completed in software first. In vnet mode with a large pool,
+//   runs of plain TCP segments of one flow in a batch are merged first (GroCoalescer). On EAGAIN it
+//   queues up to write_queue_limit packets and flushes them when the descriptor is writable, beyond
+//   that it drops with kQueueFull. Knobs: name (default "utun"), write_queue_limit, large pool.
+//   Counters: counters() — rx/tx packets and bytes, super-packets read/written, software
+//   segmentations and checksum completions, bad vnet headers, read and write errors, drops by
+//   reason. Thread: the io_context's thread. close() before destroying; destroy only after the
 //   io_context has run the cancelled handlers (Node::run does this).
 
 #include <boost/asio/io_context.hpp>
@@ -20,11 +33,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nextmini/common/result.hpp"
 #include "nextmini/dataplane/core/drop_reason.hpp"
+#include "nextmini/dataplane/core/gro.hpp"
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/core/packet_sink.hpp"
@@ -33,6 +48,23 @@
 
 namespace nextmini::dataplane {
 
+// What the TUN device and the kernel agreed on (probe_tun_offloads).
+struct TunOffloads {
+  bool vnet_header = false;  // IFF_VNET_HDR: a virtio_net_hdr precedes every read and write
+  bool csum = false;         // TUN_F_CSUM: reads may carry partial checksums (NEEDS_CSUM)
+  bool tso4 = false;
+  bool tso6 = false;
+  bool tso_ecn = false;
+  bool uso = false;  // TUN_F_USO4 | TUN_F_USO6
+  bool gso() const noexcept { return tso4 || tso6 || uso; }
+  // "vnet header, csum, tso4, tso6, tso_ecn, uso" or "none (plain packets)".
+  std::string describe() const;
+};
+
+// Reads the descriptor's TUN flags (TUNGETIFF) and, with a vnet header, sets the widest offload
+// set the kernel accepts (TSO/USO only if `want_gso`). Not a TUN: plain mode (all false).
+TunOffloads probe_tun_offloads(int fd, bool want_gso) noexcept;
+
 struct TunCounters {
   std::uint64_t rx_packets = 0;
   std::uint64_t rx_bytes = 0;
@@ -40,6 +72,12 @@ struct TunCounters {
   std::uint64_t tx_bytes = 0;
   std::uint64_t read_errors = 0;
   std::uint64_t write_errors = 0;
+  std::uint64_t rx_super_packets = 0;     // reads carrying GSO metadata
+  std::uint64_t tx_super_packets = 0;     // super-packets written whole
+  std::uint64_t segmented = 0;            // super-packets cut in software before the write
+  std::uint64_t checksums_completed = 0;  // partial checksums completed in software
+  std::uint64_t coalesced = 0;            // plain TCP segments merged into super-packets (GRO)
+  std::uint64_t bad_vnet_headers = 0;
   DropCounters drops;
 };
 
@@ -50,12 +88,18 @@ class TunDevice final : public PacketSink {
   using BatchHandler = std::function<void(PacketBatch&)>;
 
   // Creates the TUN interface `name`. Errors: "io.tun" with the reason and a hint.
+  // `large_pool` (buffers of at least 64 KB + headroom) enables TSO/USO reads; without it the
+  // device asks for checksum offload only. offloads = false: no vnet header (plain packets).
   static Result<std::unique_ptr<TunDevice>> open(boost::asio::io_context& io, PacketPool& pool,
-                                                 const std::string& name = kDefaultName);
+                                                 const std::string& name = kDefaultName,
+                                                 PacketPool* large_pool = nullptr,
+                                                 bool offloads = true);
 
   // Wraps an open packet descriptor (made non-blocking here); tests pass a SOCK_SEQPACKET end.
+  // `offloads`: what the descriptor does; probed (probe_tun_offloads) when not given.
   TunDevice(boost::asio::io_context& io, PacketPool& pool, UniqueFd fd, std::string name,
-            std::size_t write_queue_limit = kDefaultWriteQueueLimit);
+            std::size_t write_queue_limit = kDefaultWriteQueueLimit,
+            PacketPool* large_pool = nullptr, std::optional<TunOffloads> offloads = std::nullopt);
   TunDevice(const TunDevice&) = delete;
   TunDevice& operator=(const TunDevice&) = delete;
   ~TunDevice() override;
@@ -74,12 +118,18 @@ class TunDevice final : public PacketSink {
   bool is_open() const noexcept { return !closed_; }
   std::size_t write_queue_size() const noexcept { return queue_count_; }
   const TunCounters& counters() const noexcept { return counters_; }
+  const TunOffloads& offloads() const noexcept { return offloads_; }
 
  private:
-  enum class WriteOutcome { kDone, kAgain };
+  enum class WriteOutcome { kDone, kAgain, kRejected };
 
   void wait_readable();
   void read_burst();
+  // One read into spare_ / spare_large_ (or scratch); a packet for the batch, or an invalid one.
+  // `drained`/`stop` report EAGAIN or an error / end of file.
+  Packet read_one(bool& drained);
+  void submit(Packet&& packet);
+  void write_in_software(Packet& packet);
   WriteOutcome write_packet(Packet& packet);
   void enqueue(Packet&& packet);
   void wait_writable();
@@ -87,10 +137,15 @@ class TunDevice final : public PacketSink {
 
   boost::asio::io_context& io_;
   PacketPool& pool_;
+  PacketPool* large_pool_;
+  TunOffloads offloads_;
   boost::asio::posix::stream_descriptor descriptor_;
   std::string name_;
   BatchHandler on_batch_;
   PacketBatch rx_batch_;
+  Packet spare_;                       // small buffer for the next read
+  Packet spare_large_;                 // large buffer for the next read (GSO reads only)
+  std::optional<GroCoalescer> gro_;    // vnet mode with a large pool
   std::vector<std::uint8_t> scratch_;  // sink for reads while the pool is exhausted
   std::vector<Packet> queue_;          // ring of queued writes
   std::size_t queue_head_ = 0;

@@ -19,14 +19,17 @@
 //   lower limit cannot hold, and a link going down drops everything it holds, counted kLinkDown):
 //   rate/burst or trace, delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott),
 //   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a
-//   GSO super-packet is checked by its gso_size), up. A rate of 0 means unlimited. With nothing set
-//   the pipeline is a pass-through: poll releases everything at once. The packet next in line for
-//   the shaper is taken out of the scheduler (by poll or next_wakeup) and held until the shaper
-//   lets it go; queued_packets() includes it. Random decisions are per packet (a GSO super-packet
-//   is lost, duplicated or corrupted as a whole); counters count its segments. Counters:
-//   counters(): drops by reason (the pipeline's own plus the scheduler's), random losses,
-//   duplicates, corruptions, packets (segments) and bytes out. Thread: the link's worker; not
-//   thread-safe. apply() allocates (control path); enqueue and poll do not.
+//   GSO super-packet is checked by its gso_size), up. Super-packets (PacketMeta GSO fields; the
+//   IP packet starts framing_overhead bytes in) are cut into segments at enqueue (software GSO,
+//   core/gso.hpp, into `pool`; counted in `segmented`) when loss, duplicate or corrupt is set or
+//   they exceed the MTU, so those stages act per wire packet; otherwise they pass whole. A rate of
+//   0 means unlimited. With nothing set the pipeline is a pass-through: poll releases everything at
+//   once. The packet next in line for the shaper is taken out of the scheduler (by poll or
+//   next_wakeup) and held until the shaper lets it go; queued_packets() includes it. Random
+//   decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a whole);
+//   counters count its segments. Counters: counters(): drops by reason (the pipeline's own plus the
+//   scheduler's), random losses, duplicates, corruptions, packets (segments) and bytes out. Thread:
+//   the link's worker; not thread-safe. apply() allocates (control path); enqueue and poll do not.
 
 #include <cstddef>
 #include <cstdint>
@@ -89,6 +92,7 @@ struct LinkPipelineCounters {
   std::uint64_t corrupted = 0;    // packets with a flipped bit
   std::uint64_t packets_out = 0;  // segments released into `out`
   std::uint64_t bytes_out = 0;
+  std::uint64_t segmented = 0;  // super-packets cut into segments before a per-packet stage
 };
 
 class LinkPipeline {
@@ -128,6 +132,12 @@ class LinkPipeline {
   bool up() const noexcept { return config_.up; }
 
  private:
+  // True when a stage acts per wire packet (loss, duplicate, corrupt).
+  bool acts_per_packet() const noexcept;
+  // True when `packet` must be cut (or its checksum completed) before it is admitted.
+  bool must_go_plain(const Packet& packet) const noexcept;
+  // The MTU and up checks, then the scheduler.
+  void admit(Packet&& packet, TimeNs now) noexcept;
   std::uint64_t shaped_size(const Packet& packet) const noexcept;
   bool shaper_ready(std::uint64_t bytes, TimeNs now) noexcept;
   TimeNs shaper_next(std::uint64_t bytes, TimeNs now) noexcept;

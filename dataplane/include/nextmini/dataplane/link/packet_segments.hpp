@@ -8,14 +8,9 @@
 #include <cstdint>
 
 #include "nextmini/dataplane/core/packet.hpp"
+#include "nextmini/dataplane/core/virtio_net_header.hpp"
 
 namespace nextmini::dataplane {
-
-// virtio_net_hdr gso_type values (without the ECN bit).
-inline constexpr std::uint8_t kGsoTypeTcpV4 = 1;
-inline constexpr std::uint8_t kGsoTypeUdp = 3;
-inline constexpr std::uint8_t kGsoTypeTcpV6 = 4;
-inline constexpr std::uint8_t kGsoTypeUdpL4 = 5;
 
 inline std::uint32_t packet_segments(const Packet& packet) noexcept {
   const PacketMeta& meta = packet.meta();

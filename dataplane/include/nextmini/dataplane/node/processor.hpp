@@ -76,8 +76,9 @@ struct IcmpCounters {
 
 class Processor {
  public:
-  // `pool` supplies buffers for copies when a route has several next hops.
-  Processor(ProcessorConfig config, PacketPool& pool);
+  // `pool` supplies buffers for copies when a route has several next hops; `large_pool` (when
+  // given) for copies of GSO super-packets that do not fit `pool`'s buffers.
+  Processor(ProcessorConfig config, PacketPool& pool, PacketPool* large_pool = nullptr);
   ~Processor();
 
   void process_local(PacketBatch& batch);

@@ -3,14 +3,16 @@
 //   One TCP connection (TCP_NODELAY) carries frames in both directions; a frame is a 4-byte
 //   big-endian length followed by that many bytes (the overlay header and packet the Processor
 //   produced). The length prefix goes into the packet's headroom, so framing copies nothing.
+//   A NeighborLink (the Node drives every link kind the same way).
 //   Output (BoundedSink): send(batch) queues each packet (at most send_queue_packets; beyond
 //   that kQueueFull; not connected: kLinkDown) and writes the queue with gathered async_writes
 //   of up to max_gather frames. send_room() tells the free queue slots; want_room() asks for one
 //   call of the room handler after the next completed write (or lost connection).
 //   Input: a receive loop reads large chunks, cuts frames out of them into pool Packets
-//   (ingress_neighbor set) and hands batches to on_receive. A frame of length 0 or longer than
-//   a pool buffer's room is kBadFrame: counted, and the connection is closed because the stream
-//   is out of sync.
+//   (ingress_neighbor set; a frame longer than a small buffer's room goes into a large pool
+//   buffer — GSO super-packets) and hands batches to on_receive. A frame of length 0 or longer
+//   than max_frame() is kBadFrame: counted, and the connection is closed because the stream is
+//   out of sync.
 //   Connection: the dialing side (dial = true) connects, sends a LinkHello with its node id and
 //   reconnects by itself with exponential backoff and jitter whenever the connection drops; the
 //   accepting side gets its connections from a LinkListener through adopt(), and a new
@@ -36,6 +38,7 @@
 #include "nextmini/dataplane/core/packet_sink.hpp"
 #include "nextmini/dataplane/transport/backoff.hpp"
 #include "nextmini/dataplane/transport/link_frame.hpp"
+#include "nextmini/dataplane/transport/neighbor_link.hpp"
 #include "nextmini/messages/messages.hpp"
 
 namespace nextmini::dataplane {
@@ -52,31 +55,25 @@ struct TcpLinkConfig {
   BackoffConfig backoff;
 };
 
-struct TcpLinkCounters {
-  std::uint64_t connects = 0;
-  std::uint64_t disconnects = 0;
-  std::uint64_t bad_frames = 0;
-  std::uint64_t tx_packets = 0;
-  std::uint64_t tx_bytes = 0;
-  std::uint64_t rx_packets = 0;
-  std::uint64_t rx_bytes = 0;
-  DropCounters drops;
-};
+// The same counters as every neighbour link kind.
+using TcpLinkCounters = LinkTransportCounters;
 
-class TcpLink final : public BoundedSink {
+class TcpLink final : public NeighborLink {
  public:
   static constexpr std::size_t kFramePrefix = kLinkFramePrefix;
   using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
   using StateHandler = std::function<void(messages::NodeId neighbor, bool connected)>;
 
+  // `large_pool` (optional): buffers for frames larger than `pool`'s (GSO super-packets); it
+  // raises max_frame() to its buffers' room.
   TcpLink(boost::asio::io_context& io, PacketPool& pool, TcpLinkConfig config,
-          ReceiveHandler on_receive, StateHandler on_state = {});
+          ReceiveHandler on_receive, StateHandler on_state = {}, PacketPool* large_pool = nullptr);
   TcpLink(const TcpLink&) = delete;
   TcpLink& operator=(const TcpLink&) = delete;
   ~TcpLink() override;
 
   // Dialing side: starts connecting. Accepting side: nothing to do (see adopt()).
-  void start();
+  void start() override;
   // Accepting side: a connection whose hello named this link's neighbour. Replaces the current
   // connection, if any.
   void adopt(boost::asio::ip::tcp::socket socket);
@@ -89,13 +86,20 @@ class TcpLink final : public BoundedSink {
   // Closes the current connection as if the network had failed (the dialer reconnects).
   void drop_connection();
   // Stops for good: no reconnects, queued packets released. Idempotent.
-  void close();
+  void close() override;
 
-  bool connected() const noexcept;
+  // NeighborLink: same dialling side -> follows a moved neighbour (redials); otherwise false.
+  bool update(const std::string& address, std::uint16_t port, bool dial) override;
+  // NeighborLink: the accepting side adopts it; the dialling side refuses it.
+  bool offer_connection(boost::asio::ip::tcp::socket& socket) override;
+  LinkTransportCounters link_counters() const override { return counters_; }
+
+  bool connected() const noexcept override;
   messages::NodeId neighbor() const noexcept { return config_.neighbor; }
   const TcpLinkConfig& config() const noexcept { return config_; }
   const TcpLinkCounters& counters() const noexcept { return counters_; }
-  // Largest frame payload accepted (a pool buffer's room after its headroom).
+  // Largest frame payload accepted (a pool buffer's room after its headroom; the large pool's
+  // when there is one).
   std::size_t max_frame() const noexcept { return max_frame_; }
 
  private:
@@ -114,6 +118,7 @@ class TcpLink final : public BoundedSink {
 
   boost::asio::io_context& io_;
   PacketPool& pool_;
+  PacketPool* large_pool_;
   TcpLinkConfig config_;
   ReceiveHandler on_receive_;
   StateHandler on_state_;
