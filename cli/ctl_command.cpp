@@ -2,6 +2,7 @@
 // (docs/http-api.md): show and change links, show routes, flows and the topology.
 //   nextmini ctl link show [SRC DST]
 //   nextmini ctl link set SRC DST --delay 20ms --loss 1% [--rate ..] [...every link key] [--both]
+//                                 [--loss-ge P,R[,1-H[,1-K]]]   (Gilbert-Elliott bursty loss)
 //   nextmini ctl link down SRC DST [--both]      nextmini ctl link up SRC DST [--both]
 //   nextmini ctl routes | flows | topology
 //   nextmini ctl flows add SRC DST (--bytes N | --duration S) [--rate B/s] [--weight W]
@@ -11,9 +12,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <optional>
 
@@ -34,6 +37,7 @@ struct CtlArgs {
   bool both = false;
   // link set: every link key, as written ("20ms"); --queue-packets and --mtu are integers.
   std::map<std::string, std::string> knobs;
+  std::string loss_ge;  // --loss-ge P,R[,ONE_MINUS_H[,ONE_MINUS_K]]
   // flows add
   std::uint32_t flow_src = 0;
   std::uint32_t flow_dst = 0;
@@ -270,9 +274,35 @@ void send_link_change(const CtlArgs& args, json::object change) {
   }
 }
 
+// --loss-ge "P,R[,ONE_MINUS_H[,ONE_MINUS_K]]" as the API's Gilbert-Elliott loss table; the API
+// checks the values themselves.
+json::object gilbert_elliott_json(const std::string& text) {
+  static constexpr const char* kFields[] = {"p", "r", "one_minus_h", "one_minus_k"};
+  json::object model{{"model", "gilbert_elliott"}};
+  std::size_t field = 0;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    if (field == std::size(kFields) || comma == start) break;
+    model[kFields[field++]] = text.substr(start, comma - start);
+    start = comma + 1;
+  }
+  if (field < 2 || start <= text.size()) {
+    throw CommandFailure{fmt::format("link set: --loss-ge '{}': expected P,R[,ONE_MINUS_H"
+                                     "[,ONE_MINUS_K]], e.g. 1%,30%",
+                                     text),
+                         2};
+  }
+  return model;
+}
+
 void link_set(const CtlArgs& args) {
+  if (!args.loss_ge.empty() && args.knobs.contains("loss")) {
+    throw CommandFailure{"link set: give --loss or --loss-ge, not both", 2};
+  }
   json::object change;
   for (const auto& [key, value] : args.knobs) change[key] = knob_json(key, value);
+  if (!args.loss_ge.empty()) change["loss"] = gilbert_elliott_json(args.loss_ge);
   if (change.empty()) {
     throw CommandFailure{
         "link set: nothing to change; give at least one of --rate, --delay, ... "
@@ -389,6 +419,10 @@ void setup(CLI::App& app) {
         knob.option, [args, key](const std::string& value) { args->knobs[key] = value; },
         knob.help);
   }
+  set->add_option("--loss-ge", args->loss_ge,
+                  "Gilbert-Elliott bursty loss P,R[,ONE_MINUS_H[,ONE_MINUS_K]]: P = P(good -> "
+                  "bad), R = P(bad -> good), then the loss in the bad (default 100%) and good "
+                  "(default 0%) states, e.g. 1%,30%");
   set->callback([args] { link_set(*args); });
 
   auto* down = link->add_subcommand("down", "Set a link down (drops everything; reroutes)");

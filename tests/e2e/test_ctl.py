@@ -103,6 +103,16 @@ def test_ctl_link_set_shows_in_ping_rtt(network):
     jitter = ctl(network, "link", "set", "2", "1", "--jitter", "5ms", check=False)
     assert jitter.returncode == 2 and "jitter" in jitter.stderr, jitter
 
+    # Gilbert-Elliott bursty loss from the command line, checked by the API like every key.
+    ctl(network, "link", "set", "2", "3", "--loss-ge", "1%,30%")
+    loss = ctl_json(network, "link", "show", "2", "3")["params"]["loss"]
+    assert loss["model"] == "gilbert_elliott" and loss["p"] == "1%" and loss["r"] == "30%", loss
+    short = ctl(network, "link", "set", "2", "3", "--loss-ge", "1%", check=False)
+    assert short.returncode == 2 and "expected P,R" in short.stderr, short
+    absurd = ctl(network, "link", "set", "2", "3", "--loss-ge", "1%,300%", check=False)
+    assert absurd.returncode == 2 and "300%" in absurd.stderr, absurd
+    ctl(network, "link", "set", "2", "3", "--loss", "0%")
+
     after = rtt_median_ms(network, 1, "10.0.0.2")
     print(f"ping 1 -> 2 median RTT: {before:.2f} ms before, {after:.2f} ms after delay 20ms")
     # One direction delayed by 20 ms: the RTT grows by about 20 ms (the node's link emulation).

@@ -232,6 +232,13 @@ void Node::set_flow_weight(const FlowKey& key, std::uint32_t weight) {
   if (processor_) processor_->set_flow_weight(key, capped);
 }
 
+void Node::forget_flow_weights(messages::FlowId flow) {
+  const auto keys = controller_flow_keys_.find(flow);
+  if (keys == controller_flow_keys_.end()) return;
+  for (const FlowKey& key : keys->second) set_flow_weight(key, 0);
+  controller_flow_keys_.erase(keys);
+}
+
 void Node::on_control_state(bool connected) {
   if (!connected) {
     // The controller resends the full state on reconnect; readiness is reported again then.
@@ -348,6 +355,9 @@ void Node::start_flow_runner() {
   flows_ = std::make_unique<FlowRunner>(
       io_, flow_config,
       [this](messages::Message report) {
+        if (const auto* finished = std::get_if<messages::FlowFinished>(&report)) {
+          forget_flow_weights(finished->flow_id);
+        }
         if (client_) client_->send(report);
       },
       [this](const messages::FlowSpec& spec, const tcp::endpoint& local,
@@ -355,7 +365,10 @@ void Node::start_flow_runner() {
         // Before the first packet: pin the connection's route and set its weight.
         const FlowKey key = tcp_flow_key(local, remote);
         if (spec.route_id && processor_) processor_->pin_flow(key, spec.dst, *spec.route_id);
-        if (spec.weight) set_flow_weight(key, *spec.weight);
+        if (spec.weight) {
+          set_flow_weight(key, *spec.weight);
+          controller_flow_keys_[spec.flow_id].push_back(key);
+        }
       });
   if (auto listening = flows_->listen(tun_address_); !listening) {
     spdlog::error("node {}: {}; controller flows to this node will fail", id_.load(),

@@ -261,5 +261,65 @@ TEST(NodeRoot, TunTrafficCrossesALinkBothWays) {
   body.join();
 }
 
+// A controller flow with a weight: the weight is set before its first packet and dropped when
+// its FlowFinished goes out, so finished flows leave nothing behind. Node 1 sends to its own
+// TUN address (the kernel keeps that on loopback), in a namespace of its own.
+TEST(NodeRoot, AControllerFlowsWeightIsDroppedWhenItFinishes) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  std::thread body([] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      ADD_FAILURE() << "unshare(CLONE_NEWNET): " << std::strerror(errno);
+      return;
+    }
+    bring_loopback_up();
+    asio::io_context io;
+    FakeController controller(io);
+    TestNode node(controller.port(), /*use_tun=*/true);
+    node.start();
+    ASSERT_TRUE(run_until(
+        io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
+    messages::StartUpReply reply;
+    reply.node_id = 1;
+    reply.tun_address = "10.0.0.1";
+    controller.send(0, reply);
+    controller.send(0, messages::AddNodeAddress{1, "10.0.0.1"});
+    messages::FlowSpec spec;
+    spec.flow_id = 7;
+    spec.src = 1;
+    spec.dst = 1;
+    spec.duration_s = 0.5;
+    spec.rate_bytes_per_s = 100'000;
+    spec.weight = 3;
+    controller.send(0, messages::AddFlows{{spec}});
+
+    auto weighted_flows = [&] {
+      std::promise<std::size_t> count;
+      auto future = count.get_future();
+      asio::post(node.node.io_context(),
+                 [&] { count.set_value(node.node.weighted_controller_flows()); });
+      return future.get();
+    };
+    ASSERT_TRUE(run_until(
+        io, [&] { return count_of<messages::UserFlowStart>(controller.received(0)) == 1; }));
+    EXPECT_EQ(weighted_flows(), 1u);
+    ASSERT_TRUE(run_until(
+        io, [&] { return count_of<messages::FlowFinished>(controller.received(0)) == 1; }));
+    for (const auto& message : controller.received(0)) {
+      if (const auto* finished = std::get_if<messages::FlowFinished>(&message)) {
+        EXPECT_EQ(finished->error, "");
+        EXPECT_GE(finished->bytes, 40'000u);
+      }
+    }
+    EXPECT_EQ(weighted_flows(), 0u);
+
+    node.stop();
+    EXPECT_EQ(node.node.pool().in_use(), 0u);
+    controller.close();
+    io.restart();
+    io.run();
+  });
+  body.join();
+}
+
 }  // namespace
 }  // namespace nextmini::dataplane

@@ -29,6 +29,7 @@
 // replacement).
 // Flow weights: set_flow_weight(key, weight) gives a local flow (by 5-tuple) the weight its
 // packets carry in the overlay header (byte 31), which every wrr/drr link on its path uses.
+// A controller flow's weight is set before its first packet and dropped when it finishes.
 // Thread: run() runs the io_context on the calling thread (workers = 1 for now); every
 // component lives on it. async_stop() is safe from any thread. Destroy the Node only after
 // run() has returned (or if it never ran); the destructor closes what is open without blocking.
@@ -136,6 +137,8 @@ class Node {
   std::uint64_t early_connections() const noexcept { return early_connections_.load(); }
   // The counters as they go into Metrics. Node thread only.
   messages::Metrics metrics() const;
+  // Running controller flows whose connections carry a weight. Node thread only.
+  std::size_t weighted_controller_flows() const noexcept { return controller_flow_keys_.size(); }
 
  private:
   class LocalSink;
@@ -149,6 +152,8 @@ class Node {
   void apply(const messages::SetLinkParams& set);
   void apply(const messages::AddFlows& add);
   void start_flow_runner();
+  // Drops the weights of a finished controller flow's connections.
+  void forget_flow_weights(messages::FlowId flow);
   // The output of the directed link to `neighbor`, created on first use.
   EmulatedLink& output_to(messages::NodeId neighbor);
   void on_accept(messages::NodeId neighbor, boost::asio::ip::tcp::socket socket);
@@ -179,6 +184,9 @@ class Node {
   std::uint64_t routes_version_ = 0;
   bool routes_this_session_ = false;
   std::unordered_map<FlowKey, std::uint8_t, FlowKeyHash> flow_weights_;  // set_flow_weight
+  // The connections (one per connect attempt) of each running controller flow with a weight;
+  // their weights are dropped when the flow's FlowFinished is reported.
+  std::unordered_map<messages::FlowId, std::vector<FlowKey>> controller_flow_keys_;
   std::string tun_address_;
   std::uint32_t metrics_interval_ms_ = 1000;
   boost::asio::steady_timer metrics_timer_;
