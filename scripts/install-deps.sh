@@ -13,6 +13,8 @@ packages=(
   libpq-dev postgresql-15
   # end-to-end tests and benchmarks
   iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest
+  # bench/fidelity's kernel FIFO reference (offloads off on its veths)
+  ethtool
 )
 
 missing=()

@@ -5,11 +5,11 @@ import subprocess
 import time
 
 
-def start_server(network, node, address, port=5201, extra=()):
+def start_server(network, node, address, port=5201, extra=(), wrapper=()):
     """Starts a one-shot iperf3 server in `node` bound to `address` (with `extra` options);
-    waits until it listens."""
+    waits until it listens. `wrapper` prefixes the command (e.g. `("chrt", "-f", "50")`)."""
     server = subprocess.Popen(
-        [network.binary, "exec", str(node), "--", "iperf3", "-s", "-1", "-B", address,
+        [network.binary, "exec", str(node), "--", *wrapper, "iperf3", "-s", "-1", "-B", address,
          "-p", str(port), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 15
@@ -25,9 +25,10 @@ def start_server(network, node, address, port=5201, extra=()):
     raise AssertionError(f"iperf3 server in node {node} did not start:\n{output}")
 
 
-def run_client(network, node, address, *extra, port=5201, timeout=60):
-    """Runs an iperf3 client in `node` against `address`; returns iperf3's JSON report."""
-    result = network.exec(node, "iperf3", "-c", address, "-p", str(port), "-J", *extra,
+def run_client(network, node, address, *extra, port=5201, timeout=60, wrapper=()):
+    """Runs an iperf3 client in `node` against `address` (the command prefixed by `wrapper`);
+    returns iperf3's JSON report."""
+    result = network.exec(node, *wrapper, "iperf3", "-c", address, "-p", str(port), "-J", *extra,
                           timeout=timeout)
     try:
         report = json.loads(result.stdout)

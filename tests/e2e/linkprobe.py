@@ -10,6 +10,7 @@ benchmark can measure longer than the tests.
 Nothing here fakes a figure: a probe that cannot run raises (AssertionError with the output).
 """
 
+import json
 import math
 import re
 import statistics
@@ -198,15 +199,16 @@ def raise_tcp_buffers(net, nodes, max_bytes=64 * 1024 * 1024):
 CONGESTION_CONTROL = "cubic"
 
 
-def iperf(net, src, dst, *extra, port=5201, seconds=5):
+def iperf(net, src, dst, *extra, port=5201, seconds=5, wrapper=()):
     """iperf3 from node `src` to node `dst`'s overlay address; the client's JSON report (with
     the server's, as server_output_json, when `extra` has --get-server-output). TCP runs use
-    CONGESTION_CONTROL."""
-    server = start_server(net, dst, address(dst), port=port, extra=("-J",))
+    CONGESTION_CONTROL. `wrapper` prefixes both iperf3 commands (e.g. REALTIME)."""
+    server = start_server(net, dst, address(dst), port=port, extra=("-J",), wrapper=wrapper)
     if "-u" not in extra:
         extra = ("-C", CONGESTION_CONTROL, *extra)
     try:
-        return run_client(net, src, address(dst), *extra, port=port, timeout=seconds + 60)
+        return run_client(net, src, address(dst), *extra, port=port, timeout=seconds + 60,
+                          wrapper=wrapper)
     finally:
         stop_server(server)
 
@@ -263,7 +265,9 @@ def wait_reachable(net, src, dst, within=20):
 
 # ---------------------------------------------------------------------------- the cases
 
-RATE_DELAY = {"src": 1, "dst": 2, "bidirectional": True, "rate": "100mbit", "delay": "10ms"}
+RATE_DELAY_MS = 10
+RATE_DELAY = {"src": 1, "dst": 2, "bidirectional": True, "rate": "100mbit",
+              "delay": f"{RATE_DELAY_MS}ms"}
 
 
 def measure_rate_delay(net, workdir, profile):
@@ -358,16 +362,49 @@ def measure_reorder_control(net, workdir, profile):
     return {"out_of_order": out_of_order, "datagrams": datagrams}
 
 
-def measure_fifo_share(net, workdir, profile):
-    """Two TCP flows (iperf3 -P 2) over one 100 Mbit/s, 10 ms FIFO link: per-flow Mbit/s."""
-    with Up(net, workdir, "fifo_share", line_config(2, [dict(RATE_DELAY, scheduler="fifo")])):
-        wait_reachable(net, 1, 2)
-        # Longer than a single flow's run: two cubic flows take a few loss epochs to converge.
-        report = iperf(net, 1, 2, "-P", "2", "-t", str(profile.share_seconds),
-                       "-O", str(profile.share_omit),
-                       seconds=profile.share_seconds + profile.share_omit)
+# Real-time scheduling for the timing-sensitive share runs: a loaded machine's noise
+# (threads waiting for a CPU) changes how two TCP flows share a FIFO, so both the emulator
+# and its kernel reference run their node threads and iperf3 under SCHED_FIFO.
+REALTIME_PRIORITY = 50
+REALTIME = ("chrt", "-f", str(REALTIME_PRIORITY))
+
+
+def make_nodes_realtime(net):
+    """Every thread of every node process under SCHED_FIFO at REALTIME_PRIORITY."""
+    for key, pid in net.pids().items():
+        if key != "controller":
+            sh(["chrt", "-a", "-f", "-p", str(REALTIME_PRIORITY), str(pid)])
+
+
+SHARE_RTT_PROBES = 20  # pings before the flows: the idle RTT, the same in both setups
+
+
+def share_figures(report):
+    """Each stream's received Mbit/s and retransmitted segments, and the faster / slower ratio."""
     flows = stream_mbps(report)
-    return {"flow_mbps": flows, "ratio": max(flows) / min(flows) if min(flows) > 0 else math.inf}
+    return {"flow_mbps": flows, "ratio": max(flows) / min(flows) if min(flows) > 0 else math.inf,
+            "retransmits": [s["sender"].get("retransmits") for s in report["end"]["streams"]]}
+
+
+def two_flows(net, profile, wrapper):
+    """iperf3 -P 2 from node 1 to node 2 (after share_omit seconds of slow start)."""
+    return iperf(net, 1, 2, "-P", "2", "-t", str(profile.share_seconds),
+                 "-O", str(profile.share_omit),
+                 seconds=profile.share_seconds + profile.share_omit, wrapper=wrapper)
+
+
+def measure_fifo_share(net, workdir, profile, realtime=False, delay_ms=RATE_DELAY_MS):
+    """Two TCP flows (iperf3 -P 2) over one 100 Mbit/s, 10 ms FIFO link: per-flow Mbit/s.
+    `realtime`: node threads and iperf3 under SCHED_FIFO (see REALTIME); `delay_ms`: the
+    link's delay each way instead."""
+    link = dict(RATE_DELAY, scheduler="fifo", delay=f"{delay_ms}ms")
+    with Up(net, workdir, "fifo_share", line_config(2, [link])):
+        wait_reachable(net, 1, 2)
+        if realtime:
+            make_nodes_realtime(net)
+        run = ping(net, 1, address(2), SHARE_RTT_PROBES, 0.05)
+        report = two_flows(net, profile, REALTIME if realtime else ())
+    return dict(share_figures(report), rtt_median_ms=statistics.median(run.rtt_list()))
 
 
 # Two namespaces joined by a veth pair, the reference of the no-emulation case (the same names
@@ -425,6 +462,128 @@ def measure_no_emulation(net, workdir, profile):
     return {"veth_rtt_ms": veth_ms, "one_hop_rtt_ms": one_ms, "two_hop_rtt_ms": two_ms,
             "hop_adds_rtt_ms": one_ms - veth_ms, "forwarding_node_adds_rtt_ms": two_ms - one_ms}
 
+
+
+# The kernel reference of the FIFO share: the same two flows through the kernel's tbf, at the
+# same RTT. The data path is node 1's namespace -> veth -> REF_ROUTER (forwarding; egress tbf
+# at the link's rate with a byte limit equal to the link's default queue) -> veth -> node 2's
+# namespace, all kernel. The kernel here has no netem, so the RTT comes from the ACK path:
+# node 2 answers over its TUN through Nextmini, whose link 2 -> 1 has twice the one-way delay
+# and no rate. The bottleneck queue sits in another namespace's forwarding path, so the
+# sender's TCP small queues never hold packets back at it (veth hands a packet over at once).
+REF_ROUTER = "nm-ff-r"
+REF_SENDER_IF, REF_ROUTER_IN, REF_ROUTER_OUT, REF_RECEIVER_IF = "ffs0", "ffr0", "ffr1", "ffd0"
+# TEST-NET-1 (RFC 5737): no overlap with the overlay (10.0.0.0/16) or the underlay.
+REF_NET_IN = ("192.0.2.1", "192.0.2.2")    # sender side, router side (/30)
+REF_NET_OUT = ("192.0.2.5", "192.0.2.6")   # router side, receiver side (/30)
+ETHERNET_HEADER = 14  # tbf counts it; the link's `rate` counts IP packets
+
+
+def node_namespace(node):
+    return f"nm-n{node}"
+
+
+def in_ns(ns, *argv):
+    return sh(["ip", "netns", "exec", ns, *argv])
+
+
+class KernelBottleneck:
+    """`with KernelBottleneck(rate_bps, queue_packets, mtu):` the data path 1 -> 2 through
+    REF_ROUTER's tbf (see above), for a network already up; removed on exit. Offloads are off
+    on the veths, so the queue holds MTU-sized packets as the link's queue does.
+    `qdisc_stats()` reads the tbf's counters (packets sent, drops)."""
+
+    def __init__(self, rate_bps=100_000_000, queue_packets=1000, mtu=1400, burst_bytes=12_500):
+        self.rate_bps = rate_bps
+        self.frame = mtu + ETHERNET_HEADER
+        self.limit_bytes = queue_packets * self.frame
+        self.mtu = mtu
+        self.burst_bytes = burst_bytes
+
+    def __enter__(self):
+        sender, receiver = node_namespace(1), node_namespace(2)
+        try:
+            sh(["ip", "netns", "add", REF_ROUTER])
+            sh(["ip", "link", "add", REF_SENDER_IF, "netns", sender, "type", "veth",
+                "peer", "name", REF_ROUTER_IN, "netns", REF_ROUTER])
+            sh(["ip", "link", "add", REF_ROUTER_OUT, "netns", REF_ROUTER, "type", "veth",
+                "peer", "name", REF_RECEIVER_IF, "netns", receiver])
+            for ns, dev, addr in ((sender, REF_SENDER_IF, REF_NET_IN[0]),
+                                  (REF_ROUTER, REF_ROUTER_IN, REF_NET_IN[1]),
+                                  (REF_ROUTER, REF_ROUTER_OUT, REF_NET_OUT[0]),
+                                  (receiver, REF_RECEIVER_IF, REF_NET_OUT[1])):
+                sh(["ip", "-n", ns, "link", "set", dev, "mtu", str(self.mtu), "up"])
+                sh(["ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", dev])
+                in_ns(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off")
+            sh(["ip", "-n", REF_ROUTER, "link", "set", "lo", "up"])
+            in_ns(REF_ROUTER, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+            # Replies return over the TUN, not the veth they came in on: no reverse-path check.
+            for ns in (sender, REF_ROUTER, receiver):
+                for conf in ("all", "default"):
+                    in_ns(ns, "sysctl", "-q", "-w", f"net.ipv4.conf.{conf}.rp_filter=0")
+            for ns, dev in ((sender, REF_SENDER_IF), (REF_ROUTER, REF_ROUTER_IN),
+                            (REF_ROUTER, REF_ROUTER_OUT), (receiver, REF_RECEIVER_IF)):
+                in_ns(ns, "sysctl", "-q", "-w", f"net.ipv4.conf.{dev}.rp_filter=0")
+            sh(["ip", "-n", sender, "route", "add", f"{address(2)}/32", "via", REF_NET_IN[1],
+                "dev", REF_SENDER_IF, "src", address(1)])
+            sh(["ip", "-n", REF_ROUTER, "route", "add", f"{address(2)}/32", "via",
+                REF_NET_OUT[1], "dev", REF_ROUTER_OUT])
+            # tbf counts the Ethernet header: its rate is scaled so that IP packets of the MTU
+            # leave at rate_bps, as the link's shaper lets them.
+            tbf_rate = self.rate_bps * self.frame // self.mtu
+            sh(["tc", "-n", REF_ROUTER, "qdisc", "add", "dev", REF_ROUTER_OUT, "root", "tbf",
+                "rate", f"{tbf_rate}bit", "burst", str(self.burst_bytes),
+                "limit", str(self.limit_bytes)])
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def qdisc_stats(self):
+        out = sh(["tc", "-n", REF_ROUTER, "-s", "-j", "qdisc", "show", "dev",
+                  REF_ROUTER_OUT]).stdout
+        stats = json.loads(out)[0]
+        return {"sent_packets": stats.get("packets"), "drops": stats.get("drops")}
+
+    def __exit__(self, *exc):
+        # The veths go with the router's namespace (their peers too).
+        if Path(f"/run/netns/{REF_ROUTER}").exists():
+            subprocess.run(["ip", "netns", "delete", REF_ROUTER], capture_output=True)
+
+
+def measure_fifo_share_kernel(net, workdir, profile, realtime=False, delay_ms=RATE_DELAY_MS):
+    """The reference of measure_fifo_share: the same iperf3 -P 2 through the kernel's tbf at
+    100 Mbit/s with the link's default queue (1,000 packets, in bytes), at the same RTT,
+    2 x `delay_ms` (see KernelBottleneck). Also the RTT an idle ping sees and the tbf's drops."""
+    ack_path = {"src": 2, "dst": 1, "delay": f"{2 * delay_ms}ms"} if delay_ms else None
+    with Up(net, workdir, "fifo_share_kernel", line_config(2, [ack_path] if ack_path else [])):
+        wait_reachable(net, 1, 2)
+        with KernelBottleneck() as bottleneck:  # after `up`, which refuses nm-* namespaces
+            if realtime:
+                make_nodes_realtime(net)
+            run = ping(net, 1, address(2), SHARE_RTT_PROBES, 0.05)
+            report = two_flows(net, profile, REALTIME if realtime else ())
+            qdisc = bottleneck.qdisc_stats()
+    return dict(share_figures(report), rtt_median_ms=statistics.median(run.rtt_list()),
+                tbf_drops=qdisc["drops"], tbf_packets=qdisc["sent_packets"])
+
+
+def measure_fifo_share_against_kernel(net, workdir, profile, runs=3, realtime=True):
+    """`runs` pairs of measure_fifo_share and measure_fifo_share_kernel, alternating so that
+    the machine's load weighs on both alike: every run's figures, and the medians of the
+    ratios. Two cubic flows' split is set mostly by how their slow starts end, so single runs
+    of either setup scatter between a few outcomes; the medians and the spread compare them."""
+    emulator, kernel = [], []
+    for _ in range(runs):
+        emulator.append(measure_fifo_share(net, workdir, profile, realtime))
+        kernel.append(measure_fifo_share_kernel(net, workdir, profile, realtime))
+    emulator_ratios = [run["ratio"] for run in emulator]
+    kernel_ratios = [run["ratio"] for run in kernel]
+    return {"emulator": emulator, "kernel": kernel, "realtime": realtime,
+            "emulator_ratios": emulator_ratios, "kernel_ratios": kernel_ratios,
+            "emulator_ratio_median": statistics.median(emulator_ratios),
+            "kernel_ratio_median": statistics.median(kernel_ratios),
+            "relative": statistics.median(emulator_ratios) / statistics.median(kernel_ratios)}
 
 
 def wait_flows(net, count, within):
