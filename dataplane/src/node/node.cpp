@@ -615,9 +615,9 @@ void Node::log_summary() const {
     const LinkPipelineCounters c = pipeline->counters();
     spdlog::info(
         "node {}: emulated link {}: out {} pkts {} B, lost {}, duplicated {}, corrupted {}, "
-        "queued {}, {} wake-ups, drops:{}",
+        "segmented {}, queued {}, {} wake-ups, drops:{}",
         id_.load(), neighbor, c.packets_out, c.bytes_out, c.lost, c.duplicated, c.corrupted,
-        pipeline->queued_packets(), output->wakeups(), format_drops(c.drops));
+        c.segmented, pipeline->queued_packets(), output->wakeups(), format_drops(c.drops));
   }
   if (tun_) {
     const TunCounters& c = tun_->counters();
