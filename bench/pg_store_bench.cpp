@@ -1,7 +1,7 @@
 // pg_store_bench: the database half of issue 6's speed targets, against a throw-away
 // PostgreSQL 15 (PgTestServer) on this machine.
-//   metrics ingest  PgStore::put_metrics of reports from 16 nodes (1 node row + 4 link rows +
-//                   8 flow rows each), batched by COPY, in rows/s; the reference in the same run
+//   metrics ingest  PgStore::put_metrics (metrics_ingest.hpp) of reports from 16 nodes (1 + 4 +
+//                   8 rows each), batched by COPY, in rows/s; the reference in the same run
 //                   is one INSERT statement per row on the same server (what batching avoids).
 //   route changes   an SQL session UPDATEs one route's edges N times; the controller side
 //                   (a Listener on an io_context and a PgStore) hears each NOTIFY, reads the
@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "metrics_ingest.hpp"
 #include "nextmini/controller/pg/connection.hpp"
 #include "nextmini/controller/pg/listener.hpp"
 #include "nextmini/controller/pg_store.hpp"
@@ -31,21 +32,6 @@ using Clock = std::chrono::steady_clock;
 [[noreturn]] void die(const std::string& what, const Error& error) {
   fmt::print(stderr, "pg_store_bench: {}: {}\n", what, error.message);
   std::exit(1);
-}
-
-messages::Metrics make_report(messages::NodeId node, std::uint64_t t) {
-  messages::Metrics report;
-  report.node_id = node;
-  report.timestamp_ns = t;
-  for (messages::NodeId n = 1; n <= 4; ++n) {
-    report.links.push_back({n, t, t * 1500, t, t * 1500, {{"queue_full", t % 7}}, true});
-  }
-  for (std::uint16_t f = 0; f < 8; ++f) {
-    report.flows.push_back({node, 1, 6, "10.0.0.2", "10.0.0.1",
-                            static_cast<std::uint16_t>(40000 + f), 5201, t, t * 1400});
-  }
-  report.drops = {{"no_route", t % 3}};
-  return report;
 }
 
 double seconds_since(Clock::time_point start) {
@@ -66,14 +52,9 @@ int main(int argc, char** argv) {
 
   // ---- metrics: batched ----
   constexpr int kNodes = 16;
-  const auto batched_start = Clock::now();
-  for (int i = 0; i < reports; ++i) {
-    auto put = (*store)->put_metrics(make_report(1 + i % kNodes, 1 + i / kNodes));
-    if (!put) die("put_metrics", put.error());
-  }
-  if (auto flushed = (*store)->flush_metrics(); !flushed) die("flush", flushed.error());
-  const double batched_s = seconds_since(batched_start);
-  const double batched_rows = static_cast<double>((*store)->metric_rows_written());
+  auto batched = bench::ingest_metrics(**store, reports);
+  if (!batched) die("metrics ingest", batched.error());
+  const double batched_rows = batched->rows;
 
   // ---- metrics: one INSERT per row (reference), a tenth of the rows ----
   const int reference_rows = static_cast<int>(batched_rows / 10);
@@ -87,7 +68,7 @@ int main(int argc, char** argv) {
     if (!inserted) die("reference insert", inserted.error());
   }
   const double single_s = seconds_since(single_start);
-  const double batched_rate = batched_rows / batched_s;
+  const double batched_rate = batched->rows_per_s();
   const double single_rate = reference_rows / single_s;
   fmt::print("metrics, batched (COPY)        {:>10.0f} rows/s  ({} rows)\n", batched_rate,
              batched_rows);

@@ -1,6 +1,11 @@
 // `nextmini controller --config FILE [--port P] [--listen ADDR] [--token T] [--status-file PATH]
-// [--http ADDR:PORT|off] [--check]`: runs the controller until SIGINT/SIGTERM, or with --check
-// validates the config, prints a summary and exits. Config errors exit 2, every error listed.
+// [--http ADDR:PORT|off] [--db URL] [--reset-db] [--check]`: runs the controller until
+// SIGINT/SIGTERM, or with --check validates the config, prints a summary and exits. Config
+// errors exit 2, every error listed.
+// The store: PostgreSQL when a database is named (--db, else the config's [db] url, else
+// DATABASE_URL), memory otherwise. A database that already holds a network is restored (it wins
+// over the config, which only describes the topology then); an empty one gets the config's.
+// --reset-db wipes it first. The database cannot be reached, or is at a newer schema: exit 1.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -11,17 +16,22 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 
 #include "command_registry.hpp"
 #include "nextmini/controller/bring_up.hpp"
 #include "nextmini/controller/config.hpp"
 #include "nextmini/controller/controller_server.hpp"
+#include "nextmini/controller/database_sync.hpp"
 #include "nextmini/controller/flow_config.hpp"
 #include "nextmini/controller/http_api.hpp"
 #include "nextmini/controller/http_server.hpp"
 #include "nextmini/controller/memory_store.hpp"
+#include "nextmini/controller/pg/connection.hpp"
+#include "nextmini/controller/pg_store.hpp"
 #include "nextmini/controller/routing.hpp"
 #include "nextmini/controller/topology.hpp"
 
@@ -37,7 +47,15 @@ struct ControllerArgs {
   std::optional<std::string> token;
   std::string status_file;
   std::optional<std::string> http;
+  std::optional<std::string> db;
+  bool reset_db = false;
   bool check = false;
+};
+
+// The database the controller keeps its state in, and where its URL came from.
+struct DatabaseChoice {
+  std::string url;
+  std::string source;  // "--db", "[db] url", "DATABASE_URL"
 };
 
 struct Plan {
@@ -82,6 +100,29 @@ Plan load_plan(const ControllerArgs& args) {
   return Plan{std::move(*config), std::move(*topology), std::move(*routes)};
 }
 
+// --db, else the config's [db] url, else $DATABASE_URL; none: the memory store.
+std::optional<DatabaseChoice> choose_database(const ControllerArgs& args,
+                                              const controller::Config& config) {
+  std::optional<DatabaseChoice> choice;
+  if (args.db) {
+    choice = DatabaseChoice{*args.db, "--db"};
+  } else if (!config.db_url.empty()) {
+    choice = DatabaseChoice{config.db_url, "[db] url"};
+  } else if (const char* env = std::getenv("DATABASE_URL"); env != nullptr && *env != '\0') {
+    choice = DatabaseChoice{env, "DATABASE_URL"};
+  }
+  if (choice && !controller::looks_like_db_url(choice->url)) {
+    throw CommandFailure{
+        fmt::format("{}: \"{}\" is not a PostgreSQL URL (postgresql://... or key=value ...)",
+                    choice->source, controller::pg::redact_url(choice->url)),
+        2};
+  }
+  if (args.reset_db && !choice) {
+    throw CommandFailure{"--reset-db: no database named (--db, [db] url or DATABASE_URL)", 2};
+  }
+  return choice;
+}
+
 void print_summary(const ControllerArgs& args, const Plan& plan) {
   const auto& config = plan.config;
   const auto n = plan.topology.n_nodes();
@@ -110,6 +151,13 @@ void print_summary(const ControllerArgs& args, const Plan& plan) {
               config.metrics_interval_ms, config.token.empty() ? "no token" : "token required");
   std::printf("http api: %s\n", config.http == "off" ? "off" : ("http://" + config.http).c_str());
   std::printf("flows: %zu\n", config.flows.size());
+  if (auto database = choose_database(args, config)) {
+    std::printf("store: postgresql %s (from %s)%s\n",
+                controller::pg::redact_url(database->url).c_str(), database->source.c_str(),
+                args.reset_db ? ", reset at start" : "");
+  } else {
+    std::printf("store: memory\n");
+  }
   const auto unreachable = plan.routes.unreachable_messages();
   for (std::size_t i = 0; i < unreachable.size() && i < kShownUnreachable; ++i) {
     std::printf("unreachable: %s\n", unreachable[i].c_str());
@@ -130,12 +178,26 @@ std::vector<std::string> unreachable_lines(const controller::RoutePlan& routes) 
   return lines;
 }
 
+controller::OpenedDatabase open_database(const DatabaseChoice& choice, bool reset,
+                                         const controller::Topology& topology) {
+  spdlog::info("database: {} (from {}){}", controller::pg::redact_url(choice.url), choice.source,
+               reset ? "; --reset-db: wiping it" : "");
+  auto opened = controller::open_database(choice.url, reset, topology);
+  if (!opened) {
+    throw CommandFailure{fmt::format("database ({}): {} [{}]", choice.source,
+                                     opened.error().message, opened.error().code),
+                         1};
+  }
+  return std::move(*opened);
+}
+
 void run_controller(const ControllerArgs& args) {
   Plan plan = load_plan(args);
   if (args.check) {
     print_summary(args, plan);
     return;
   }
+  const auto database_choice = choose_database(args, plan.config);
 
   const auto n_nodes = plan.topology.n_nodes();
   const auto http = controller::parse_http_listen(plan.config.http, "http").value();
@@ -146,9 +208,13 @@ void run_controller(const ControllerArgs& args) {
   options.port = plan.config.port;
   options.status_file = args.status_file;
 
-  controller::MemoryStore store;
+  controller::MemoryStore memory_store;
+  controller::OpenedDatabase database;
+  if (database_choice) database = open_database(*database_choice, args.reset_db, plan.topology);
+  controller::Store& store =
+      database.store ? static_cast<controller::Store&>(*database.store) : memory_store;
   controller::BringUp bring_up(std::move(plan.config), std::move(plan.topology),
-                               std::move(plan.routes), store);
+                               std::move(plan.routes), store, database.start);
   boost::asio::io_context io;
   controller::ControllerServer server(io, bring_up, options);
   // Unreachable pairs go to the log and the status file, also after a reroute.
@@ -162,14 +228,13 @@ void run_controller(const ControllerArgs& args) {
                 elapsed.count());
     std::fflush(stdout);
   });
-  controller::HttpApi api(
-      bring_up, store,
-      [&](std::vector<controller::Outgoing> out) {
-        server.deliver(std::move(out));
-        server.set_status_errors(unreachable_lines(bring_up.routes()));
-        server.refresh_status();
-      },
-      config_dir);
+  // Changes from the HTTP API and from the database go out the same way.
+  auto deliver = [&](std::vector<controller::Outgoing> out) {
+    server.deliver(std::move(out));
+    server.set_status_errors(unreachable_lines(bring_up.routes()));
+    server.refresh_status();
+  };
+  controller::HttpApi api(bring_up, store, deliver, config_dir);
   controller::HttpServer http_server(io, api, {http.address, http.port});
   if (http.enabled) {
     if (auto started = http_server.start(); started) {
@@ -185,11 +250,18 @@ void run_controller(const ControllerArgs& args) {
   if (auto started = server.start(); !started) {
     throw CommandFailure{started.error().message, 1};
   }
+  std::unique_ptr<controller::DatabaseSync> sync;
+  if (database.store) {
+    sync = std::make_unique<controller::DatabaseSync>(io.get_executor(), *database.store,
+                                                      database_choice->url, bring_up, deliver);
+    sync->start(database.after_seq);
+  }
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
     if (error) return;
     spdlog::info("signal {}: stopping", signal);
+    if (sync) sync->stop();
     server.stop();
     http_server.stop();
   });
@@ -198,6 +270,10 @@ void run_controller(const ControllerArgs& args) {
   spdlog::info("controller stopped: {} connections, {} frames in, {} out, {} undecodable",
                counters.connections, counters.frames_received, counters.frames_sent,
                counters.decode_errors);
+  if (sync) {
+    spdlog::info("database: {} changes applied, {} rows refused, {} metric rows written",
+                 sync->applied(), sync->refused(), database.store->metric_rows_written());
+  }
 }
 
 void setup(CLI::App& app) {
@@ -218,8 +294,18 @@ void setup(CLI::App& app) {
   command->add_option("--http", args->http,
                       "serve the HTTP JSON API on ADDRESS:PORT, or \"off\" (overrides `http`; "
                       "default 127.0.0.1:3080; docs/http-api.md)");
+  command->add_option("--db", args->db,
+                      "keep the state in this PostgreSQL database (libpq URL, e.g. "
+                      "postgresql://user@host:5432/nextmini; overrides [db] url and "
+                      "$DATABASE_URL; credentials from the URL, $PGPASSWORD or ~/.pgpass). A "
+                      "database holding a network is restored; SQL writes reconfigure the "
+                      "network (docs/database.md)");
+  command->add_flag("--reset-db", args->reset_db,
+                    "wipe the database's Nextmini tables first and start from the config "
+                    "(never done otherwise)");
   command->add_flag("--check", args->check,
-                    "validate the config, print a summary (nodes, edges, routes) and exit");
+                    "validate the config (and [db] keys), print a summary (nodes, edges, "
+                    "routes, store) and exit; does not connect to the database");
   command->callback([args] { run_controller(*args); });
 }
 

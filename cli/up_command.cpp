@@ -1,5 +1,6 @@
-// `nextmini up CONFIG [--timeout S] [--detach]`: a controller config turned into a running
-// network on this machine (see launcher/network_launcher.hpp for what it does step by step).
+// `nextmini up CONFIG [--timeout S] [--detach] [--db URL] [--reset-db]`: a controller config turned
+// into a running network on this machine (see launcher/network_launcher.hpp for what it does step
+// by step).
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@ struct UpArgs {
   std::string config;
   double timeout_seconds = 60;
   bool detach = false;
+  std::string db;
+  bool reset_db = false;
 };
 
 // Reads and checks the config the way the controller will, so a bad config fails before
@@ -51,6 +54,8 @@ launcher::NetworkPlan make_plan(const std::string& config_path) {
 
 void run_up(const UpArgs& args) {
   auto plan = make_plan(args.config);
+  plan.db_url = args.db;
+  plan.reset_db = args.reset_db;
   if (::geteuid() != 0) {
     throw CommandFailure{"`nextmini up` creates network namespaces and needs root", 1};
   }
@@ -80,6 +85,13 @@ void setup(CLI::App& app) {
       ->add_option("--timeout", args->timeout_seconds,
                    "seconds to wait for the whole network to be ready")
       ->capture_default_str();
+  command->add_option("--db", args->db,
+                      "the controller keeps its state in this PostgreSQL database (passed to "
+                      "`nextmini controller --db`). The controller runs in the nm-ctl namespace: "
+                      "127.0.0.1 there is not this machine's; use a unix socket, e.g. "
+                      "postgresql:///postgres?host=/tmp/pgdir&port=5432&user=postgres");
+  command->add_flag("--reset-db", args->reset_db,
+                    "the controller wipes the database first (`nextmini controller --reset-db`)");
   command->add_flag("--detach,-d", args->detach,
                     "return once the network is ready (stop it with `nextmini down`)");
   command->callback([args] { run_up(*args); });

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 
 #include "nextmini/controller/memory_store.hpp"
 
@@ -365,6 +366,89 @@ TEST_F(BringUpTest, AddFlowsRefusesEveryBadFlowAndAddsNothing) {
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message.find("flows[0].flow_id: flow 5 exists already"),
             std::string::npos);
+}
+
+const std::string kRing4 = "[topology]\ntype = \"ring\"\nring_config = { n_nodes = 4 }\n";
+
+// A route written by another program (the database): only the nodes on its old and new paths
+// hear of it, incrementally; a bad one changes nothing.
+TEST_F(BringUpTest, SetRouteUpdatesOnlyTheNodesOnTheOldAndNewPaths) {
+  make(kRing4);
+  for (NodeId id = 1; id <= 4; ++id) start(id, id);
+  const Route* one_three = nullptr;
+  for (const auto& route : bring_up_->routes().routes()) {
+    if (route.src == 1 && route.dst == 3) one_three = &route;
+  }
+  ASSERT_NE(one_three, nullptr);
+  const RouteId id = one_three->route_id;
+  ASSERT_EQ(one_three->edges, (std::vector<std::pair<NodeId, NodeId>>{{1, 2}, {2, 3}}));
+  const auto version = bring_up_->routes_version();
+
+  auto out = bring_up_->set_route(id, RouteRecord{id, 1, 3, 1, {{1, 4}, {4, 3}}});
+  ASSERT_TRUE(out) << out.error().message;
+  std::map<ConnectionId, messages::InstallRoutes> installs;
+  for (const auto& o : *out) installs[o.connection] = std::get<messages::InstallRoutes>(o.message);
+  ASSERT_EQ(installs.size(), 4u);  // 1, 2 (old path), 4 (new), 3 (the sink on both)
+  for (const auto& [connection, install] : installs) {
+    EXPECT_FALSE(install.full);
+    EXPECT_GT(install.version, version);
+  }
+  EXPECT_EQ(installs[2].removed, (std::vector<RouteId>{id}));
+  EXPECT_TRUE(installs[2].routes.empty());
+  ASSERT_EQ(installs[1].routes.size(), 1u);
+  EXPECT_EQ(installs[1].routes[0].route_id, id);
+  EXPECT_EQ(installs[1].routes[0].next_hops, (std::vector<NodeId>{4}));
+  ASSERT_EQ(installs[4].routes.size(), 1u);
+  // A node that connects now gets the new route in its full InstallRoutes.
+  EXPECT_EQ(bring_up_->routes().find(id)->edges,
+            (std::vector<std::pair<NodeId, NodeId>>{{1, 4}, {4, 3}}));
+
+  auto bad = bring_up_->set_route(id, RouteRecord{id, 1, 3, 1, {{1, 3}}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "route.invalid");
+  EXPECT_EQ(bad.error().message,
+            "route " + std::to_string(id) + ": edge [1, 3] is not a link of the topology");
+  EXPECT_EQ(bring_up_->routes().find(id)->edges,
+            (std::vector<std::pair<NodeId, NodeId>>{{1, 4}, {4, 3}}));
+
+  auto removed = bring_up_->set_route(id, std::nullopt);
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->size(), 3u);  // 1, 4, 3
+  EXPECT_EQ(bring_up_->routes().find(id), nullptr);
+}
+
+// A Store that already holds a network is restored, not overwritten by the config.
+TEST_F(BringUpTest, StartFromTheStoreKeepsItsRoutesLinksAndFlows) {
+  make(kRing4);
+  std::vector<RouteRecord> routes;
+  for (const auto& route : bring_up_->routes().routes()) {
+    routes.push_back({route.route_id, route.src, route.dst, route.weight, route.edges});
+  }
+  routes[0].edges = {{1, 4}, {4, 3}, {3, 2}};  // route 1: 1 -> 2 the long way
+  ASSERT_TRUE(store_.replace_routes(routes));
+  messages::LinkParams delay;
+  delay.delay_ns = 5000000;
+  ASSERT_TRUE(store_.merge_link_params(2, 3, delay));
+  messages::FlowSpec waiting;
+  waiting.flow_id = 9;
+  waiting.src = 1;
+  waiting.dst = 3;
+  waiting.length_bytes = 100;
+  ASSERT_TRUE(store_.put_flow(FlowRecord{waiting, {}, {}, 0, {}}));
+
+  auto config = parse_config(kRing4, "test.toml");
+  auto topology = build_topology(*config);
+  auto plan = build_routes(*config, *topology);
+  BringUp restored(*config, *topology, *plan, store_, StartFrom::kStore);
+  ASSERT_NE(restored.routes().find(1), nullptr);
+  EXPECT_EQ(restored.routes().find(1)->edges,
+            (std::vector<std::pair<NodeId, NodeId>>{{1, 4}, {4, 3}, {3, 2}}));
+  EXPECT_TRUE(restored.routes().find(1)->configured);   // differs from the config's
+  EXPECT_FALSE(restored.routes().find(2)->configured);  // as computed from the config
+  EXPECT_EQ(restored.link_params().at({2, 3}).delay_ns, 5000000u);
+  ASSERT_NE(restored.flow_spec(9), nullptr);
+  EXPECT_EQ(store_.list_routes()->at(0).edges,
+            (std::vector<std::pair<NodeId, NodeId>>{{1, 4}, {4, 3}, {3, 2}}));
 }
 
 }  // namespace

@@ -330,5 +330,21 @@ TEST(ConfigTest, LoadFileReportsUnreadableFile) {
   EXPECT_EQ(loaded->source_name, path.string());
 }
 
+TEST(ConfigTest, DbTableNamesTheDatabase) {
+  auto config =
+      parse_config(kRing4 + "[db]\nurl = \"postgresql://nm@127.0.0.1:5432/nm\"\n", "test.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->db_url, "postgresql://nm@127.0.0.1:5432/nm");
+  EXPECT_TRUE(parse_config(kRing4 + "[db]\nurl = \"host=/tmp port=5432 dbname=nm\"\n", "t"));
+  EXPECT_TRUE(parse_config(kRing4, "t")->db_url.empty());
+
+  EXPECT_EQ(parse_error(kRing4 + "[db]\nurl = \"mysql://u:secret@h/d\"\nuser = \"x\"\n"),
+            "db.user: unknown key\n"
+            "db.url: \"mysql://u:***@h/d\" is not a PostgreSQL URL (postgresql://... or key=value "
+            "...)");
+  EXPECT_EQ(parse_error(kRing4 + "[db]\nurl = 5\n"), "db.url: 5 is not a string");
+  EXPECT_EQ(parse_error("db = 1\n" + kRing4), "db: 1 is not a table");
+}
+
 }  // namespace
 }  // namespace nextmini::controller

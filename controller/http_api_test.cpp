@@ -371,5 +371,11 @@ TEST(HttpListenTest, ParsesAddressPortAndOff) {
             std::string::npos);
 }
 
+TEST_F(HttpApiTest, ErrorsListsRefusedRowsEmptyWithoutADatabase) {
+  const auto errors = call("GET", "/api/errors");
+  EXPECT_EQ(json::serialize(errors), R"({"errors":[]})");
+  call("POST", "/api/errors", "", 405);
+}
+
 }  // namespace
 }  // namespace nextmini::controller

@@ -636,20 +636,23 @@ TEST_F(PgTest, TheRerouteExampleOfTheDocsRuns) {
 
   auto store = open_store();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->replace_routes({{1, 1, 3, 1, {{1, 2}, {2, 3}}}}));
-  FlowRecord flow;
-  flow.spec = {7, 1, 3, 1'000'000, std::nullopt, std::nullopt, 1, "tcp", 1};
-  ASSERT_TRUE(store->put_flow(flow));
   const auto before = *store->last_change_seq();
   auto ran = sql_.exec_script(script);
   ASSERT_TRUE(ran) << ran.error().message;
-  EXPECT_EQ((*store->get_flow(7))->spec.route_id, 100u);
+  auto flow = store->get_flow(7);
+  ASSERT_TRUE(flow && flow->has_value());
+  EXPECT_EQ((*flow)->spec.route_id, 100u);
+  EXPECT_EQ((*flow)->spec.duration_s, 30.0);
   auto changes = store->changes_since(before);
   ASSERT_TRUE(changes);
   EXPECT_EQ(*changes, (std::vector<Change>{{before + 1, "routes", "INSERT", "100", "sql"},
-                                           {before + 2, "flow_routes", "UPDATE", "7", "sql"}}));
+                                           {before + 2, "flows", "INSERT", "7", "sql"},
+                                           {before + 3, "flow_routes", "INSERT", "7", "sql"},
+                                           {before + 4, "routes", "UPDATE", "100", "sql"}}));
   store->set_topology(Topology(4, {{1, 2}, {2, 3}, {3, 4}, {4, 1}}));
-  EXPECT_TRUE(store->get_route(100)->has_value());  // a valid route of the ring
+  auto route = store->get_route(100);  // a valid route of the ring
+  ASSERT_TRUE(route && route->has_value());
+  EXPECT_EQ((*route)->edges, (std::vector<std::pair<NodeId, NodeId>>{{1, 4}, {4, 3}}));
 }
 
 // ---- edges JSON -----------------------------------------------------------------------------
@@ -672,6 +675,10 @@ TEST(PgUrl, RedactsThePassword) {
   EXPECT_EQ(pg::redact_url("postgresql://u:p@h:5/d"), "postgresql://u:***@h:5/d");
   EXPECT_EQ(pg::redact_url("postgresql://u@h/d"), "postgresql://u@h/d");
   EXPECT_EQ(pg::redact_url("host=h user=u"), "host=h user=u");
+  EXPECT_EQ(pg::redact_url("host=h password=secret user=u"), "host=h password=*** user=u");
+  EXPECT_EQ(pg::redact_url("host=h password='a b' user=u"), "host=h password=*** user=u");
+  EXPECT_EQ(pg::redact_url("postgresql:///d?host=/tmp&password=secret&port=5"),
+            "postgresql:///d?host=/tmp&password=***&port=5");
 }
 
 }  // namespace

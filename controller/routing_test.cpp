@@ -221,5 +221,42 @@ TEST(RerouteTest, ConfiguredRoutesStayAsConfigured) {
   EXPECT_EQ(configured->edges, (Edges{{1, 2}, {2, 3}}));
 }
 
+// Routes written by other programs (the database): one replaced, removed, added.
+TEST(RoutingTest, WithRouteReplacesRemovesAndAddsOneRoute) {
+  const RoutePlan base = plan(kRing4);
+  const Route* one_three = find_route(base, 1, 3);
+  ASSERT_NE(one_three, nullptr);
+  const RouteId id = one_three->route_id;
+
+  Route moved{id, 1, 3, 1, {{1, 4}, {4, 3}}, true};
+  const RoutePlan replaced = with_route(base, id, moved);
+  ASSERT_NE(replaced.find(id), nullptr);
+  EXPECT_EQ(replaced.find(id)->edges, (Edges{{1, 4}, {4, 3}}));
+  EXPECT_EQ(replaced.routes().size(), base.routes().size());
+  EXPECT_TRUE(replaced.entries(2, id).empty());  // node 2 is off the new path
+  EXPECT_EQ(replaced.entries(4, id).size(), 1u);
+  EXPECT_EQ(replaced.entries(1, id).size(), 1u);
+
+  const RoutePlan removed = with_route(replaced, id, std::nullopt);
+  EXPECT_EQ(removed.find(id), nullptr);
+  EXPECT_EQ(removed.unreachable(), (Edges{{1, 3}}));
+  EXPECT_EQ(removed.unreachable_messages(), (std::vector<std::string>{"no path from 1 to 3"}));
+
+  const RoutePlan added = with_route(removed, 500, Route{0, 1, 3, 1, {{1, 2}, {2, 3}}, true});
+  ASSERT_NE(added.find(500), nullptr);
+  EXPECT_EQ(added.find(500)->route_id, 500u);
+  EXPECT_TRUE(added.unreachable().empty());
+  EXPECT_EQ(added.routes().back().route_id, 500u);  // kept in route id order
+}
+
+TEST(RoutingTest, PlanOfRoutesMarksPairsWithoutARouteUnreachable) {
+  const RoutePlan only =
+      plan_of_routes(3, {Route{7, 1, 2, 1, {{1, 2}}, true}, Route{3, 2, 1, 1, {{2, 1}}, true}});
+  ASSERT_EQ(only.routes().size(), 2u);
+  EXPECT_EQ(only.routes()[0].route_id, 3u);
+  EXPECT_EQ(only.unreachable(), (Edges{{1, 3}, {2, 3}, {3, 1}, {3, 2}}));
+  EXPECT_EQ(only.n_nodes(), 3u);
+}
+
 }  // namespace
 }  // namespace nextmini::controller

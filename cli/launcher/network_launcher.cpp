@@ -144,6 +144,11 @@ Result<void> NetworkLauncher::start_processes(const NetworkPlan& plan, LauncherS
                            "0.0.0.0",
                            "--status-file",
                            run_dir_.status_path()};
+  if (!plan.db_url.empty()) {
+    state.controller.argv.push_back("--db");
+    state.controller.argv.push_back(plan.db_url);
+  }
+  if (plan.reset_db) state.controller.argv.push_back("--reset-db");
   auto controller_pid = spawn_logged(state.controller.argv, state.controller.log);
   if (!controller_pid) return Failure{controller_pid.error()};
   state.controller.pid = *controller_pid;
@@ -438,17 +443,37 @@ Result<pid_t> NetworkLauncher::restart_node(std::uint32_t id) {
                             "yourself with `nextmini exec {} -- python3 …`",
                             id, id));
   }
-  if (!Netns::exists(node->process.netns)) {
+  return restart_process(state, node->process, node->process.argv);
+}
+
+Result<pid_t> NetworkLauncher::restart_controller() {
+  auto lock = StateLock::acquire(run_dir_.lock_path(), "restart", 10'000);
+  if (!lock) return Failure{lock.error()};
+  auto read = read_state(run_dir_.state_path());
+  if (!read) return Failure{read.error()};
+  if (!read->has_value()) return fail("launcher.not_up", "no network is up (see `nextmini up`)");
+  LauncherState state = std::move(**read);
+  // A restart keeps the database: the controller restores the network from it. (The running
+  // process is recognised by the command line it was started with, so strip it after.)
+  auto argv = state.controller.argv;
+  std::erase(argv, std::string("--reset-db"));
+  return restart_process(state, state.controller, std::move(argv));
+}
+
+Result<pid_t> NetworkLauncher::restart_process(LauncherState& state, ManagedProcess& process,
+                                               std::vector<std::string> argv) {
+  if (!Netns::exists(process.netns)) {
     return fail("launcher.no_namespace",
-                fmt::format("node {}'s namespace {} is gone; run `nextmini down` and `up` again",
-                            id, node->process.netns));
+                fmt::format("{}'s namespace {} is gone; run `nextmini down` and `up` again",
+                            process.name, process.netns));
   }
-  if (ProcessControl::runs_command(node->process.pid, node->process.argv)) {
-    ProcessControl::stop({node->process.pid}, std::chrono::seconds(3));
+  if (ProcessControl::runs_command(process.pid, process.argv)) {
+    ProcessControl::stop({process.pid}, std::chrono::seconds(3));
   }
-  auto pid = spawn_logged(node->process.argv, node->process.log);
+  process.argv = std::move(argv);
+  auto pid = spawn_logged(process.argv, process.log);
   if (!pid) return Failure{pid.error()};
-  node->process.pid = *pid;
+  process.pid = *pid;
   if (auto written = write_state(run_dir_.state_path(), state); !written) {
     return Failure{written.error()};
   }
@@ -456,10 +481,10 @@ Result<pid_t> NetworkLauncher::restart_node(std::uint32_t id) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::string how = exit_description(*pid);
   if (!how.empty()) {
-    std::string tail = tail_file(node->process.log, kLogTailLines);
+    std::string tail = tail_file(process.log, kLogTailLines);
     return fail("launcher.process_exited",
-                fmt::format("node {} exited right after the restart ({}); last lines of {}:\n{}",
-                            id, how, node->process.log, tail));
+                fmt::format("{} exited right after the restart ({}); last lines of {}:\n{}",
+                            process.name, how, process.log, tail));
   }
   return *pid;
 }

@@ -9,7 +9,7 @@
 //            foreground until SIGINT/SIGTERM and tear the network down.
 //   fails:   (and tears down what it made) on a timeout, naming the nodes that are not ready
 //            and their logs, or when a process exits during bring-up, with its log's tail.
-// Also `restart`: start one node again with its recorded command line.
+// Also `restart`: start one node, or the controller, again with its recorded command line.
 
 #include <chrono>
 #include <cstdint>
@@ -38,9 +38,15 @@ class NetworkLauncher {
   // Starts node `id` again with its recorded command line (stopping it first if it still
   // runs) and records the new pid. Returns the new pid.
   Result<pid_t> restart_node(std::uint32_t id);
+  // The same for the controller, without `--reset-db` (a restart keeps the database: the
+  // controller restores the network from it and the nodes reconnect to it).
+  Result<pid_t> restart_controller();
 
  private:
   Result<void> check_nothing_running() const;
+  // Stops `process` if it still runs its recorded command line, starts `argv` in its place.
+  Result<pid_t> restart_process(LauncherState& state, ManagedProcess& process,
+                                std::vector<std::string> argv);
   Result<void> start_processes(const NetworkPlan& plan, LauncherState& state);
   Result<void> await_ready(const NetworkPlan& plan, LauncherState& state, const UpOptions& options);
   void print_summary(const NetworkPlan& plan, const LauncherState& state) const;

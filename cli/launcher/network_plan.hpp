@@ -20,6 +20,8 @@ struct NetworkPlan {
   // process; the user runs the Python node inside (`nextmini exec N -- python3 …`).
   std::vector<std::uint32_t> external_nodes;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> links;
+  std::string db_url;     // `nextmini controller --db` (empty: none given)
+  bool reset_db = false;  // `nextmini controller --reset-db`
 };
 
 }  // namespace nextmini::launcher

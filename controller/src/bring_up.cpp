@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iterator>
 #include <set>
 
@@ -40,12 +42,17 @@ bool multicast_request(const messages::Message& message) {
 
 }  // namespace
 
-BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& store)
+BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& store, StartFrom start)
     : config_(std::move(config)),
       topology_(std::move(topology)),
       base_routes_(std::move(routes)),
       store_(store),
       nodes_(topology_.n_nodes() + 1) {
+  if (start == StartFrom::kStore) {
+    const RoutePlan config_routes = std::move(base_routes_);
+    restore_from_store(config_routes);
+    return;
+  }
   // The configured link parameters are the Store's starting point; the API changes them there.
   for (const auto& [link, params] : config_.link_params) {
     if (auto saved = store_.merge_link_params(link.first, link.second, params); !saved) {
@@ -56,6 +63,99 @@ BringUp::BringUp(Config config, Topology topology, RoutePlan routes, Store& stor
   }
   routes_ = down_.empty() ? base_routes_ : reroute(base_routes_, topology_, down_);
   save_routes();
+  // Configured flows were checked by the config loader (and check_flow_routes).
+  for (const auto& spec : config_.flows) {
+    flow_specs_[spec.flow_id] = spec;
+    waiting_flows_.push_back(spec);
+    if (auto saved = store_.put_flow(FlowRecord{spec, {}, {}, 0, {}}); !saved) {
+      spdlog::error("store: flow {} not saved: {}", spec.flow_id, saved.error().message);
+    }
+  }
+}
+
+void BringUp::restore_from_store(const RoutePlan& config_routes) {
+  // Routes: the Store's (already checked against the topology by a PgStore).
+  std::vector<Route> routes;
+  std::size_t differ = 0;
+  if (auto stored = store_.list_routes()) {
+    for (auto& record : *stored) {
+      Route route{record.route_id,         record.src, record.dst, record.weight,
+                  std::move(record.edges), true};
+      const Route* configured = config_routes.find(route.route_id);
+      if (configured != nullptr && configured->src == route.src && configured->dst == route.dst &&
+          configured->weight == route.weight && configured->edges == route.edges) {
+        route.configured = configured->configured;
+      } else {
+        ++differ;
+      }
+      routes.push_back(std::move(route));
+    }
+  } else {
+    spdlog::error("store: cannot read routes: {}; using the config's", stored.error().message);
+    routes = config_routes.routes();
+  }
+  // A stored row that is refused (config_errors) does not leave its pair without a route: the
+  // config's route of that id stands in until the row is fixed.
+  std::set<RouteId> refused;
+  if (auto errors = store_.row_errors()) {
+    for (const auto& error : *errors) {
+      if (error.table_name == "routes")
+        refused.insert(std::strtoul(error.row_id.c_str(), nullptr, 10));
+    }
+  }
+  for (const auto& route : config_routes.routes()) {
+    if (std::none_of(routes.begin(), routes.end(),
+                     [&](const Route& r) { return r.route_id == route.route_id; })) {
+      ++differ;
+      if (refused.contains(route.route_id)) {
+        spdlog::warn(
+            "restore: the database's route {} is refused (config_errors); the config's "
+            "route {} -> {} stands in until the row is fixed",
+            route.route_id, route.src, route.dst);
+        routes.push_back(route);
+      }
+    }
+  }
+  if (differ > 0) {
+    spdlog::warn(
+        "restore: {} routes of the database differ from the config's; the database's are used "
+        "(--reset-db starts from the config)",
+        differ);
+  }
+  base_routes_ = plan_of_routes(topology_.n_nodes(), std::move(routes));
+  // Link parameters: the Store's; a link stored as down is avoided.
+  if (auto links = store_.list_links()) {
+    for (const auto& link : *links) {
+      if (link.params.up == false) down_.insert({link.src, link.dst});
+    }
+  }
+  std::size_t links_differ = 0;
+  for (const auto& [link, params] : link_params()) {
+    const auto configured = config_.link_params.find(link);
+    const messages::LinkParams expected =
+        configured != config_.link_params.end() ? configured->second : messages::LinkParams{};
+    if (!(params == expected)) ++links_differ;
+  }
+  if (links_differ > 0) {
+    spdlog::warn(
+        "restore: the database's parameters of {} links differ from the config's; the "
+        "database's are used",
+        links_differ);
+  }
+  routes_ = down_.empty() ? base_routes_ : reroute(base_routes_, topology_, down_);
+  if (auto version = store_.routes_version(); version && *version > 0) routes_version_ = *version;
+  // Flows: every stored flow is known; those never started start at TopologyReady.
+  std::size_t waiting = 0;
+  for (const auto& flow : flows()) {
+    flow_specs_[flow.spec.flow_id] = flow.spec;
+    if (flow_state(flow) == "pending") {
+      waiting_flows_.push_back(flow.spec);
+      ++waiting;
+    }
+  }
+  spdlog::info(
+      "restore: {} routes (version {}), {} links down, {} flows ({} to start) from the database",
+      routes_.routes().size(), routes_version_, down_.size(), flow_specs_.size(), waiting);
 }
 
 void BringUp::save_routes() {
@@ -69,14 +169,6 @@ void BringUp::save_routes() {
   } else {
     spdlog::error("store: cannot save routes: {}", version.error().message);
     ++routes_version_;  // the nodes still need a newer version than the one they have
-  }
-  // Configured flows were checked by the config loader (and check_flow_routes).
-  for (const auto& spec : config_.flows) {
-    flow_specs_[spec.flow_id] = spec;
-    waiting_flows_.push_back(spec);
-    if (auto saved = store_.put_flow(FlowRecord{spec, {}, {}, 0, {}}); !saved) {
-      spdlog::error("store: flow {} not saved: {}", spec.flow_id, saved.error().message);
-    }
   }
 }
 
@@ -161,6 +253,8 @@ void BringUp::fail_flows_of(NodeId node) {
   for (const auto& flow : flows()) {
     const auto state = flow_state(flow);
     if (flow.spec.src != node || (state != "pending" && state != "running")) continue;
+    // A row another program wrote that was refused (or not applied yet) was never sent.
+    if (!flow_specs_.contains(flow.spec.flow_id)) continue;
     messages::FlowFinished failed{flow.spec.flow_id,
                                   node,
                                   flow.start_time_ns.value_or(now),
@@ -484,6 +578,12 @@ std::vector<Outgoing> BringUp::set_link_params(NodeId src, NodeId dst,
     spdlog::error("store: link {} -> {} not changed: {}", src, dst, saved.error().message);
     return out;
   }
+  return link_params_changed(src, dst);
+}
+
+std::vector<Outgoing> BringUp::link_params_changed(NodeId src, NodeId dst) {
+  std::vector<Outgoing> out;
+  if (!topology_.has_node(src) || !topology_.has_edge(src, dst)) return out;
   const auto links = link_params();
   const messages::LinkParams& current = links.at({src, dst});
   if (nodes_[src].connection != 0) {
@@ -535,6 +635,74 @@ std::vector<Outgoing> BringUp::reroute_now() {
   spdlog::info("routes version {}: {} nodes changed, {} unreachable pairs", routes_version_,
                changed, routes_.unreachable().size());
   return out;
+}
+
+std::uint64_t BringUp::next_routes_version() const {
+  // The Store's version moves with every write of the routes (a database's sequence moves with
+  // other programs' writes too); never go back.
+  const auto stored = store_.routes_version();
+  return std::max(routes_version_ + 1, stored ? *stored : 0);
+}
+
+Result<std::vector<Outgoing>> BringUp::set_route(RouteId route_id,
+                                                 std::optional<RouteRecord> record) {
+  std::optional<Route> route;
+  if (record) {
+    std::vector<std::string> problems;
+    for (const NodeId node : {record->src, record->dst}) {
+      if (!topology_.has_node(node)) {
+        problems.push_back(
+            fmt::format("node {} is not in the topology (nodes 1..{})", node, topology_.n_nodes()));
+      }
+    }
+    for (const auto& [from, to] : record->edges) {
+      if (!topology_.has_node(from) || !topology_.has_node(to) || !topology_.has_edge(from, to)) {
+        problems.push_back(fmt::format("edge [{}, {}] is not a link of the topology", from, to));
+      }
+    }
+    if (!problems.empty()) {
+      return fail("route.invalid",
+                  fmt::format("route {}: {}", route_id, fmt::join(problems, "; ")));
+    }
+    route = Route{route_id, record->src, record->dst, record->weight, record->edges, true};
+  }
+  const Route* old_route = base_routes_.find(route_id);
+  if (!route && old_route == nullptr) return std::vector<Outgoing>{};  // nothing to remove
+  // The nodes on the old and the new path: they gain, change or lose the route's entries.
+  std::set<NodeId> affected;
+  auto add_nodes = [&](const Route* r) {
+    if (r == nullptr) return;
+    affected.insert(r->dst);
+    for (const auto& edge : r->edges) affected.insert(edge.first);
+  };
+  add_nodes(routes_.find(route_id));
+  base_routes_ = with_route(base_routes_, route_id, std::move(route));
+  routes_ = down_.empty() ? base_routes_ : reroute(base_routes_, topology_, down_);
+  add_nodes(routes_.find(route_id));
+  routes_version_ = next_routes_version();
+
+  std::vector<Outgoing> out;
+  for (const NodeId node : affected) {
+    if (!topology_.has_node(node) || nodes_[node].connection == 0) continue;
+    messages::InstallRoutes install;
+    install.version = routes_version_;
+    install.full = false;
+    install.routes = routes_.entries(node, route_id);
+    if (install.routes.empty()) install.removed.push_back(route_id);
+    out.push_back({nodes_[node].connection, std::move(install)});
+  }
+  spdlog::debug("route {} {} (routes version {}): {} nodes updated", route_id,
+                record ? "set" : "removed", routes_version_, out.size());
+  return out;
+}
+
+bool BringUp::pin_waiting_flow(messages::FlowId flow_id, std::optional<RouteId> route_id) {
+  auto waiting = std::find_if(waiting_flows_.begin(), waiting_flows_.end(),
+                              [&](const auto& spec) { return spec.flow_id == flow_id; });
+  if (waiting == waiting_flows_.end()) return false;
+  waiting->route_id = route_id;
+  flow_specs_[flow_id].route_id = route_id;
+  return true;
 }
 
 BringUpStatus BringUp::status() const {

@@ -16,6 +16,7 @@
 #include "link_config_reader.hpp"
 #include "nextmini/controller/http_api.hpp"
 #include "nextmini/controller/link_config.hpp"
+#include "nextmini/controller/pg/connection.hpp"
 #include "nextmini/controller/topology.hpp"
 #include "toml_text.hpp"
 
@@ -580,6 +581,25 @@ void read_addressing(Checker& check, const toml::table& root, std::uint32_t n_no
   }
 }
 
+// Reads [db]: url = a libpq URL ("postgresql://...", "postgres://...") or key=value string.
+void read_db(Checker& check, const toml::table& root, Config& config) {
+  const toml::node* node = root.get("db");
+  if (node == nullptr) return;
+  const toml::table* db = node->as_table();
+  if (db == nullptr) {
+    check.error(fmt::format("db: {} is not a table", describe_toml_value(*node)));
+    return;
+  }
+  check.only_keys(*db, "db", {"url"});
+  check.read_string(*db, "db", "url", config.db_url);
+  const toml::node* url = db->get("url");
+  if (url != nullptr && url->is_string() && !looks_like_db_url(config.db_url)) {
+    check.error(
+        fmt::format("db.url: {} is not a PostgreSQL URL (postgresql://... or key=value ...)",
+                    quoted_value(pg::redact_url(config.db_url))));
+  }
+}
+
 }  // namespace
 
 std::string_view topology_type_name(TopologyType type) {
@@ -615,6 +635,11 @@ std::uint32_t Config::n_nodes() const {
   return 0;
 }
 
+bool looks_like_db_url(std::string_view url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://") ||
+         (url.find('=') != std::string_view::npos && url.find("://") == std::string_view::npos);
+}
+
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
   toml::table root;
   try {
@@ -631,7 +656,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   check.only_keys(root, "",
                   {"port", "listen_address", "base_addr", "net_mask", "protocol", "token", "mtu",
                    "metrics_interval_ms", "topology", "routing", "routes", "nodes", "link_defaults",
-                   "links", "link_rates", "http", "flows"});
+                   "links", "link_rates", "http", "flows", "db"});
   check.read_uint(root, "", "port", 0, 65535, "a port number (0..65535)", config.port);
   check.read_string(root, "", "listen_address", config.listen_address);
   if (!parse_ipv4(config.listen_address)) {
@@ -649,6 +674,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   check.read_uint(root, "", "mtu", 576, 65535, "an integer between 576 and 65535", config.mtu);
   check.read_uint(root, "", "metrics_interval_ms", 1, 3600000, "an integer between 1 and 3600000",
                   config.metrics_interval_ms);
+
+  read_db(check, root, config);
 
   const std::uint32_t n_nodes = read_topology(check, root, config.topology);
   read_addressing(check, root, n_nodes, config);

@@ -316,6 +316,7 @@ HttpResponse HttpApi::handle(const HttpRequest& request) {
     if (parts[1] == "topology") return method == "GET" ? topology() : wrong_method("GET");
     if (parts[1] == "links") return method == "GET" ? links() : wrong_method("GET");
     if (parts[1] == "routes") return method == "GET" ? routes() : wrong_method("GET");
+    if (parts[1] == "errors") return method == "GET" ? errors() : wrong_method("GET");
     if (parts[1] == "flows") {
       if (method == "GET") return flows();
       if (method == "POST") return post_flows(request.body);
@@ -471,6 +472,19 @@ HttpResponse HttpApi::flows() const {
   json::array out;
   for (const auto& flow : bring_up_.flows()) out.push_back(flow_json(flow));
   return respond(200, json::object{{"flows", std::move(out)}});
+}
+
+HttpResponse HttpApi::errors() const {
+  auto refused = store_.row_errors();
+  if (!refused) return error_response(503, refused.error().code, refused.error().message);
+  json::array out;
+  for (const auto& row : *refused) {
+    out.push_back(json::object{{"table", row.table_name},
+                               {"row_id", row.row_id},
+                               {"code", row.code},
+                               {"message", row.message}});
+  }
+  return respond(200, json::object{{"errors", std::move(out)}});
 }
 
 HttpResponse HttpApi::post_flows(const std::string& body) {

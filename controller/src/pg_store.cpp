@@ -174,9 +174,20 @@ std::string first_column(const Rows& rows, int r) { return std::string(rows.text
 Result<std::unique_ptr<PgStore>> PgStore::open(std::string url, PgStoreOptions options) {
   std::unique_ptr<PgStore> store(new PgStore(std::move(url), options));
   if (auto connected = store->connect(); !connected) return Failure{connected.error()};
-  auto version = pg::migrate(store->connection_);
+  auto version =
+      options.reset ? pg::reset_database(store->connection_) : pg::migrate(store->connection_);
   if (!version) return Failure{version.error()};
   return store;
+}
+
+Result<bool> PgStore::holds_network() const {
+  auto db = session();
+  if (!db) return Failure{db.error()};
+  auto rows = (*db)->exec(
+      "SELECT EXISTS (SELECT 1 FROM nodes) OR EXISTS (SELECT 1 FROM routes) OR "
+      "EXISTS (SELECT 1 FROM link_params) OR EXISTS (SELECT 1 FROM flows)");
+  if (!rows) return Failure{rows.error()};
+  return rows->text(0, 0) == "t";
 }
 
 PgStore::~PgStore() {

@@ -188,4 +188,71 @@ RoutePlan reroute(const RoutePlan& base, const Topology& topology, const Directe
   return RoutePlan(topology.n_nodes(), std::move(routes), std::move(unreachable));
 }
 
+namespace {
+
+bool by_route_id(const Route& a, const Route& b) { return a.route_id < b.route_id; }
+bool id_below(const Route& route, RouteId id) { return route.route_id < id; }
+
+}  // namespace
+
+const Route* RoutePlan::find(RouteId route_id) const {
+  auto it = std::lower_bound(routes_.begin(), routes_.end(), route_id, id_below);
+  if (it != routes_.end() && it->route_id == route_id) return &*it;
+  // Plans built by reroute() keep their base's order, which is by id too; a linear fallback
+  // keeps this correct for any order.
+  for (const Route& route : routes_) {
+    if (route.route_id == route_id) return &route;
+  }
+  return nullptr;
+}
+
+std::vector<messages::RouteEntry> RoutePlan::entries(NodeId node, RouteId route_id) const {
+  auto all = entries(node);
+  std::erase_if(all, [&](const messages::RouteEntry& entry) { return entry.route_id != route_id; });
+  return all;
+}
+
+RoutePlan with_route(const RoutePlan& plan, RouteId route_id, std::optional<Route> route) {
+  std::vector<Route> routes = plan.routes();
+  std::sort(routes.begin(), routes.end(), by_route_id);
+  auto unreachable = plan.unreachable();
+  auto it = std::lower_bound(routes.begin(), routes.end(), route_id, id_below);
+  std::optional<std::pair<NodeId, NodeId>> old_pair;
+  if (it != routes.end() && it->route_id == route_id) {
+    old_pair.emplace(it->src, it->dst);
+    it = routes.erase(it);
+  }
+  if (route) {
+    route->route_id = route_id;
+    std::erase(unreachable, std::pair<NodeId, NodeId>(route->src, route->dst));
+    routes.insert(it, std::move(*route));
+  }
+  if (old_pair && std::none_of(routes.begin(), routes.end(), [&](const Route& other) {
+        return other.src == old_pair->first && other.dst == old_pair->second;
+      })) {
+    unreachable.insert(std::lower_bound(unreachable.begin(), unreachable.end(), *old_pair),
+                       *old_pair);
+  }
+  return RoutePlan(plan.n_nodes(), std::move(routes), std::move(unreachable));
+}
+
+RoutePlan plan_of_routes(std::uint32_t n_nodes, std::vector<Route> routes) {
+  std::sort(routes.begin(), routes.end(), by_route_id);
+  std::vector<std::pair<NodeId, NodeId>> covered;
+  covered.reserve(routes.size());
+  for (const Route& route : routes) covered.emplace_back(route.src, route.dst);
+  std::sort(covered.begin(), covered.end());
+  std::vector<std::pair<NodeId, NodeId>> unreachable;
+  auto next = covered.begin();
+  for (NodeId src = 1; src <= n_nodes; ++src) {
+    for (NodeId dst = 1; dst <= n_nodes; ++dst) {
+      if (src == dst) continue;
+      const std::pair<NodeId, NodeId> pair(src, dst);
+      while (next != covered.end() && *next < pair) ++next;
+      if (next == covered.end() || *next != pair) unreachable.push_back(pair);
+    }
+  }
+  return RoutePlan(n_nodes, std::move(routes), std::move(unreachable));
+}
+
 }  // namespace nextmini::controller

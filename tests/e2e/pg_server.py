@@ -6,7 +6,13 @@ the system user "nextmini-pg", created on demand; postgres refuses to run as roo
 127.0.0.1 at a free port with its unix socket in that directory, with settings for speed
 (fsync, synchronous_commit, full_page_writes off), and waits until it accepts connections.
 The superuser "postgres" has a random password, required over TCP; `url` carries it.
+`socket_url` reaches the same server through its unix socket (no password: local connections
+are trusted) — the URL for a controller in another network namespace (`nextmini up --db`),
+where 127.0.0.1 is that namespace's own loopback; the directory is traversable (mode 0711) so
+any process of this machine can reach the socket by its name.
 `stop()` / `restart()` take the same server away and bring it back (same port and data);
+`restart(unix_socket=False)` brings it back on TCP only, so clients of `socket_url` still
+cannot reach it while SQL over `url` can (a change made while the controller is away);
 `close()` stops it and removes the directory. `psql(sql)` runs SQL and returns its output.
 
 Use the `pg_server` fixture (import it into the test module: `from pg_server import pg_server`),
@@ -56,6 +62,7 @@ class PgServer:
         self.uid, self.gid = _account()
         self.directory = Path(tempfile.mkdtemp(prefix="nextmini-pg-"))
         os.chown(self.directory, self.uid, self.gid)
+        os.chmod(self.directory, 0o711)
         self.data = self.directory / "data"
         self.password = secrets.token_hex(12)
         self.port = 0
@@ -100,15 +107,22 @@ class PgServer:
     def url(self):
         return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def socket_url(self):
+        return (f"postgresql:///postgres?host={self.directory}&port={self.port}"
+                "&user=postgres")
+
     def log(self):
         path = self.directory / "server.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
-    def restart(self):
+    def restart(self, unix_socket=True):
         if self.running:
             return
+        options = [] if unix_socket else ["-o", "-c unix_socket_directories=''"]
         started = self._run([PG_BIN / "pg_ctl", "-D", self.data, "-l",
-                             self.directory / "server.log", "-w", "-t", "60", "start"])
+                             self.directory / "server.log", "-w", "-t", "60", *options,
+                             "start"])
         if started.returncode != 0:
             raise RuntimeError(f"PostgreSQL did not start: {started.stderr}\n{self.log()}")
         self.running = True

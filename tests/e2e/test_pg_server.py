@@ -35,3 +35,16 @@ def test_close_removes_everything():
     server.close()
     assert not directory.exists()
     assert server.psql("SELECT 1", check=False).returncode != 0
+
+
+def test_socket_url_and_a_restart_without_the_socket(pg_server):
+    by_socket = ["psql", "-X", "-A", "-t", "-d", pg_server.socket_url, "-c", "SELECT 7"]
+    assert subprocess.run(by_socket, capture_output=True, text=True).stdout.strip() == "7"
+    assert oct(os.stat(pg_server.directory).st_mode & 0o777) == "0o711"
+    pg_server.stop()
+    pg_server.restart(unix_socket=False)  # TCP only: socket clients stay locked out
+    assert pg_server.psql("SELECT 8") == "8"
+    assert subprocess.run(by_socket, capture_output=True, text=True).returncode != 0
+    pg_server.stop()
+    pg_server.restart()
+    assert subprocess.run(by_socket, capture_output=True, text=True).stdout.strip() == "7"

@@ -11,6 +11,7 @@ ChangeFeed::ChangeFeed(boost::asio::any_io_executor executor, PgStore& store, st
       on_changes_(std::move(on_changes)),
       on_error_(std::move(on_error)),
       options_(options),
+      retry_timer_(executor),
       listener_(executor, std::move(url), {"nextmini"},
                 {[this](const Notification&) { schedule_read(); }, [this] { schedule_read(); },
                  [this](const Error& error) {
@@ -32,6 +33,7 @@ void ChangeFeed::stop() {
   running_ = false;
   read_scheduled_ = false;
   token_ = std::make_shared<bool>(true);
+  retry_timer_.cancel();
   listener_.stop();
 }
 
@@ -55,8 +57,11 @@ void ChangeFeed::read() {
   for (const auto& [seq, since] : gaps_) missing.push_back(seq);
   auto changes = store_.changes_since(high_, options_.batch, missing);
   if (!changes) {
-    // The listener notices an outage too and reads again when it is back.
+    // The listener notices an outage too and reads again when it is back; the store may take
+    // longer to reconnect than the listener, so a failed read is also tried again on a timer.
+    std::weak_ptr<bool> token = token_;
     if (on_error_) on_error_(changes.error());
+    if (!token.expired() && running_) retry_later();
     return;
   }
   const auto now = std::chrono::steady_clock::now();
@@ -81,6 +86,15 @@ void ChangeFeed::read() {
     if (token.expired() || !running_) return;
   }
   if (changes->size() >= options_.batch) schedule_read();  // more to read
+}
+
+void ChangeFeed::retry_later() {
+  std::weak_ptr<bool> token = token_;
+  retry_timer_.expires_after(options_.retry);
+  retry_timer_.async_wait([this, token](const boost::system::error_code& error) {
+    if (error || token.expired() || !running_) return;
+    schedule_read();
+  });
 }
 
 void ChangeFeed::expire_gaps() {

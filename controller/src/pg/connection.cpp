@@ -425,14 +425,36 @@ std::string Connection::quote_identifier(std::string_view name) const {
   return out;
 }
 
+namespace {
+
+// "...password=secret..." (a key=value string or a URL's query) -> "...password=***...".
+std::string redact_password_parameter(std::string text) {
+  for (std::size_t at = text.find("password="); at != std::string::npos;
+       at = text.find("password=", at + 1)) {
+    const std::size_t start = at + 9;
+    std::size_t end = start;
+    if (end < text.size() && text[end] == '\'') {
+      end = text.find('\'', end + 1);
+      end = end == std::string::npos ? text.size() : end + 1;
+    } else {
+      while (end < text.size() && text[end] != ' ' && text[end] != '&') ++end;
+    }
+    text.replace(start, end - start, "***");
+  }
+  return text;
+}
+
+}  // namespace
+
 std::string redact_url(std::string_view url) {
   const auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
+  if (scheme == std::string_view::npos) return redact_password_parameter(std::string(url));
   const auto at = url.find('@', scheme + 3);
-  if (at == std::string_view::npos) return std::string(url);
   const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return fmt::format("{}:***{}", url.substr(0, colon), url.substr(at));
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) {
+    return redact_password_parameter(std::string(url));
+  }
+  return redact_password_parameter(fmt::format("{}:***{}", url.substr(0, colon), url.substr(at)));
 }
 
 }  // namespace nextmini::controller::pg

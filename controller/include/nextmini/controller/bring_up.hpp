@@ -74,10 +74,20 @@ struct BringUpStatus {
   std::vector<NodeId> ready_nodes;      // ascending
 };
 
+// Where BringUp takes the network's routes, link parameters and flows from at construction.
+enum class StartFrom {
+  kConfig,  // the config (and `routes`, built from it), written into the Store
+  kStore,   // the Store (a database that already holds the network): restored, not overwritten
+};
+
 class BringUp {
  public:
-  // Nodes must present config.token when it is not empty.
-  BringUp(Config config, Topology topology, RoutePlan routes, Store& store);
+  // Nodes must present config.token when it is not empty. With StartFrom::kStore the Store's
+  // routes replace `routes` (a route equal to the config's keeps its `configured` flag), its link
+  // parameters replace the config's, and its flows are known (those not started yet start at
+  // TopologyReady); the config's topology, addresses and token still apply.
+  BringUp(Config config, Topology topology, RoutePlan routes, Store& store,
+          StartFrom start = StartFrom::kConfig);
 
   // A connection opened from `remote_address` (used as a node's underlay address when its
   // StartUp leaves that empty).
@@ -94,6 +104,23 @@ class BringUp {
   // Merges `change` (checked with check_link_params first) into the Store; returns the
   // SetLinkParams for src (when connected) and any InstallRoutes a reroute needs.
   std::vector<Outgoing> set_link_params(NodeId src, NodeId dst, const messages::LinkParams& change);
+  // The Store's parameters of src -> dst changed (set_link_params, or another program wrote the
+  // database): sends src its current SetLinkParams, and reroutes when the link went down or up.
+  std::vector<Outgoing> link_params_changed(NodeId src, NodeId dst);
+  // Installs, replaces (same id) or removes (nullopt) one route written by another program
+  // (the database); it counts as configured (kept over down links). Returns incremental
+  // InstallRoutes{full = false} for the nodes on its old and new paths: the route's entries at
+  // nodes it passes, `removed` at nodes it no longer passes. Error "route.invalid" (nothing
+  // changed) when an edge is not a topology link or a node is outside the topology.
+  Result<std::vector<Outgoing>> set_route(RouteId route_id, std::optional<RouteRecord> route);
+  // A known flow (configured, added, or restored from the Store), or nullptr.
+  const messages::FlowSpec* flow_spec(messages::FlowId flow_id) const {
+    auto it = flow_specs_.find(flow_id);
+    return it != flow_specs_.end() ? &it->second : nullptr;
+  }
+  // Re-pins a known flow whose AddFlows has not gone out yet; false when it already started
+  // (a pin applies when a flow starts) or is unknown.
+  bool pin_waiting_flow(messages::FlowId flow_id, std::optional<RouteId> route_id);
   // The current parameters of every directed topology link (empty params: nothing set).
   std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params() const;
   // Adds flows at run time (the HTTP API): checks every one (flow_config.hpp: nodes, length,
@@ -139,6 +166,8 @@ class BringUp {
   // InstallRoutes for every connected node whose entries changed.
   std::vector<Outgoing> reroute_now();
   void save_routes();
+  void restore_from_store(const RoutePlan& config_routes);
+  std::uint64_t next_routes_version() const;
   // AddFlows for `flows`: to each dst node first, then to each src node.
   std::vector<Outgoing> flow_messages(const std::vector<messages::FlowSpec>& flows) const;
   void flow_started(NodeId node, const messages::UserFlowStart& started);

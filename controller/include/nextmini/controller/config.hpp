@@ -84,6 +84,8 @@ struct Config {
   std::map<std::pair<NodeId, NodeId>, messages::LinkParams> link_params;
   // [[flows]] (flow_config.hpp), in file order, every one with its id (given or assigned).
   std::vector<messages::FlowSpec> flows;
+  // [db] url: the PostgreSQL database to keep the state in (docs/database.md); empty: memory.
+  std::string db_url;
 
   // Number of nodes the topology has (ids 1..n_nodes), derived from the topology settings.
   std::uint32_t n_nodes() const;
@@ -91,6 +93,10 @@ struct Config {
 
 // Parses TOML text. `source_name` (a file name) prefixes TOML syntax errors.
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
+
+// Whether `url` has the shape of a libpq connection string: "postgresql://...",
+// "postgres://..." or "key=value ..." (whether it connects is only known by trying).
+bool looks_like_db_url(std::string_view url);
 
 // Reads and parses a file. Error code "config.io" when it cannot be read.
 Result<Config> load_config_file(const std::string& path);

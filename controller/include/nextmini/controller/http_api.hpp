@@ -10,6 +10,7 @@
 //   GET   /api/routes                routes in force, version, unreachable pairs, down links
 //   GET   /api/flows                 flows with state, bytes, times
 //   POST  /api/flows                 one flow ({"src_node_id": 1, ...}) or {"flows": [...]}
+//   GET   /api/errors                rows of the database the controller refused (config_errors)
 // Errors: {"error": {"code": ..., "message": ...}} with 400 (bad JSON, unknown key, bad value —
 // every problem listed, one per line, each naming its key and value), 404 (unknown path, link
 // or node) or 405 (method). A request is validated whole — for "both", both directions —
@@ -54,6 +55,7 @@ class HttpApi {
   HttpResponse routes() const;
   HttpResponse flows() const;
   HttpResponse post_flows(const std::string& body);
+  HttpResponse errors() const;
 
   BringUp& bring_up_;
   Store& store_;

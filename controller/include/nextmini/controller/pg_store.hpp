@@ -36,6 +36,7 @@ namespace nextmini::controller {
 struct PgStoreOptions {
   std::size_t metrics_batch_rows = 1000;          // flush when this many rows are pending
   std::size_t metrics_max_pending_rows = 100000;  // beyond this (database down) rows are dropped
+  bool reset = false;  // open(): wipe every table first (--reset-db), then migrate
 };
 
 // One entry of the change log (table `changes`).
@@ -49,18 +50,11 @@ struct Change {
   friend bool operator==(const Change&, const Change&) = default;
 };
 
-// A row the controller refused (table `config_errors`).
-struct RowError {
-  std::string table_name;
-  std::string row_id;
-  std::string code;
-  std::string message;
-};
-
 class PgStore final : public Store {
  public:
   // Connects to `url` (libpq URL; credentials from it or from PGPASSWORD/PGPASSFILE) and
-  // migrates. Errors: "pg.connect", "pg.schema_newer", "pg.<SQLSTATE>".
+  // migrates (options.reset: wipes and migrates). Errors: "pg.connect", "pg.schema_newer",
+  // "pg.<SQLSTATE>".
   static Result<std::unique_ptr<PgStore>> open(std::string url, PgStoreOptions options = {});
   ~PgStore() override;
 
@@ -108,7 +102,19 @@ class PgStore final : public Store {
   // Deletes entries up to and including `seq` (the controller has applied them).
   Result<void> prune_changes(std::uint64_t seq);
 
-  Result<std::vector<RowError>> row_errors() const;
+  Result<std::vector<RowError>> row_errors() const override;
+  // Records a row the controller refused for a reason found outside PgStore (e.g. a flow whose
+  // pinned route does not exist): logged once, kept in config_errors until cleared.
+  void record_row_error(const std::string& table, const std::string& row_id, const Error& error) {
+    report_bad_row(table, row_id, error);
+  }
+  void clear_row_error(const std::string& table, const std::string& row_id) {
+    clear_bad_row(table, row_id);
+  }
+
+  // Whether the database holds a network already: any row in nodes, routes, link_params or
+  // flows (the controller then restores it instead of writing its config's).
+  Result<bool> holds_network() const;
 
   // The session, connected (reconnecting if it was lost).
   Result<const pg::Connection*> session() const;

@@ -13,6 +13,7 @@
 // its next hops there, and deliver_local at the route's sink.
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -48,6 +49,13 @@ class RoutePlan {
   // This node's InstallRoutes entries, by route id, built on demand (a plan keeps only an index
   // of the routes through each node). Empty for an unknown node.
   std::vector<messages::RouteEntry> entries(NodeId node) const;
+  // Only the entries of route `route_id` at this node (empty when the route does not pass it).
+  std::vector<messages::RouteEntry> entries(NodeId node, RouteId route_id) const;
+  // The route with this id, or nullptr.
+  const Route* find(RouteId route_id) const;
+  std::uint32_t n_nodes() const {
+    return through_.empty() ? 0 : static_cast<std::uint32_t>(through_.size() - 1);
+  }
 
  private:
   std::vector<Route> routes_;
@@ -68,5 +76,14 @@ using DirectedLinks = std::set<std::pair<NodeId, NodeId>>;
 // links and keeps its route id; a pair left without a path joins `unreachable`. Configured
 // [[routes]] are kept as they are, even over a down link. reroute(base, topology, {}) == base.
 RoutePlan reroute(const RoutePlan& base, const Topology& topology, const DirectedLinks& down);
+
+// `plan` with route `route_id` replaced by `route`, added when new, or removed (nullopt); routes
+// stay in route id order. The route's (src, dst) pair leaves `unreachable` when it gets a route
+// and joins it when its last route goes. For routes written by other programs (the database).
+RoutePlan with_route(const RoutePlan& plan, RouteId route_id, std::optional<Route> route);
+
+// A plan of exactly `routes` for a topology of n_nodes nodes: every ordered pair (src != dst)
+// without a route is unreachable. Routes are put in route id order.
+RoutePlan plan_of_routes(std::uint32_t n_nodes, std::vector<Route> routes);
 
 }  // namespace nextmini::controller

@@ -67,6 +67,14 @@ struct GroupRecord {
   friend bool operator==(const GroupRecord&, const GroupRecord&) = default;
 };
 
+// A row another program wrote that the controller refused (PgStore: table config_errors).
+struct RowError {
+  std::string table_name;
+  std::string row_id;
+  std::string code;
+  std::string message;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -103,6 +111,9 @@ class Store {
   virtual Result<void> join_group(messages::GroupId group_id, messages::NodeId node_id) = 0;
   virtual Result<void> leave_group(messages::GroupId group_id, messages::NodeId node_id) = 0;
   virtual Result<std::vector<GroupRecord>> list_groups() const = 0;  // by group id
+
+  // Rows written by other programs that were refused (only a database has them).
+  virtual Result<std::vector<RowError>> row_errors() const { return std::vector<RowError>{}; }
 };
 
 }  // namespace nextmini::controller

@@ -12,9 +12,11 @@
 // first) and asks for them again with every read, for gap_timeout; so a late commit is
 // delivered (out of order) and an abandoned seq costs nothing after the timeout.
 // Inputs: PgStore (for reads), the database URL (for the listener). Output: on_changes, on the
-// io_context's thread. Knobs: ChangeFeedOptions. Counters: reads(), delivered().
+// io_context's thread. A read that fails is tried again every `retry` until it succeeds.
+// Knobs: ChangeFeedOptions. Counters: reads(), delivered().
 // Thread: the io_context's; the PgStore is used from it too.
 
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -33,6 +35,9 @@ struct ChangeFeedOptions {
   std::chrono::milliseconds gap_timeout{2000};  // how long a missing seq is waited for
   std::size_t max_gaps = 10000;                 // missing seqs remembered at most
   BackoffConfig backoff{std::chrono::milliseconds(100), std::chrono::milliseconds(5000)};
+  // A read that failed (the database went away) is tried again after this, so the log is read
+  // once the store reconnects even when no notification comes.
+  std::chrono::milliseconds retry{500};
 };
 
 class ChangeFeed {
@@ -62,12 +67,14 @@ class ChangeFeed {
   void schedule_read();
   void read();
   void expire_gaps();
+  void retry_later();
 
   boost::asio::any_io_executor executor_;
   PgStore& store_;
   OnChanges on_changes_;
   OnError on_error_;
   ChangeFeedOptions options_;
+  boost::asio::steady_timer retry_timer_;
   Listener listener_;
   std::uint64_t high_ = 0;
   std::map<std::uint64_t, std::chrono::steady_clock::time_point> gaps_;  // seq -> first missed

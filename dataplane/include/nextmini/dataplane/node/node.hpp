@@ -139,6 +139,11 @@ class Node {
   std::uint64_t early_connections() const noexcept { return early_connections_.load(); }
   // The counters as they go into Metrics. Node thread only.
   messages::Metrics metrics() const;
+  // The routes the controller installed here (InstallRoutes, merged), by route id. Node thread
+  // only (post to io_context()); for tests and benchmarks that check what a node holds.
+  const std::map<messages::RouteId, messages::RouteEntry>& installed_routes() const noexcept {
+    return routes_;
+  }
   // Running controller flows whose connections carry a weight. Node thread only.
   std::size_t weighted_controller_flows() const noexcept { return controller_flow_keys_.size(); }
 
