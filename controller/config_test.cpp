@@ -43,6 +43,7 @@ TEST(ConfigTest, DefaultsForAMinimalRing) {
   EXPECT_EQ(config.mtu, 1400u);
   EXPECT_EQ(config.metrics_interval_ms, 1000u);
   EXPECT_EQ(config.routing_protocol, "shortest_path");
+  EXPECT_EQ(parse_ok("protocol = \"udp\"\n" + kRing4).protocol, "udp");
   EXPECT_EQ(config.topology.type, TopologyType::kRing);
   EXPECT_EQ(config.n_nodes(), 4u);
   EXPECT_TRUE(config.routes.empty());
@@ -193,8 +194,8 @@ TEST(ConfigTest, BadScalarValues) {
   EXPECT_EQ(parse_error("port = 70000\n" + kRing4), "port: 70000 is not a port number (0..65535)");
   EXPECT_EQ(parse_error("port = \"3000\"\n" + kRing4),
             "port: \"3000\" is not a port number (0..65535)");
-  EXPECT_EQ(parse_error("protocol = \"udp\"\n" + kRing4),
-            "protocol: \"udp\" is not supported (only \"tcp\" for now)");
+  EXPECT_EQ(parse_error("protocol = \"sctp\"\n" + kRing4),
+            "protocol: \"sctp\" is not supported (only \"tcp\" or \"udp\" for now)");
   EXPECT_EQ(parse_error("token = 5\n" + kRing4), "token: 5 is not a string");
   EXPECT_EQ(parse_error("mtu = 100\n" + kRing4),
             "mtu: 100 is not an integer between 576 and 65535");
@@ -308,7 +309,7 @@ n_nodes = 0
   EXPECT_EQ(message,
             "bogus: unknown key\n"
             "port: -1 is not a port number (0..65535)\n"
-            "protocol: \"quic\" is not supported (only \"tcp\" for now)\n"
+            "protocol: \"quic\" is not supported (only \"tcp\" or \"udp\" for now)\n"
             "topology.ring_config.n_nodes: 0 is not a positive integer");
 }
 

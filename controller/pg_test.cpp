@@ -627,7 +627,9 @@ TEST_F(PgTest, TheRerouteExampleOfTheDocsRuns) {
   std::stringstream text;
   text << in.rdbuf();
   const std::string doc = text.str();
-  const auto section = doc.find("## Example: reroute a flow by SQL");
+  // The per-flow example (the section's second SQL block, after the pair-wide one).
+  const auto section =
+      doc.find("To move one flow only", doc.find("## Example: reroute a flow by SQL"));
   ASSERT_NE(section, std::string::npos);
   const auto begin = doc.find("```sql\n", section);
   ASSERT_NE(begin, std::string::npos);

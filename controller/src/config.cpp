@@ -664,8 +664,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                             quoted_value(config.listen_address)));
   }
   check.read_string(root, "", "protocol", config.protocol);
-  if (config.protocol != "tcp") {
-    check.error(fmt::format(R"(protocol: {} is not supported (only "tcp" for now))",
+  if (config.protocol != "tcp" && config.protocol != "udp") {
+    check.error(fmt::format(R"(protocol: {} is not supported (only "tcp" or "udp" for now))",
                             quoted_value(config.protocol)));
   }
   check.read_string(root, "", "token", config.token);

@@ -408,7 +408,7 @@ def measure_fifo_share(net, workdir, profile, realtime=False, delay_ms=RATE_DELA
 
 
 # Two namespaces joined by a veth pair, the reference of the no-emulation case (the same names
-# as bench/throughput.sh's reference).
+# as bench/throughput's reference).
 REF_A, REF_B = "nm-ref-a", "nm-ref-b"
 REF_A_ADDR, REF_B_ADDR = "100.127.254.1", "100.127.254.2"
 

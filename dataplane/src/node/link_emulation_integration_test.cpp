@@ -1,11 +1,12 @@
-// Link emulation on the real data path: two real Nodes (no TUN) joined by a real TcpLink on
-// 127.0.0.1, driven by a FakeController that sends SetLinkParams like the controller (before
-// AddNode, and at run time). Packets are injected at node 1 with inject_local, each carrying
-// its injection time and a sequence number, and received at node 2 through local_delivery.
-// Measured: a 20 ms delay on 1 -> 2 (and none on 2 -> 1), a rate limit over ~1 s of traffic, a
-// run-time change of delay without a lost packet, link down dropping everything (and reported
-// in Metrics), and an invalid SetLinkParams answered with an ErrorMessage. Bounds are tolerant
-// (a busy 2-core machine); every test ends with no packet buffer in use.
+// Link emulation on the real data path: two real Nodes (no TUN) joined by a real link on
+// 127.0.0.1 — every test runs over tcp links and over udp links (the emulation sits before the
+// transport and must behave the same on both), driven by a FakeController that sends SetLinkParams
+// like the controller (before AddNode, and at run time). Packets are injected at node 1 with
+// inject_local, each carrying its injection time and a sequence number, and received at node 2
+// through local_delivery. Measured: a 20 ms delay on 1 -> 2 (and none on 2 -> 1), a rate limit over
+// ~1 s of traffic, a run-time change of delay without a lost packet, link down dropping everything
+// (and reported in Metrics), and an invalid SetLinkParams answered with an ErrorMessage. Bounds are
+// tolerant (a busy 2-core machine); every test ends with no packet buffer in use.
 
 #include <gtest/gtest.h>
 
@@ -45,7 +46,7 @@ Stamp stamp_of(const Bytes& packet) {
   return stamp;
 }
 
-class LinkEmulation : public ::testing::Test {
+class LinkEmulation : public ::testing::TestWithParam<std::string> {
  protected:
   // Brings the line 1 - 2 up; `params` (if any) is what node 1 hears for link 1 -> 2 before its
   // AddNode, as from the controller.
@@ -62,8 +63,8 @@ class LinkEmulation : public ::testing::Test {
     const auto startup2 = std::get<messages::StartUp>(controller_.received(1)[0]);
     std::vector<messages::Message> link_params;
     if (params) link_params.push_back(messages::SetLinkParams{1, 2, *params});
-    bring_up(controller_, 0, 1, startup2, link_params);
-    bring_up(controller_, 1, 2, startup1);
+    bring_up(controller_, 0, 1, startup2, link_params, GetParam());
+    bring_up(controller_, 1, 2, startup1, {}, GetParam());
     ASSERT_TRUE(run_until(io_, [&] {
       return count_of<messages::NodeTopologyReady>(controller_.received(0)) == 1 &&
              count_of<messages::NodeTopologyReady>(controller_.received(1)) == 1;
@@ -153,7 +154,7 @@ messages::LinkParams delay_ms(std::uint64_t ms) {
   return params;
 }
 
-TEST_F(LinkEmulation, DelaySetBeforeTheLinkExistsDelaysThatDirectionOnly) {
+TEST_P(LinkEmulation, DelaySetBeforeTheLinkExistsDelaysThatDirectionOnly) {
   bring_up_line(delay_ms(20));
   for (int i = 0; i < 40; ++i) {
     inject(*first_, "10.0.0.1", "10.0.0.2", 1);
@@ -171,7 +172,7 @@ TEST_F(LinkEmulation, DelaySetBeforeTheLinkExistsDelaysThatDirectionOnly) {
   EXPECT_LT(median(backward), 5.0);         // 2 -> 1 has no emulation
 }
 
-TEST_F(LinkEmulation, RateLimitHoldsOverASecondOfTraffic) {
+TEST_P(LinkEmulation, RateLimitHoldsOverASecondOfTraffic) {
   constexpr std::uint64_t kRate = 20'000'000;  // bits/s
   constexpr std::size_t kPayload = 1000;
   constexpr std::size_t kPackets = 2500;  // ~1.06 s at 20 Mbit/s
@@ -193,7 +194,7 @@ TEST_F(LinkEmulation, RateLimitHoldsOverASecondOfTraffic) {
   EXPECT_NEAR(measured / kRate, 1.0, 0.025) << measured << " bit/s over " << seconds << " s";
 }
 
-TEST_F(LinkEmulation, RunTimeDelayChangeAppliesAtOnceAndLosesNothing) {
+TEST_P(LinkEmulation, RunTimeDelayChangeAppliesAtOnceAndLosesNothing) {
   bring_up_line(delay_ms(10));
   constexpr int kPackets = 150;
   Clock::time_point changed;
@@ -225,7 +226,7 @@ TEST_F(LinkEmulation, RunTimeDelayChangeAppliesAtOnceAndLosesNothing) {
   EXPECT_GT(late, 40u);
 }
 
-TEST_F(LinkEmulation, LinkDownDropsEverythingAndIsReportedUntilItComesBack) {
+TEST_P(LinkEmulation, LinkDownDropsEverythingAndIsReportedUntilItComesBack) {
   bring_up_line(delay_ms(100));
   inject(*first_, "10.0.0.1", "10.0.0.2", 20);
   std::this_thread::sleep_for(20ms);  // queued in the delay line
@@ -256,7 +257,7 @@ TEST_F(LinkEmulation, LinkDownDropsEverythingAndIsReportedUntilItComesBack) {
   ASSERT_TRUE(run_until(io_, [&] { return second_->received_count() == 5; }));
 }
 
-TEST_F(LinkEmulation, InvalidParamsAreAnsweredWithAnErrorAndChangeNothing) {
+TEST_P(LinkEmulation, InvalidParamsAreAnsweredWithAnErrorAndChangeNothing) {
   bring_up_line(delay_ms(15));
   messages::LinkParams bad = delay_ms(1);
   bad.loss_percent = 150;
@@ -280,7 +281,7 @@ TEST_F(LinkEmulation, InvalidParamsAreAnsweredWithAnErrorAndChangeNothing) {
   for (double delay : delays_ms(*second_)) EXPECT_GE(delay, 15.0);  // the delay did not change
 }
 
-TEST_F(LinkEmulation, FlowWeightSetAtTheSourceWeighsTheFlowOnAWrrLink) {
+TEST_P(LinkEmulation, FlowWeightSetAtTheSourceWeighsTheFlowOnAWrrLink) {
   messages::LinkParams params;
   params.rate_bps = 10'000'000;
   params.scheduler = "wrr";
@@ -310,6 +311,9 @@ TEST_F(LinkEmulation, FlowWeightSetAtTheSourceWeighsTheFlowOnAWrrLink) {
               static_cast<double>(b) / static_cast<double>(a));
   EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 2.0, 0.2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Protocols, LinkEmulation, ::testing::Values("tcp", "udp"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace nextmini::dataplane

@@ -19,10 +19,11 @@
 #include "nextmini/dataplane/io/tun_device.hpp"
 #include "nextmini/dataplane/node/control_client.hpp"
 #include "nextmini/dataplane/node/emulated_link.hpp"
+#include "nextmini/dataplane/node/link_factory.hpp"
 #include "nextmini/dataplane/node/processor.hpp"
 #include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
-#include "nextmini/dataplane/transport/tcp_link.hpp"
+#include "nextmini/dataplane/transport/neighbor_link.hpp"
 #include "nextmini/messages/codec.hpp"
 
 namespace nextmini::dataplane {
@@ -213,6 +214,7 @@ void Node::stop_now(std::optional<Error> fatal) {
   if (listener_) listener_->close();
   for (auto& [neighbor, output] : outputs_) output->close();
   for (auto& [neighbor, link] : links_) link->close();
+  if (link_factory_) link_factory_->close();
   pending_accepts_.clear();
   if (tun_) tun_->close();
 }
@@ -298,9 +300,7 @@ void Node::apply(const messages::StartUpReply& reply) {
   metrics_interval_ms_ = reply.metrics_interval_ms == 0 ? 1000 : reply.metrics_interval_ms;
   spdlog::info("node {}: started (tun address {}/{}, mtu {}, protocol {})", reply.node_id,
                reply.tun_address, reply.prefix_length, reply.mtu, reply.protocol);
-  if (reply.protocol != "tcp")
-    spdlog::warn("node {}: link protocol '{}' is not supported yet; using tcp", reply.node_id,
-                 reply.protocol);
+  if (!ensure_link_factory(reply.protocol)) return;
 
   if (config_.use_tun) {
     if (!tun_) {
@@ -345,6 +345,36 @@ void Node::apply(const messages::StartUpReply& reply) {
   }
   schedule_metrics();
   rebuild_routes();
+}
+
+bool Node::ensure_link_factory(const std::string& protocol) {
+  if (link_factory_) {
+    if (link_factory_->protocol() != protocol) {
+      spdlog::warn(
+          "node {}: the controller now says protocol '{}'; this node keeps its {} links "
+          "until it restarts",
+          id_.load(), protocol, link_factory_->protocol());
+    }
+    return true;
+  }
+  LinkFactoryConfig links;
+  links.listen_address = config_.listen_address;
+  links.port = bound_port_;
+  links.on_receive = [this](messages::NodeId neighbor, PacketBatch& batch) {
+    if (processor_ && !stopping_) processor_->process_from_link(neighbor, batch);
+  };
+  links.on_state = [this](messages::NodeId neighbor, bool connected) {
+    spdlog::info("node {}: link to node {} {}", id_.load(), neighbor, connected ? "up" : "down");
+    if (!stopping_) evaluate_readiness();
+  };
+  auto made = LinkFactory::create(protocol, io_, pool_, &large_pool_, std::move(links));
+  if (!made) {
+    spdlog::error("node {}: {}", id_.load(), made.error().message);
+    stop_now(made.error());
+    return false;
+  }
+  link_factory_ = std::move(*made);
+  return true;
 }
 
 void Node::start_flow_runner() {
@@ -462,58 +492,41 @@ void Node::apply(const messages::AddNode& add) {
     spdlog::warn("node {}: AddNode for node {} ignored", id_.load(), add.node_id);
     return;
   }
+  if (!link_factory_) {
+    spdlog::warn("node {}: AddNode for node {} before StartUpReply ignored", id_.load(),
+                 add.node_id);
+    return;
+  }
   auto existing = links_.find(add.node_id);
   if (existing != links_.end()) {
-    TcpLink& link = *existing->second;
-    if (link.config().dial == add.dial) {
-      if (add.dial &&
-          (link.config().address != add.underlay_address || link.config().port != add.link_port)) {
-        spdlog::info("node {}: neighbour {} moved to {}:{}; redialing", id_.load(), add.node_id,
-                     add.underlay_address, add.link_port);
-        link.set_remote(add.underlay_address, add.link_port);
-        link.drop_connection();
-      }
-      return;
-    }
-    // The controller swapped who dials: replace the link (its EmulatedLink stays).
+    if (existing->second->update(add.underlay_address, add.link_port, add.dial)) return;
+    // The link cannot follow (the controller swapped who dials): replace it (its EmulatedLink
+    // stays).
     if (processor_) processor_->detach_link(add.node_id);
     output_to(add.node_id).set_transport(nullptr);
-    link.close();
+    existing->second->close();
     retired_links_.push_back(std::move(existing->second));
     links_.erase(existing);
   }
-  TcpLinkConfig link_config;
-  link_config.self = id_;
-  link_config.neighbor = add.node_id;
-  link_config.dial = add.dial;
-  link_config.address = add.underlay_address;
-  link_config.port = add.link_port;
-  auto link = std::make_unique<TcpLink>(
-      io_, pool_, link_config,
-      [this](messages::NodeId neighbor, PacketBatch& batch) {
-        if (processor_ && !stopping_) processor_->process_from_link(neighbor, batch);
-      },
-      [this](messages::NodeId neighbor, bool connected) {
-        spdlog::info("node {}: link to node {} {}", id_.load(), neighbor,
-                     connected ? "up" : "down");
-        if (!stopping_) evaluate_readiness();
-      },
-      &large_pool_);
-  TcpLink& added = *link;
-  links_[add.node_id] = std::move(link);
+  auto made = link_factory_->make(id_, add);
+  if (!made) {
+    spdlog::warn("node {}: no link to node {}: {}", id_.load(), add.node_id, made.error().message);
+    return;
+  }
+  NeighborLink& added = **made;
+  links_[add.node_id] = std::move(*made);
   EmulatedLink& output = output_to(add.node_id);
   output.set_transport(&added);
   if (processor_) processor_->attach_link(add.node_id, &output);
-  spdlog::info("node {}: neighbour {} at {}:{} ({})", id_.load(), add.node_id, add.underlay_address,
-               add.link_port, add.dial ? "dialing" : "waiting for it");
+  spdlog::info("node {}: neighbour {} at {}:{} ({} link, {})", id_.load(), add.node_id,
+               add.underlay_address, add.link_port, link_factory_->protocol(),
+               add.dial ? "dialing" : "waiting for it");
   added.start();
-  if (!add.dial) {
-    auto pending = pending_accepts_.find(add.node_id);
-    if (pending != pending_accepts_.end()) {
-      tcp::socket socket = std::move(pending->second);
-      pending_accepts_.erase(pending);
-      added.adopt(std::move(socket));
-    }
+  auto pending = pending_accepts_.find(add.node_id);
+  if (pending != pending_accepts_.end()) {
+    tcp::socket socket = std::move(pending->second);
+    pending_accepts_.erase(pending);
+    added.offer_connection(socket);  // refused: the socket closes here
   }
 }
 
@@ -526,12 +539,12 @@ void Node::on_accept(messages::NodeId neighbor, tcp::socket socket) {
     early_connections_.fetch_add(1);
     return;
   }
-  if (link->second->config().dial) {
-    spdlog::warn("node {}: node {} connected to us, but this node dials it; closing", id_.load(),
-                 neighbor);
-    return;  // the socket closes here
+  if (!link->second->offer_connection(socket)) {
+    spdlog::warn(
+        "node {}: node {} connected to us, but this link takes no connection (this node "
+        "dials it, or it is a udp link); closing",
+        id_.load(), neighbor);
   }
-  link->second->adopt(std::move(socket));
 }
 
 void Node::apply(const messages::AddNodeAddress& address) {
@@ -601,8 +614,13 @@ void Node::schedule_metrics() {
 }
 
 void Node::log_summary() const {
+  if (link_factory_) {
+    if (const std::string line = link_factory_->summary(); !line.empty())
+      spdlog::info("node {}: {}, drops:{}", id_.load(), line,
+                   format_drops(link_factory_->transport_drops()));
+  }
   for (const auto& [neighbor, link] : links_) {
-    const TcpLinkCounters& c = link->counters();
+    const LinkTransportCounters c = link->link_counters();
     spdlog::info(
         "node {}: link {}: {} connects, {} disconnects, {} bad frames, tx {} pkts {} B, "
         "rx {} pkts {} B, drops:{}",
@@ -648,7 +666,7 @@ messages::Metrics Node::metrics() const {
       entry->neighbor = neighbor;
     }
     entry->up = link->connected();
-    add_drops(entry->drops, link->counters().drops);
+    add_drops(entry->drops, link->link_counters().drops);
     const auto output = outputs_.find(neighbor);
     if (output == outputs_.end()) continue;
     entry->up = entry->up && output->second->admin_up();
@@ -663,6 +681,7 @@ messages::Metrics Node::metrics() const {
     }
   }
   if (tun_) add_drops(metrics.drops, tun_->counters().drops);
+  if (link_factory_) add_drops(metrics.drops, link_factory_->transport_drops());
   return metrics;
 }
 

@@ -59,15 +59,16 @@ inline Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port
 // A node without a TUN, running on its own thread, recording what it delivers locally.
 struct TestNode {
   explicit TestNode(std::uint16_t controller_port, bool use_tun = false,
-                    std::size_t pool_buffers = 256)
-      : node(make_config(controller_port, use_tun, pool_buffers)) {}
+                    std::size_t pool_buffers = 256, std::uint16_t link_port = 0)
+      : node(make_config(controller_port, use_tun, pool_buffers, link_port)) {}
 
-  NodeConfig make_config(std::uint16_t controller_port, bool use_tun, std::size_t pool_buffers) {
+  NodeConfig make_config(std::uint16_t controller_port, bool use_tun, std::size_t pool_buffers,
+                         std::uint16_t link_port) {
     NodeConfig config;
     config.controller_url = "ws://127.0.0.1:" + std::to_string(controller_port);
     config.use_tun = use_tun;
     config.listen_address = "127.0.0.1";
-    config.link_port = 0;
+    config.link_port = link_port;
     config.pool_buffers = pool_buffers;
     config.local_delivery = [this](PacketBatch& batch) {
       const auto now = std::chrono::steady_clock::now();
@@ -143,11 +144,14 @@ std::size_t count_of(const std::vector<messages::Message>& messages) {
 
 // What the controller tells node `self` (1 or 2) of the two-node line 1 - 2; `before_add_node`
 // is sent after the routes and before AddNode (where the real controller sends SetLinkParams).
+// `protocol`: the links' transport (StartUpReply.protocol).
 inline void bring_up(FakeController& controller, std::size_t connection, messages::NodeId self,
                      const messages::StartUp& peer,
-                     const std::vector<messages::Message>& before_add_node = {}) {
+                     const std::vector<messages::Message>& before_add_node = {},
+                     const std::string& protocol = "tcp") {
   messages::StartUpReply reply;
   reply.node_id = self;
+  reply.protocol = protocol;
   reply.tun_address = self == 1 ? "10.0.0.1" : "10.0.0.2";
   reply.metrics_interval_ms = 50;
   controller.send(connection, reply);

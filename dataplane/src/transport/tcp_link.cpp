@@ -144,6 +144,23 @@ void TcpLink::set_remote(std::string address, std::uint16_t port) {
   config_.port = port;
 }
 
+bool TcpLink::update(const std::string& address, std::uint16_t port, bool dial) {
+  if (dial != config_.dial) return false;
+  if (dial && (address != config_.address || port != config_.port)) {
+    spdlog::info("link to node {}: neighbour moved to {}:{}; redialing", config_.neighbor, address,
+                 port);
+    set_remote(address, port);
+    drop_connection();
+  }
+  return true;
+}
+
+bool TcpLink::offer_connection(tcp::socket& socket) {
+  if (config_.dial) return false;
+  adopt(std::move(socket));
+  return true;
+}
+
 void TcpLink::schedule_reconnect() {
   if (stopped_ || !config_.dial) return;
   reconnect_timer_.expires_after(backoff_.next());

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -34,10 +35,15 @@ Result<sockaddr_in> ipv4_endpoint(const std::string& address, std::uint16_t port
   return endpoint;
 }
 
-// SO_SNDBUF/SO_RCVBUF: the FORCE variants exceed net.core.*mem_max when privileged.
-void set_buffer(int fd, int force_option, int option, int bytes) {
+// SO_SNDBUF/SO_RCVBUF: the FORCE variants exceed net.core.*mem_max when privileged. Returns what
+// the kernel granted.
+int set_buffer(int fd, int force_option, int option, int bytes) {
   if (setsockopt(fd, SOL_SOCKET, force_option, &bytes, sizeof bytes) != 0)
     setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes);
+  int granted = 0;
+  socklen_t length = sizeof granted;
+  getsockopt(fd, SOL_SOCKET, option, &granted, &length);
+  return granted;
 }
 
 bool gso_refused(int error) { return error == EIO || error == EINVAL || error == ENOPROTOOPT; }
@@ -50,6 +56,8 @@ struct UdpTransport::Peer {
   std::uint64_t key = 0;
   UdpPeerCounters counters;
   std::unique_ptr<PeerSink> sink;
+  std::function<void()> on_room;
+  bool want_room = false;
 };
 
 struct UdpTransport::Queued {
@@ -57,10 +65,15 @@ struct UdpTransport::Queued {
   Peer* peer = nullptr;  // null: its peer was removed (dropped at send time)
 };
 
-class UdpTransport::PeerSink final : public PacketSink {
+class UdpTransport::PeerSink final : public BoundedSink {
  public:
   PeerSink(UdpTransport& transport, Peer& peer) : transport_(transport), peer_(peer) {}
   void send(PacketBatch& batch) override { transport_.enqueue(peer_, batch); }
+  std::size_t send_room() const noexcept override { return transport_.send_room(); }
+  void set_room_handler(std::function<void()> handler) override {
+    peer_.on_room = std::move(handler);
+  }
+  void want_room() noexcept override { transport_.want_room(peer_); }
 
  private:
   UdpTransport& transport_;
@@ -106,8 +119,10 @@ Result<void> UdpTransport::open() {
   if (!error) socket_.non_blocking(true, error);
   if (error) return fail("udp.bind", "cannot open a UDP socket: " + error.message());
   const int fd = socket_.native_handle();
-  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, config_.socket_buffer_bytes);
-  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, config_.socket_buffer_bytes);
+  counters_.send_buffer_bytes =
+      set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, config_.socket_buffer_bytes);
+  counters_.receive_buffer_bytes =
+      set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, config_.socket_buffer_bytes);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&*local), sizeof(sockaddr_in)) != 0) {
     const int bind_error = errno;
     socket_.close(error);
@@ -118,6 +133,11 @@ Result<void> UdpTransport::open() {
   socklen_t length = sizeof bound;
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
   bound_port_ = ntohs(bound.sin_port);
+  spdlog::info(
+      "udp link: socket {}:{}, buffers asked {} B, granted send {} B receive {} B (the kernel "
+      "reports twice what it grants)",
+      config_.listen_address, bound_port_, config_.socket_buffer_bytes, counters_.send_buffer_bytes,
+      counters_.receive_buffer_bytes);
   // UDP_SEGMENT is a per-message option; a kernel without it refuses the first GSO send.
   gso_ = config_.gso;
   counters_.gso_enabled = gso_;
@@ -147,7 +167,7 @@ Result<void> UdpTransport::set_peer(messages::NodeId neighbor, const std::string
   return ok();
 }
 
-PacketSink* UdpTransport::peer(messages::NodeId neighbor) noexcept {
+BoundedSink* UdpTransport::peer(messages::NodeId neighbor) noexcept {
   auto it = peers_.find(neighbor);
   return it == peers_.end() ? nullptr : it->second->sink.get();
 }
@@ -179,12 +199,34 @@ void UdpTransport::close() {
   queue_count_ = 0;
   for (Packet& packet : receive_->packets) packet.reset();
   receive_->batch.clear();
+  notify_room();  // send() drops everything now: nobody should wait
+}
+
+std::size_t UdpTransport::send_room() const noexcept {
+  return closed_ ? SIZE_MAX : queue_.size() - queue_count_;
+}
+
+void UdpTransport::want_room(Peer& peer) noexcept {
+  peer.want_room = true;
+  // Not waiting for the socket: the queue drained already (flush() empties it unless the
+  // socket is full); answer from the io_context, never from inside want_room().
+  if (!waiting_writable_) asio::post(io_, [this] { notify_room(); });
+}
+
+void UdpTransport::notify_room() {
+  for (auto& [id, peer] : peers_) {
+    if (!peer->want_room || !peer->on_room) continue;
+    peer->want_room = false;
+    peer->on_room();
+  }
 }
 
 void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
   for (Packet& packet : batch) {
     if (closed_) {
       peer.counters.drops.add(DropReason::kLinkDown);
+    } else if (packet.meta().gso_valid) {
+      peer.counters.drops.add(DropReason::kGsoUnsegmented);
     } else if (queue_count_ == queue_.size()) {
       peer.counters.drops.add(DropReason::kQueueFull);
     } else {
@@ -307,6 +349,7 @@ void UdpTransport::wait_writable() {
     waiting_writable_ = false;
     if (error || closed_) return;
     flush();
+    if (!waiting_writable_) notify_room();
   });
 }
 

@@ -163,6 +163,41 @@ TEST(UdpTransport, AFullQueueDropsWhatDoesNotFit) {
   ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() == 4; }));
 }
 
+TEST(UdpTransport, PeersAreBoundedSinksThatReportRoomAndCallBack) {
+  Pair pair(true, /*queue=*/128);
+  BoundedSink& sink = *pair.one.peer(2);
+  EXPECT_EQ(sink.send_room(), 128u);  // the queue drains at once on an idle socket
+  int called = 0;
+  sink.set_room_handler([&] { ++called; });
+  sink.want_room();
+  EXPECT_EQ(called, 0);  // never from inside want_room()
+  pair.io.poll();
+  EXPECT_EQ(called, 1);
+  pair.io.poll();
+  EXPECT_EQ(called, 1);  // once per want_room()
+  sink.want_room();
+  pair.one.close();  // closing answers every waiter: nothing will queue any more
+  EXPECT_EQ(called, 2);
+  EXPECT_EQ(sink.send_room(), SIZE_MAX);
+  EXPECT_GT(pair.two.counters().receive_buffer_bytes, 0);
+  EXPECT_GT(pair.two.counters().send_buffer_bytes, 0);
+}
+
+TEST(UdpTransport, GsoSuperPacketsAreCountedNotSent) {
+  Pair pair;
+  PacketBatch batch;
+  Packet super = pair.pool.acquire();
+  ASSERT_TRUE(super.resize(1800));
+  super.meta().gso_valid = true;
+  super.meta().gso_size = 600;
+  batch.push(std::move(super));
+  pair.one.peer(2)->send(batch);
+  send_all(pair.pool, *pair.one.peer(2), {pattern(100, 1)});
+  ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() == 1; }));
+  EXPECT_EQ(pair.at_two.packets[0], pattern(100, 1));
+  EXPECT_EQ(pair.one.peer_counters(2)->drops[DropReason::kGsoUnsegmented], 1u);
+}
+
 TEST(UdpTransport, AnEmptyPoolDrainsTheSocketAndCounts) {
   asio::io_context io;
   PacketPool sender_pool(64, 2048);

@@ -25,6 +25,7 @@ enum class DropReason : std::uint8_t {
   kLinkQueueFull,       // a link queue is at its configured packet or byte limit
   kUnknownPeer,         // a udp datagram from an address that is no neighbour
   kBadOffload,          // a malformed virtio_net_hdr, or GSO metadata its headers contradict
+  kGsoUnsegmented,      // a GSO super-packet on a link that sends one datagram per segment
   kCount
 };
 
@@ -39,7 +40,7 @@ constexpr std::string_view drop_reason_name(DropReason reason) {
       "pool_exhausted",  "too_big",
       "bad_frame",       "aqm",
       "link_queue_full", "unknown_peer",
-      "bad_offload"};
+      "bad_offload",     "gso_unsegmented"};
   const auto index = static_cast<std::size_t>(reason);
   return index < kNames.size() ? kNames[index] : std::string_view("unknown");
 }

@@ -3,7 +3,9 @@
 // PacketPool, Processor, TunDevice, tcp links, LinkListener and ControlClient, and applies what
 // the controller says:
 //   StartUpReply   adopt the id, open/configure the TUN (address, prefix, MTU), metrics interval
-//   AddNode        create the link to that neighbour (dial, or wait for its connection)
+//   AddNode        create the link to that neighbour with the LinkFactory of the StartUpReply's
+//                  `protocol` (tcp: dial, or wait for its connection; udp: a peer of the node's
+//                  one UDP socket, bound to the link port number, up at once)
 //   AddNodeAddress, InstallRoutes (full or delta)  merge, rebuild the RouteTable snapshot and
 //                  swap it into the Processor
 //   TopologyReady  logged
@@ -23,10 +25,10 @@
 // (re-evaluated on each event, once per controller connection), and Metrics every
 // metrics interval (processor counters merged with link and TUN counters).
 // Data path: TUN (or inject_local) -> Processor -> EmulatedLink per neighbour (link emulation;
-// a pass-through while no knob is set) -> TcpLink / local sink (TUN, or a callback when the
-// TUN is disabled); links -> Processor.process_from_link. The EmulatedLink of a neighbour lives
-// as long as the node (its pipeline and queued packets survive reconnects and TcpLink
-// replacement).
+// a pass-through while no knob is set) -> NeighborLink (TcpLink or UdpLink) / local sink (TUN,
+// or a callback when the TUN is disabled); links -> Processor.process_from_link. The
+// EmulatedLink of a neighbour lives as long as the node (its pipeline and queued packets survive
+// reconnects and TcpLink replacement).
 // Flow weights: set_flow_weight(key, weight) gives a local flow (by 5-tuple) the weight its
 // packets carry in the overlay header (byte 31), which every wrr/drr link on its path uses.
 // A controller flow's weight is set before its first packet and dropped when it finishes.
@@ -60,9 +62,10 @@ namespace nextmini::dataplane {
 class ControlClient;
 class EmulatedLink;
 class FlowRunner;
+class LinkFactory;
 class LinkListener;
+class NeighborLink;
 class Processor;
-class TcpLink;
 class TunDevice;
 
 struct NodeConfig {
@@ -159,6 +162,8 @@ class Node {
   void apply(const messages::SetLinkParams& set);
   void apply(const messages::AddFlows& add);
   void start_flow_runner();
+  // The LinkFactory of `protocol` (made on the first StartUpReply). False: fatal, node stopping.
+  bool ensure_link_factory(const std::string& protocol);
   // Drops the weights of a finished controller flow's connections.
   void forget_flow_weights(messages::FlowId flow);
   // The output of the directed link to `neighbor`, created on first use.
@@ -181,10 +186,13 @@ class Node {
   std::unique_ptr<LinkListener> listener_;
   std::unique_ptr<ControlClient> client_;
   std::unique_ptr<FlowRunner> flows_;
+  // Makes the links of the StartUpReply's protocol; declared before them (a udp link uses its
+  // transport).
+  std::unique_ptr<LinkFactory> link_factory_;
   // Declared before the links: destroyed after them (a link's room handler points here).
   std::map<messages::NodeId, std::unique_ptr<EmulatedLink>> outputs_;
-  std::map<messages::NodeId, std::unique_ptr<TcpLink>> links_;
-  std::vector<std::unique_ptr<TcpLink>> retired_links_;  // closed, kept until handlers drain
+  std::map<messages::NodeId, std::unique_ptr<NeighborLink>> links_;
+  std::vector<std::unique_ptr<NeighborLink>> retired_links_;  // closed, kept until handlers drain
   std::map<messages::NodeId, boost::asio::ip::tcp::socket> pending_accepts_;
   std::unordered_map<std::uint32_t, messages::NodeId> addresses_;
   std::map<messages::RouteId, messages::RouteEntry> routes_;

@@ -3,6 +3,7 @@
 //   One TCP connection (TCP_NODELAY) carries frames in both directions; a frame is a 4-byte
 //   big-endian length followed by that many bytes (the overlay header and packet the Processor
 //   produced). The length prefix goes into the packet's headroom, so framing copies nothing.
+//   A NeighborLink (the Node drives every link kind the same way).
 //   Output (BoundedSink): send(batch) queues each packet (at most send_queue_packets; beyond
 //   that kQueueFull; not connected: kLinkDown) and writes the queue with gathered async_writes
 //   of up to max_gather frames. send_room() tells the free queue slots; want_room() asks for one
@@ -37,6 +38,7 @@
 #include "nextmini/dataplane/core/packet_sink.hpp"
 #include "nextmini/dataplane/transport/backoff.hpp"
 #include "nextmini/dataplane/transport/link_frame.hpp"
+#include "nextmini/dataplane/transport/neighbor_link.hpp"
 #include "nextmini/messages/messages.hpp"
 
 namespace nextmini::dataplane {
@@ -53,18 +55,10 @@ struct TcpLinkConfig {
   BackoffConfig backoff;
 };
 
-struct TcpLinkCounters {
-  std::uint64_t connects = 0;
-  std::uint64_t disconnects = 0;
-  std::uint64_t bad_frames = 0;
-  std::uint64_t tx_packets = 0;
-  std::uint64_t tx_bytes = 0;
-  std::uint64_t rx_packets = 0;
-  std::uint64_t rx_bytes = 0;
-  DropCounters drops;
-};
+// The same counters as every neighbour link kind.
+using TcpLinkCounters = LinkTransportCounters;
 
-class TcpLink final : public BoundedSink {
+class TcpLink final : public NeighborLink {
  public:
   static constexpr std::size_t kFramePrefix = kLinkFramePrefix;
   using ReceiveHandler = std::function<void(messages::NodeId neighbor, PacketBatch& batch)>;
@@ -79,7 +73,7 @@ class TcpLink final : public BoundedSink {
   ~TcpLink() override;
 
   // Dialing side: starts connecting. Accepting side: nothing to do (see adopt()).
-  void start();
+  void start() override;
   // Accepting side: a connection whose hello named this link's neighbour. Replaces the current
   // connection, if any.
   void adopt(boost::asio::ip::tcp::socket socket);
@@ -92,9 +86,15 @@ class TcpLink final : public BoundedSink {
   // Closes the current connection as if the network had failed (the dialer reconnects).
   void drop_connection();
   // Stops for good: no reconnects, queued packets released. Idempotent.
-  void close();
+  void close() override;
 
-  bool connected() const noexcept;
+  // NeighborLink: same dialling side -> follows a moved neighbour (redials); otherwise false.
+  bool update(const std::string& address, std::uint16_t port, bool dial) override;
+  // NeighborLink: the accepting side adopts it; the dialling side refuses it.
+  bool offer_connection(boost::asio::ip::tcp::socket& socket) override;
+  LinkTransportCounters link_counters() const override { return counters_; }
+
+  bool connected() const noexcept override;
   messages::NodeId neighbor() const noexcept { return config_.neighbor; }
   const TcpLinkConfig& config() const noexcept { return config_; }
   const TcpLinkCounters& counters() const noexcept { return counters_; }

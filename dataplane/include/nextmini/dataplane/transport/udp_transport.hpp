@@ -2,23 +2,28 @@
 // UdpTransport: the udp transport of a node (DESIGN.md §2, "transport"): one UDP socket, bound
 // to the node's link address and port, carries the datagrams of every udp neighbour (the
 // wireguard-go model: one socket, many peers).
-//   Output: peer(N) is neighbour N's PacketSink. send(batch) puts each packet (the overlay header
-//   and packet the Processor produced, no framing) in the transport's send queue (at most
+//   Output: peer(N) is neighbour N's BoundedSink. send(batch) puts each packet (the overlay
+//   header and packet the Processor produced, no framing) in the transport's send queue (at most
 //   send_queue_packets; beyond that kQueueFull) and flushes the queue with sendmmsg, one
-//   datagram per packet. With UDP GSO (UDP_SEGMENT) consecutive packets to the same peer with
-//   the same size (the last may be shorter) go as one message of up to kMaxGsoSegments segments,
-//   gathered from the packets' own buffers (no copy). A GSO send the kernel refuses (EIO, or
-//   EINVAL/ENOPROTOOPT) turns GSO off for good, logged once; the packets are sent again without.
-//   When the socket is full (EAGAIN) the transport waits for it to drain; the queue absorbs the
-//   burst. A datagram lost on the underlay is simply lost, as on a real link.
-//   Input: recvmmsg straight into pool packets (ingress_neighbor set), in batches of up to
-//   PacketBatch::kMaxBatch, handed to on_receive per neighbour. A datagram from an address that
-//   is no peer is dropped kUnknownPeer, a truncated one kTooBig, an empty one kTooShort; the
-//   pool running dry drops kPoolExhausted (the datagram is read and discarded).
-//   Knobs: UdpTransportConfig. Counters: counters() (transport-wide) and peer_counters(N).
-//   Underlay: IPv4 only for now (the launcher's underlay is IPv4).
-//   Thread: the io_context's thread. close() before destroying; destroy only after the
-//   io_context has run the cancelled handlers.
+//   datagram per packet. A GSO super-packet (PacketMeta::gso_valid) is not sent: counted
+//   kGsoUnsegmented (UdpLink segments super-packets before they get here). send_room() is the free
+//   room of the shared queue; want_room() arms the peer's room handler, called once the socket
+//   drained after a full send buffer (or the transport closed). With UDP GSO (UDP_SEGMENT)
+//   consecutive packets to the same peer with the same size (the last may be shorter) go as one
+//   message of up to kMaxGsoSegments segments, gathered from the packets' own buffers (no copy). A
+//   GSO send the kernel refuses (EIO, or EINVAL/ENOPROTOOPT) turns GSO off for good, logged once;
+//   the packets are sent again without. When the socket is full (EAGAIN) the transport waits for it
+//   to drain; the queue absorbs the burst. Socket buffers: SO_SNDBUF/SO_RCVBUF of
+//   socket_buffer_bytes (the FORCE variants when privileged, above net.core.[rw]mem_max); what the
+//   kernel granted is logged once at open() and kept in counters(). A datagram lost on the underlay
+//   is simply lost, as on a real link. Input: recvmmsg straight into pool packets (ingress_neighbor
+//   set), in batches of up to PacketBatch::kMaxBatch, handed to on_receive per neighbour. A
+//   datagram from an address that is no peer is dropped kUnknownPeer, a truncated one kTooBig, an
+//   empty one kTooShort; the pool running dry drops kPoolExhausted (the datagram is read and
+//   discarded). Knobs: UdpTransportConfig. Counters: counters() (transport-wide) and
+//   peer_counters(N). Underlay: IPv4 only for now (the launcher's underlay is IPv4). Thread: the
+//   io_context's thread. close() before destroying; destroy only after the io_context has run the
+//   cancelled handlers.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -53,7 +58,7 @@ struct UdpPeerCounters {
   std::uint64_t tx_bytes = 0;
   std::uint64_t rx_packets = 0;
   std::uint64_t rx_bytes = 0;
-  DropCounters drops;  // kQueueFull, kTooBig
+  DropCounters drops;  // kQueueFull, kTooBig, kGsoUnsegmented, kLinkDown
 };
 
 struct UdpTransportCounters {
@@ -62,7 +67,9 @@ struct UdpTransportCounters {
   std::uint64_t receive_calls = 0;  // recvmmsg calls that returned datagrams
   std::uint64_t send_errors = 0;    // datagrams dropped on a send error other than EAGAIN
   bool gso_enabled = false;
-  DropCounters drops;  // kUnknownPeer, kTooBig, kTooShort, kPoolExhausted (receive side)
+  int send_buffer_bytes = 0;     // SO_SNDBUF as granted (the kernel reports twice the request)
+  int receive_buffer_bytes = 0;  // SO_RCVBUF as granted
+  DropCounters drops;            // kUnknownPeer, kTooBig, kTooShort, kPoolExhausted (receive side)
 };
 
 class UdpTransport {
@@ -86,7 +93,7 @@ class UdpTransport {
   // Adds neighbour `neighbor` at address:port, or moves it there. Error "udp.address".
   Result<void> set_peer(messages::NodeId neighbor, const std::string& address, std::uint16_t port);
   // The sink for neighbour `neighbor` (set_peer first); valid until remove_peer or destruction.
-  PacketSink* peer(messages::NodeId neighbor) noexcept;
+  BoundedSink* peer(messages::NodeId neighbor) noexcept;
   // Forgets the neighbour; packets queued for it are dropped kLinkDown.
   void remove_peer(messages::NodeId neighbor);
   // Stops for good: no more receiving, queued packets released. Idempotent.
@@ -101,6 +108,10 @@ class UdpTransport {
   struct Queued;
 
   void enqueue(Peer& peer, PacketBatch& batch);
+  std::size_t send_room() const noexcept;
+  void want_room(Peer& peer) noexcept;
+  // Calls the room handler of every peer that asked for room (once each).
+  void notify_room();
   void flush();
   // Builds up to kMaxBatch messages from the queue head; returns how many.
   std::size_t build_messages(bool gso);

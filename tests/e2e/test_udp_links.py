@@ -1,0 +1,55 @@
+"""The 4-node ring over udp links (`protocol = "udp"`): ping and iperf3 TCP across two hops,
+and proof that the nodes talk UDP to each other (one UDP socket per node on the link port, no
+TCP link connection, underlay datagrams counted by the kernel)."""
+
+import re
+
+from conftest import CONFIGS, RUN_DIR
+from iperf import run_client, start_server, stop_server
+
+RING4_UDP = CONFIGS / "ring4_udp.toml"
+LINK_PORT = 4000
+
+
+def udp_datagrams(network, node):
+    """Datagrams node `node`'s namespace has received over UDP (kernel SNMP counters)."""
+    text = network.exec(node, "cat", "/proc/net/snmp", check=True).stdout
+    lines = [line.split() for line in text.splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(lines[0][1:], lines[1][1:]))["InDatagrams"])
+
+
+def test_ping_and_iperf3_two_hops_over_udp_links(network):
+    network.up(RING4_UDP)
+    result = network.wait_for_ping(1, "10.0.0.3")
+    assert result.returncode == 0, f"ping 1 -> 3 failed:\n{result.stdout}\n{network.logs()}"
+    result = network.ping(1, "10.0.0.3", count=5)
+    assert " 0% packet loss" in result.stdout, result.stdout
+
+    before = udp_datagrams(network, 2)
+    server = start_server(network, 3, "10.0.0.3")
+    try:
+        report = run_client(network, 1, "10.0.0.3", "-t", "5")
+    finally:
+        stop_server(server)
+    received = report["end"]["sum_received"]
+    mbps = received["bits_per_second"] / 1e6
+    forwarded = udp_datagrams(network, 2) - before
+    print(f"iperf3 1 -> 3 over udp links: {mbps:.1f} Mbit/s, {received['bytes']} bytes; "
+          f"node 2 received {forwarded} underlay datagrams")
+    assert received["seconds"] >= 4.5
+    assert received["bytes"] > 10 * 1024 * 1024
+    assert mbps > 20, f"only {mbps:.1f} Mbit/s from node 1 to node 3 over udp links"
+    # Node 2 forwards the data 1 -> 3 (and the acks back): at least a datagram per 1,400 bytes.
+    assert forwarded > received["bytes"] / 1400, forwarded
+
+    # The links are UDP: node 2 has a UDP socket on the link port and no TCP link connection.
+    udp = network.exec(2, "ss", "-uanH", check=True).stdout
+    assert re.search(rf":{LINK_PORT}\b", udp), f"no UDP socket on port {LINK_PORT}:\n{udp}"
+    tcp = network.exec(2, "ss", "-tnH", "state", "established", check=True).stdout
+    links = [line for line in tcp.splitlines() if re.search(rf":{LINK_PORT}\b", line)]
+    assert links == [], f"tcp link connections on a udp network:\n{tcp}"
+
+    down = network.down()
+    assert down.returncode == 0, down.stderr
+    log = (RUN_DIR / "logs" / "node-2.log").read_text(errors="replace")
+    assert "udp link" in log and "udp transport:" in log, log[-3000:]
