@@ -662,18 +662,18 @@ void Node::log_summary() const {
     const LinkPipelineCounters c = pipeline->counters();
     spdlog::info(
         "node {}: emulated link {}: out {} pkts {} B, lost {}, duplicated {}, corrupted {}, "
-        "queued {}, {} wake-ups, drops:{}",
+        "segmented {}, queued {}, {} wake-ups, drops:{}",
         id_.load(), neighbor, c.packets_out, c.bytes_out, c.lost, c.duplicated, c.corrupted,
-        pipeline->queued_packets(), output->wakeups(), format_drops(c.drops));
+        c.segmented, pipeline->queued_packets(), output->wakeups(), format_drops(c.drops));
   }
   if (tun_) {
     const TunCounters& c = tun_->counters();
     spdlog::info(
         "node {}: tun {}: rx {} pkts {} B ({} super), tx {} pkts {} B ({} super), "
-        "segmented {}, checksums completed {}, bad vnet headers {}, drops:{}",
+        "segmented {}, coalesced {}, checksums completed {}, bad vnet headers {}, drops:{}",
         id_.load(), tun_->name(), c.rx_packets, c.rx_bytes, c.rx_super_packets, c.tx_packets,
-        c.tx_bytes, c.tx_super_packets, c.segmented, c.checksums_completed, c.bad_vnet_headers,
-        format_drops(c.drops));
+        c.tx_bytes, c.tx_super_packets, c.segmented, c.coalesced, c.checksums_completed,
+        c.bad_vnet_headers, format_drops(c.drops));
   }
   if (processor_) {
     spdlog::info("node {}: processor drops:{}", id_.load(), format_drops(processor_->drops()));

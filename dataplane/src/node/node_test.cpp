@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
 #include "fake_controller.hpp"
 #include "nextmini/dataplane/io/unique_fd.hpp"
 #include "node_test_support.hpp"
@@ -100,6 +101,63 @@ TEST(Node, TwoNodesComeUpForwardBothWaysReportAndResync) {
   second.stop();
   EXPECT_EQ(first.node.pool().in_use(), 0u);
   EXPECT_EQ(second.node.pool().in_use(), 0u);
+  controller.close();
+  io.restart();
+  io.run();
+}
+
+TEST(Node, ASuperPacketCrossesWholeAndIsDeliveredLocallyAsSegments) {
+  asio::io_context io;
+  FakeController controller(io);
+  TestNode first(controller.port());
+  TestNode second(controller.port());
+  first.start();
+  ASSERT_TRUE(run_until(
+      io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
+  second.start();
+  ASSERT_TRUE(run_until(
+      io, [&] { return controller.connections() == 2 && !controller.received(1).empty(); }));
+  const auto startup1 = std::get<messages::StartUp>(controller.received(0)[0]);
+  const auto startup2 = std::get<messages::StartUp>(controller.received(1)[0]);
+  EXPECT_EQ(startup1.node_id, 0u);
+  EXPECT_EQ(startup1.underlay_address, "127.0.0.1");
+  EXPECT_EQ(startup1.link_port, first.node.link_port());
+  EXPECT_NE(startup1.link_port, 0);
+  EXPECT_EQ(startup1.operating_mode, "python");
+
+  bring_up(controller, 0, 1, startup2);
+  bring_up(controller, 1, 2, startup1);
+  ASSERT_TRUE(run_until(io, [&] {
+    return count_of<messages::NodeTopologyReady>(controller.received(0)) == 1 &&
+           count_of<messages::NodeTopologyReady>(controller.received(1)) == 1;
+  }));
+  EXPECT_EQ(first.node.id(), 1u);
+  EXPECT_EQ(second.node.id(), 2u);
+  controller.send(0, messages::TopologyReady{2});
+  controller.send(1, messages::TopologyReady{2});
+  ASSERT_TRUE(
+      run_until(io, [&] { return first.node.topology_ready() && second.node.topology_ready(); }));
+
+  // A TCP super-packet (20,000 bytes of payload, MSS 1,448, partial checksum) from node 1's
+  // "TUN": it crosses the tcp link whole (a 20 KB frame) and node 2's local delivery, which
+  // takes plain packets, gets its 14 segments with complete checksums.
+  PacketPool builder(1, 70'000);
+  Packet super = test_support::make_super_packet(builder, {false, true, 20'000, 1448});
+  first.inject(Bytes(super.data(), super.data() + super.size()), super.meta());
+  ASSERT_TRUE(run_until(io, [&] { return second.received().size() == 14; }))
+      << second.received().size();
+  std::size_t payload = 0;
+  for (const Bytes& segment : second.received()) {
+    EXPECT_LE(segment.size(), 1500u);
+    EXPECT_TRUE(test_support::ipv4_header_ok(segment.data()));
+    EXPECT_TRUE(test_support::l4_checksum_ok(segment.data(), segment.size(), 20, false, 6));
+    payload += segment.size() - 52;
+  }
+  EXPECT_EQ(payload, 20'000u);
+  first.stop();
+  second.stop();
+  EXPECT_EQ(second.node.pool().in_use(), 0u);
+  EXPECT_EQ(first.node.large_pool().in_use(), 0u);
   controller.close();
   io.restart();
   io.run();

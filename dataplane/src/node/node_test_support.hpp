@@ -102,6 +102,23 @@ struct TestNode {
       node.inject_local(batch);
     });
   }
+  // Injects `bytes` with `meta` (e.g. a GSO super-packet's offload fields), in a large buffer
+  // when it does not fit a small one.
+  void inject(const Bytes& bytes, const PacketMeta& meta) {
+    asio::post(node.io_context(), [this, bytes, meta] {
+      PacketBatch batch;
+      PacketPool& pool = bytes.size() + node.pool().headroom() > node.pool().buffer_size()
+                             ? node.large_pool()
+                             : node.pool();
+      Packet packet = pool.acquire();
+      ASSERT_TRUE(packet.valid());
+      ASSERT_TRUE(packet.resize(bytes.size()));
+      std::memcpy(packet.data(), bytes.data(), bytes.size());
+      packet.meta() = meta;
+      batch.push(std::move(packet));
+      node.inject_local(batch);
+    });
+  }
   std::vector<Bytes> received() {
     std::lock_guard lock(mutex);
     return delivered;

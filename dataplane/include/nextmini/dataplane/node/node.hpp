@@ -132,6 +132,8 @@ class Node {
 
   boost::asio::io_context& io_context() noexcept { return io_; }
   PacketPool& pool() noexcept { return pool_; }
+  // Buffers for GSO super-packets (NodeConfig::large_buffer_size). Node thread only.
+  PacketPool& large_pool() noexcept { return large_pool_; }
   // Readable from any thread.
   messages::NodeId id() const noexcept { return id_.load(); }
   bool topology_ready() const noexcept { return topology_ready_.load(); }
