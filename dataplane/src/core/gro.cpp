@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "nextmini/dataplane/core/byte_order.hpp"
 #include "nextmini/dataplane/core/checksum.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
 #include "nextmini/dataplane/core/virtio_net_header.hpp"
@@ -13,17 +14,6 @@ constexpr std::uint8_t kTcpFin = 0x01;
 constexpr std::uint8_t kTcpPsh = 0x08;
 constexpr std::uint8_t kTcpAck = 0x10;
 
-std::uint16_t load16(const std::uint8_t* p) noexcept {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-void store16(std::uint8_t* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t load32(const std::uint8_t* p) noexcept {
-  return (static_cast<std::uint32_t>(load16(p)) << 16) | load16(p + 2);
-}
-
 // A plain TCP segment that could be part of a run, with where its parts are.
 struct Segment {
   bool ok = false;
@@ -34,13 +24,6 @@ struct Segment {
   std::uint32_t seq = 0;
   std::uint8_t flags = 0;
 };
-
-std::uint64_t pseudo_sum(const std::uint8_t* p, bool ipv6, std::size_t l4_length) noexcept {
-  std::uint64_t sum = ipv6 ? checksum_add({p + 8, 32}) : checksum_add({p + 12, 8});
-  sum += static_cast<std::uint32_t>(l4_length >> 16);
-  sum += static_cast<std::uint32_t>(l4_length & 0xffff);
-  return sum + kIpProtoTcp;
-}
 
 Segment inspect(const Packet& packet) noexcept {
   Segment s;
@@ -78,8 +61,8 @@ Segment inspect(const Packet& packet) noexcept {
 bool checksum_ok(const Packet& packet, const Segment& s) noexcept {
   const std::uint8_t* p = packet.data();
   const std::size_t l4_length = packet.size() - s.l4;
-  return checksum_finish(checksum_add({p + s.l4, l4_length}, pseudo_sum(p, s.ipv6, l4_length))) ==
-         0;
+  return checksum_finish(checksum_add({p + s.l4, l4_length},
+                                      pseudo_header_sum(p, s.ipv6, kIpProtoTcp, l4_length))) == 0;
 }
 
 // True when `next` continues the run that starts with `first` and so far ends at `expected_seq`.
@@ -150,8 +133,8 @@ void GroCoalescer::coalesce(PacketBatch& batch) noexcept {
         store16(out + 10, checksum_finish(checksum_add({out, a.l4})));
       }
       // Partial checksum: the folded pseudo-header sum, completed by the kernel (NEEDS_CSUM).
-      const std::uint16_t pseudo =
-          static_cast<std::uint16_t>(~checksum_finish(pseudo_sum(out, a.ipv6, total - a.l4)));
+      const std::uint16_t pseudo = static_cast<std::uint16_t>(
+          ~checksum_finish(pseudo_header_sum(out, a.ipv6, kIpProtoTcp, total - a.l4)));
       store16(out + a.l4 + 16, pseudo);
       merged.meta() = batch[i].meta();
       PacketMeta& meta = merged.meta();

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "nextmini/dataplane/core/byte_order.hpp"
 #include "nextmini/dataplane/core/checksum.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
 #include "nextmini/dataplane/core/overlay_header.hpp"
@@ -14,36 +15,6 @@ constexpr std::size_t kIpv6HeaderSize = 40;
 constexpr std::uint8_t kTcpFin = 0x01;
 constexpr std::uint8_t kTcpPsh = 0x08;
 constexpr std::uint8_t kTcpCwr = 0x80;
-
-std::uint16_t load16(const std::uint8_t* p) noexcept {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-void store16(std::uint8_t* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t load32(const std::uint8_t* p) noexcept {
-  return (static_cast<std::uint32_t>(load16(p)) << 16) | load16(p + 2);
-}
-void store32(std::uint8_t* p, std::uint32_t v) noexcept {
-  store16(p, static_cast<std::uint16_t>(v >> 16));
-  store16(p + 2, static_cast<std::uint16_t>(v));
-}
-
-// The pseudo-header sum of an L4 segment of `l4_length` bytes in `packet` (IPv4 or IPv6).
-std::uint64_t pseudo_header_sum(const std::uint8_t* packet, bool ipv6, std::uint8_t protocol,
-                                std::size_t l4_length) noexcept {
-  std::uint64_t sum = 0;
-  if (ipv6) {
-    sum = checksum_add({packet + 8, 32});
-    sum += static_cast<std::uint32_t>(l4_length >> 16);
-    sum += static_cast<std::uint32_t>(l4_length & 0xffff);
-  } else {
-    sum = checksum_add({packet + 12, 8});
-    sum += static_cast<std::uint32_t>(l4_length);
-  }
-  return sum + protocol;
-}
 
 }  // namespace
 

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "nextmini/dataplane/core/inet_checksum.hpp"
+#include "nextmini/dataplane/core/byte_order.hpp"
+#include "nextmini/dataplane/core/checksum.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
 
 namespace nextmini::dataplane {
@@ -14,11 +15,6 @@ constexpr std::size_t kIpv4HeaderSize = 20;
 constexpr std::size_t kIpv6HeaderSize = 40;
 constexpr std::size_t kIcmpHeaderSize = 8;  // type, code, checksum, 4 unused bytes
 constexpr std::uint8_t kErrorTtl = 64;
-
-void store16(std::uint8_t* p, std::uint16_t value) noexcept {
-  p[0] = static_cast<std::uint8_t>(value >> 8);
-  p[1] = static_cast<std::uint8_t>(value);
-}
 
 bool ipv4_source_ok(std::span<const std::uint8_t> a) noexcept {
   const bool unspecified = a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0;
@@ -77,13 +73,13 @@ std::size_t build_ipv4(IcmpErrorKind kind, const IpPacketView& view,
   ip[9] = kIpProtoIcmp;
   std::memcpy(ip + 12, source.data(), 4);
   std::memcpy(ip + 16, view.src_address.data(), 4);
-  store16(ip + 10, inet_checksum_finish(inet_checksum_add({ip, kIpv4HeaderSize})));
+  store16(ip + 10, checksum_finish(checksum_add({ip, kIpv4HeaderSize})));
 
   std::uint8_t* icmp = ip + kIpv4HeaderSize;
   icmp[0] = kind == IcmpErrorKind::kTimeExceeded ? 11 : 3;
   icmp[1] = 0;  // time to live exceeded in transit / net unreachable
   std::memcpy(icmp + kIcmpHeaderSize, original.data(), quote);
-  store16(icmp + 2, inet_checksum_finish(inet_checksum_add({icmp, kIcmpHeaderSize + quote})));
+  store16(icmp + 2, checksum_finish(checksum_add({icmp, kIcmpHeaderSize + quote})));
   return total;
 }
 
@@ -110,11 +106,11 @@ std::size_t build_ipv6(IcmpErrorKind kind, const IpPacketView& view,
   icmp[1] = 0;  // hop limit exceeded in transit / no route to destination
   std::memcpy(icmp + kIcmpHeaderSize, original.data(), quote);
   // The pseudo-header: source, destination, upper-layer length, next header (RFC 8200 §8.1).
-  std::uint32_t sum = inet_checksum_add({ip + 8, 32});
+  std::uint64_t sum = checksum_add({ip + 8, 32});
   sum += static_cast<std::uint32_t>(payload >> 16) + static_cast<std::uint32_t>(payload & 0xffff);
   sum += kIpProtoIcmpv6;
-  sum = inet_checksum_add({icmp, payload}, sum);
-  store16(icmp + 2, inet_checksum_finish(sum));
+  sum = checksum_add({icmp, payload}, sum);
+  store16(icmp + 2, checksum_finish(sum));
   return total;
 }
 

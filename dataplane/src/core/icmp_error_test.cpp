@@ -1,5 +1,5 @@
 // ICMP errors (icmp_error.hpp), the TTL decrement (ip_ttl.hpp) and the checksum helpers
-// (inet_checksum.hpp): every error's checksums verify, the quote has the RFC length, and what
+// (checksum.hpp): every error's checksums verify, the quote has the RFC length, and what
 // RFC 1122 / RFC 4443 forbid answering is refused.
 
 #include "nextmini/dataplane/core/icmp_error.hpp"
@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "nextmini/dataplane/core/inet_checksum.hpp"
+#include "nextmini/dataplane/core/checksum.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
 #include "nextmini/dataplane/core/ip_ttl.hpp"
 
@@ -40,7 +40,7 @@ Bytes ipv4_udp(std::size_t size, const char* src = "10.0.0.1", const char* dst =
     p[24] = static_cast<std::uint8_t>((size - 20) >> 8);  // UDP length
     p[25] = static_cast<std::uint8_t>(size - 20);
   }
-  const std::uint16_t checksum = inet_checksum_finish(inet_checksum_add({p.data(), 20}));
+  const std::uint16_t checksum = checksum_finish(checksum_add({p.data(), 20}));
   p[10] = static_cast<std::uint8_t>(checksum >> 8);
   p[11] = static_cast<std::uint8_t>(checksum);
   return p;
@@ -83,12 +83,12 @@ Bytes build(IcmpErrorKind kind, const Bytes& original, std::span<const std::uint
 
 // Sum over the bytes (with the checksum field in them) folds to 0xffff when the checksum is right.
 bool checksum_verifies(std::span<const std::uint8_t> bytes, std::uint32_t sum = 0) {
-  return inet_checksum_finish(inet_checksum_add(bytes, sum)) == 0;
+  return checksum_finish(checksum_add(bytes, sum)) == 0;
 }
 
 bool icmpv6_checksum_verifies(const Bytes& packet) {
   const std::size_t payload = packet.size() - 40;
-  std::uint32_t sum = inet_checksum_add({packet.data() + 8, 32});
+  std::uint64_t sum = checksum_add({packet.data() + 8, 32});
   sum += static_cast<std::uint32_t>(payload) + kIpProtoIcmpv6;
   return checksum_verifies({packet.data() + 40, payload}, sum);
 }
@@ -215,7 +215,7 @@ TEST(IpTtlTest, ChecksumUpdateMatchesAFullRecomputation) {
       p[8] = static_cast<std::uint8_t>(ttl);
       p[4] = p[5] = id;
       p[10] = p[11] = 0;
-      const std::uint16_t checksum = inet_checksum_finish(inet_checksum_add({p.data(), 20}));
+      const std::uint16_t checksum = checksum_finish(checksum_add({p.data(), 20}));
       p[10] = static_cast<std::uint8_t>(checksum >> 8);
       p[11] = static_cast<std::uint8_t>(checksum);
       Bytes decremented = p;

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <span>
 
-#include "nextmini/dataplane/core/inet_checksum.hpp"
+#include "nextmini/dataplane/core/checksum.hpp"
 
 namespace nextmini::dataplane {
 
@@ -28,7 +28,7 @@ inline TtlStatus decrement_ip_ttl(std::span<std::uint8_t> ip) noexcept {
     const auto old_word = static_cast<std::uint16_t>((ttl << 8) | ip[9]);
     const auto new_word = static_cast<std::uint16_t>(old_word - 0x100);
     const auto checksum = static_cast<std::uint16_t>((ip[10] << 8) | ip[11]);
-    const std::uint16_t updated = inet_checksum_update(checksum, old_word, new_word);
+    const std::uint16_t updated = checksum_update(checksum, old_word, new_word);
     ip[8] = static_cast<std::uint8_t>(ttl - 1);
     ip[10] = static_cast<std::uint8_t>(updated >> 8);
     ip[11] = static_cast<std::uint8_t>(updated);
