@@ -20,6 +20,7 @@
 #include "nextmini/controller/http_api.hpp"
 #include "nextmini/controller/memory_store.hpp"
 #include "nextmini/dataplane/node/node.hpp"
+#include "nextmini/test_support/node_thread.hpp"
 
 namespace nextmini::controller {
 namespace {
@@ -118,84 +119,7 @@ class ControllerThread {
   std::thread thread_;
 };
 
-// A dataplane node without TUN on its own thread, recording the packets delivered to it.
-class NodeThread {
- public:
-  NodeThread(std::uint16_t controller_port, NodeId id) : node_(make_config(controller_port, id)) {
-    thread_ = std::thread([this] {
-      auto result = node_.run();
-      EXPECT_TRUE(result) << result.error().message;
-    });
-  }
-  ~NodeThread() {
-    node_.async_stop();
-    thread_.join();
-  }
-
-  bool ready() const { return node_.topology_ready(); }
-
-  void inject(const Bytes& bytes) {
-    asio::post(node_.io_context(), [this, bytes] {
-      dataplane::PacketBatch batch;
-      dataplane::Packet packet = node_.pool().acquire();
-      ASSERT_TRUE(packet.valid());
-      ASSERT_TRUE(packet.resize(bytes.size()));
-      std::memcpy(packet.data(), bytes.data(), bytes.size());
-      batch.push(std::move(packet));
-      node_.inject_local(batch);
-    });
-  }
-
-  // Packets this node has sent to `neighbor` (its Metrics counters, read on its thread).
-  std::uint64_t tx_packets(NodeId neighbor) {
-    std::packaged_task<std::uint64_t()> task([this, neighbor] {
-      for (const auto& link : node_.metrics().links) {
-        if (link.neighbor == neighbor) return link.tx_packets;
-      }
-      return std::uint64_t{0};
-    });
-    auto result = task.get_future();
-    asio::post(node_.io_context(), [&task] { task(); });
-    return result.get();
-  }
-
-  std::vector<Bytes> delivered() {
-    std::lock_guard lock(mutex_);
-    return delivered_;
-  }
-  // When each packet of delivered() arrived.
-  std::vector<std::chrono::steady_clock::time_point> arrivals() {
-    std::lock_guard lock(mutex_);
-    return arrivals_;
-  }
-
- private:
-  dataplane::NodeConfig make_config(std::uint16_t controller_port, NodeId id) {
-    dataplane::NodeConfig config;
-    config.controller_url = "ws://127.0.0.1:" + std::to_string(controller_port);
-    config.node_id = id;
-    config.use_tun = false;
-    config.listen_address = "127.0.0.1";
-    config.link_port = 0;
-    config.pool_buffers = 256;
-    config.local_delivery = [this](dataplane::PacketBatch& batch) {
-      const auto now = std::chrono::steady_clock::now();
-      std::lock_guard lock(mutex_);
-      for (dataplane::Packet& packet : batch) {
-        delivered_.emplace_back(packet.data(), packet.data() + packet.size());
-        arrivals_.push_back(now);
-      }
-    };
-    return config;
-  }
-
-  std::mutex mutex_;
-  std::vector<Bytes> delivered_;
-  std::vector<std::chrono::steady_clock::time_point> arrivals_;
-  dataplane::Node node_;
-  std::thread thread_;
-};
-
+using test_support::NodeThread;
 // Whether `packet` (IPv4) arrived at `node` as sent, but for the TTL and the header checksum
 // that the nodes on the way (routers) update.
 bool delivered(NodeThread& node, const Bytes& packet) {

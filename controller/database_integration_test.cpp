@@ -24,6 +24,7 @@
 #include "nextmini/controller/database_sync.hpp"
 #include "nextmini/controller/http_api.hpp"
 #include "nextmini/dataplane/node/node.hpp"
+#include "nextmini/test_support/node_thread.hpp"
 #include "pg_test_server.hpp"
 
 namespace nextmini::controller {
@@ -138,92 +139,7 @@ class DbController {
   std::thread thread_;
 };
 
-// A dataplane node without TUN on its own thread, recording the packets delivered to it.
-class NodeThread {
- public:
-  NodeThread(std::uint16_t controller_port, NodeId id) : node_(make_config(controller_port, id)) {
-    thread_ = std::thread([this] {
-      auto result = node_.run();
-      EXPECT_TRUE(result) << result.error().message;
-    });
-  }
-  ~NodeThread() {
-    node_.async_stop();
-    thread_.join();
-  }
-
-  bool ready() const { return node_.topology_ready(); }
-
-  void inject(const Bytes& bytes) {
-    asio::post(node_.io_context(), [this, bytes] {
-      dataplane::PacketBatch batch;
-      dataplane::Packet packet = node_.pool().acquire();
-      ASSERT_TRUE(packet.valid());
-      ASSERT_TRUE(packet.resize(bytes.size()));
-      std::memcpy(packet.data(), bytes.data(), bytes.size());
-      batch.push(std::move(packet));
-      node_.inject_local(batch);
-    });
-  }
-
-  std::uint64_t tx_packets(NodeId neighbor) {
-    std::packaged_task<std::uint64_t()> task([this, neighbor] {
-      for (const auto& link : node_.metrics().links) {
-        if (link.neighbor == neighbor) return link.tx_packets;
-      }
-      return std::uint64_t{0};
-    });
-    auto result = task.get_future();
-    asio::post(node_.io_context(), [&task] { task(); });
-    return result.get();
-  }
-
-  // Whether `got` is the IPv4 packet `sent` but for the TTL and header checksum, which the
-  // nodes on the way (routers) update.
-  static bool routed_equal(const Bytes& got, const Bytes& sent) {
-    if (got.size() != sent.size() || got.size() < 20) return got == sent;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      if (i != 8 && i != 10 && i != 11 && got[i] != sent[i]) return false;
-    }
-    return true;
-  }
-
-  // When `packet` was delivered here, if it was.
-  std::optional<std::chrono::steady_clock::time_point> arrival(const Bytes& packet) {
-    std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < delivered_.size(); ++i) {
-      if (routed_equal(delivered_[i], packet)) return arrivals_[i];
-    }
-    return std::nullopt;
-  }
-
- private:
-  dataplane::NodeConfig make_config(std::uint16_t controller_port, NodeId id) {
-    dataplane::NodeConfig config;
-    config.controller_url = "ws://127.0.0.1:" + std::to_string(controller_port);
-    config.node_id = id;
-    config.use_tun = false;
-    config.listen_address = "127.0.0.1";
-    config.link_port = 0;
-    config.pool_buffers = 256;
-    config.local_delivery = [this](dataplane::PacketBatch& batch) {
-      const auto now = std::chrono::steady_clock::now();
-      std::lock_guard lock(mutex_);
-      for (dataplane::Packet& packet : batch) {
-        delivered_.emplace_back(packet.data(), packet.data() + packet.size());
-        arrivals_.push_back(now);
-      }
-    };
-    return config;
-  }
-
-  std::mutex mutex_;
-  std::vector<Bytes> delivered_;
-  std::vector<std::chrono::steady_clock::time_point> arrivals_;
-  dataplane::Node node_;
-  std::thread thread_;
-};
-
+using test_support::NodeThread;
 constexpr const char* kRing4 = R"(
 metrics_interval_ms = 100
 [topology]
