@@ -7,11 +7,11 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <vector>
 
 #include "nextmini/dataplane/transport/link_frame.hpp"
+#include "nextmini/dataplane/transport/link_frame_reader.hpp"
 #include "nextmini/dataplane/transport/link_hello.hpp"
 
 namespace nextmini::dataplane {
@@ -19,18 +19,14 @@ namespace nextmini::dataplane {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-namespace {
-
-constexpr std::size_t kMinReceiveBuffer = 256 * 1024;
-
-}  // namespace
-
 // One TCP connection and everything that must not outlive it or leak into the next one:
-// the receive buffer, the send queue and the frames of the write in flight.
+// the frame reader, the send queue and the frames of the write in flight.
 struct TcpLink::Connection {
-  Connection(tcp::socket s, std::size_t receive_size, std::size_t queue_size,
-             std::size_t max_gather)
-      : socket(std::move(s)), rx(receive_size), queue(std::max<std::size_t>(queue_size, 1)) {
+  Connection(tcp::socket s, PacketPool& pool, PacketPool* large_pool, std::size_t max_frame,
+             std::size_t queue_size, std::size_t max_gather)
+      : socket(std::move(s)),
+        reader(pool, large_pool, max_frame),
+        queue(std::max<std::size_t>(queue_size, 1)) {
     in_flight.reserve(max_gather);
     buffers.reserve(max_gather);
   }
@@ -48,9 +44,9 @@ struct TcpLink::Connection {
   }
 
   tcp::socket socket;
-  std::vector<std::uint8_t> rx;
-  std::size_t rx_used = 0;
-  std::vector<Packet> queue;  // ring
+  LinkFrameReader reader;
+  std::array<asio::mutable_buffer, 2> read_buffers;  // what the read in progress fills
+  std::vector<Packet> queue;                         // ring
   std::size_t queue_head = 0;
   std::size_t queue_count = 0;
   std::vector<Packet> in_flight;
@@ -84,6 +80,11 @@ void TcpLink::start() {
   if (config_.dial) dial();
 }
 
+TcpLink::ConnectionPtr TcpLink::make_connection(tcp::socket socket) {
+  return std::make_shared<Connection>(std::move(socket), pool_, large_pool_, max_frame_,
+                                      config_.send_queue_packets, config_.max_gather);
+}
+
 void TcpLink::dial() {
   if (stopped_) return;
   boost::system::error_code error;
@@ -93,9 +94,7 @@ void TcpLink::dial() {
                   config_.address);
     return;
   }
-  const std::size_t receive_size = std::max(kMinReceiveBuffer, 2 * (kFramePrefix + max_frame_));
-  auto connection = std::make_shared<Connection>(tcp::socket(io_), receive_size,
-                                                 config_.send_queue_packets, config_.max_gather);
+  auto connection = make_connection(tcp::socket(io_));
   connection->open = false;  // not usable until the hello is out
   connecting_ = connection;
   connect_timer_.expires_after(config_.connect_timeout);
@@ -178,10 +177,7 @@ void TcpLink::adopt(tcp::socket socket) {
   }
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  const std::size_t receive_size = std::max(kMinReceiveBuffer, 2 * (kFramePrefix + max_frame_));
-  auto connection = std::make_shared<Connection>(std::move(socket), receive_size,
-                                                 config_.send_queue_packets, config_.max_gather);
-  activate(connection);
+  activate(make_connection(std::move(socket)));
 }
 
 void TcpLink::activate(const ConnectionPtr& connection) {
@@ -211,6 +207,7 @@ void TcpLink::fail_connection(const ConnectionPtr& connection) {
   // released by the write handler once the cancelled write completes.
   counters_.drops.add(DropReason::kLinkDown, connection->queue_count);
   while (connection->queue_count > 0) connection->pop();
+  connection->reader.clear();  // a frame half read is lost with the stream
   ++counters_.disconnects;
   if (current_ == connection) current_.reset();
   notify_room();  // nothing queues now (send() drops as link_down): nobody should wait
@@ -303,18 +300,21 @@ void TcpLink::start_write(const ConnectionPtr& connection) {
 }
 
 void TcpLink::start_read(const ConnectionPtr& connection) {
-  auto free_space = asio::buffer(connection->rx.data() + connection->rx_used,
-                                 connection->rx.size() - connection->rx_used);
+  const LinkFrameReader::Buffers into = connection->reader.read_buffers();
+  for (std::size_t i = 0; i < into.count; ++i)
+    connection->read_buffers[i] = asio::buffer(into.spans[i].data(), into.spans[i].size());
+  // A span over the connection's array: the read operation copies it without allocating.
   connection->socket.async_read_some(
-      free_space, [this, connection](const boost::system::error_code& error, std::size_t n) {
+      std::span<const asio::mutable_buffer>(connection->read_buffers.data(), into.count),
+      [this, connection](const boost::system::error_code& error, std::size_t n) {
         if (!connection->open) return;
         if (error) {
           fail_connection(connection);
           return;
         }
-        connection->rx_used += n;
+        connection->reader.commit(n);
         counters_.rx_bytes += n;
-        if (!parse_frames(*connection)) {
+        if (!take_frames(*connection)) {
           ++counters_.bad_frames;
           counters_.drops.add(DropReason::kBadFrame);
           spdlog::debug("link to node {}: bad frame; closing the connection", config_.neighbor);
@@ -325,39 +325,27 @@ void TcpLink::start_read(const ConnectionPtr& connection) {
       });
 }
 
-bool TcpLink::parse_frames(Connection& connection) {
-  std::size_t offset = 0;
-  bool in_sync = true;
+bool TcpLink::take_frames(Connection& connection) {
   for (;;) {
-    const auto cut = cut_link_frame(
-        std::span<const std::uint8_t>(connection.rx.data() + offset, connection.rx_used - offset),
-        max_frame_);
-    if (cut.status == LinkFrameCut::Status::kNeedMore) break;
-    if (cut.status == LinkFrameCut::Status::kBad) {
-      in_sync = false;
-      break;
+    Packet packet;
+    switch (connection.reader.next(packet)) {
+      case LinkFrameReader::Next::kFrame:
+        packet.meta().ingress_neighbor = config_.neighbor;
+        ++counters_.rx_packets;
+        rx_batch_.push(std::move(packet));
+        if (rx_batch_.full()) deliver();
+        break;
+      case LinkFrameReader::Next::kNoBuffer:
+        counters_.drops.add(DropReason::kPoolExhausted);
+        break;
+      case LinkFrameReader::Next::kNeedMore:
+        deliver();
+        return true;
+      case LinkFrameReader::Next::kBad:
+        deliver();
+        return false;
     }
-    offset += cut.consumed;
-    const bool large = cut.payload.size() > pool_.buffer_size() - pool_.headroom();
-    Packet packet = large ? large_pool_->acquire() : pool_.acquire();
-    if (!packet.valid()) {
-      counters_.drops.add(DropReason::kPoolExhausted);
-      continue;
-    }
-    packet.resize(cut.payload.size());
-    std::memcpy(packet.data(), cut.payload.data(), cut.payload.size());
-    packet.meta().ingress_neighbor = config_.neighbor;
-    ++counters_.rx_packets;
-    rx_batch_.push(std::move(packet));
-    if (rx_batch_.full()) deliver();
   }
-  deliver();
-  if (!in_sync) return false;
-  const std::size_t rest = connection.rx_used - offset;
-  if (rest > 0 && offset > 0)
-    std::memmove(connection.rx.data(), connection.rx.data() + offset, rest);
-  connection.rx_used = rest;
-  return true;
 }
 
 void TcpLink::deliver() {

@@ -8,11 +8,12 @@
 //   that kQueueFull; not connected: kLinkDown) and writes the queue with gathered async_writes
 //   of up to max_gather frames. send_room() tells the free queue slots; want_room() asks for one
 //   call of the room handler after the next completed write (or lost connection).
-//   Input: a receive loop reads large chunks, cuts frames out of them into pool Packets
-//   (ingress_neighbor set; a frame longer than a small buffer's room goes into a large pool
-//   buffer — GSO super-packets) and hands batches to on_receive. A frame of length 0 or longer
-//   than max_frame() is kBadFrame: counted, and the connection is closed because the stream is
-//   out of sync.
+//   Input: a receive loop reads into a LinkFrameReader's buffers (small frames many to a read,
+//   copied out of its staging buffer; a frame longer than a small buffer's room — a GSO
+//   super-packet — read straight into its large pool buffer), tags the frames it cuts
+//   (ingress_neighbor) and hands batches to on_receive. A frame of length 0 or longer than
+//   max_frame() is kBadFrame: counted, and the connection is closed because the stream is out
+//   of sync.
 //   Connection: the dialing side (dial = true) connects, sends a LinkHello with its node id and
 //   reconnects by itself with exponential backoff and jitter whenever the connection drops; the
 //   accepting side gets its connections from a LinkListener through adopt(), and a new
@@ -110,8 +111,10 @@ class TcpLink final : public NeighborLink {
   void schedule_reconnect();
   void activate(const ConnectionPtr& connection);
   void fail_connection(const ConnectionPtr& connection);
+  ConnectionPtr make_connection(boost::asio::ip::tcp::socket socket);
   void start_read(const ConnectionPtr& connection);
-  bool parse_frames(Connection& connection);
+  // Hands every complete frame the reader has to on_receive; false when the stream is out of sync.
+  bool take_frames(Connection& connection);
   void deliver();
   void start_write(const ConnectionPtr& connection);
   void notify_room();
