@@ -32,7 +32,7 @@ LinkFrameReader::Buffers LinkFrameReader::read_buffers() noexcept {
     buffers.spans[buffers.count++] = {direct_.data() + direct_filled_,
                                       direct_.size() - direct_filled_};
   std::size_t space = staging_.size() - end_;
-  if (direct_.valid() || after_large_) space = std::min(space, skip_ + lookahead_);
+  if (direct_.valid() || large_in_read_) space = std::min(space, skip_ + lookahead_);
   buffers.spans[buffers.count++] = {staging_.data() + end_, space};
   return buffers;
 }
@@ -45,6 +45,7 @@ void LinkFrameReader::commit(std::size_t n) noexcept {
     n -= into_direct;
   }
   end_ = std::min(end_ + n, staging_.size());
+  large_in_read_ = false;  // next() tells again for this read's frames
 }
 
 LinkFrameReader::Next LinkFrameReader::next(Packet& out) noexcept {
@@ -53,6 +54,7 @@ LinkFrameReader::Next LinkFrameReader::next(Packet& out) noexcept {
     if (direct_filled_ < direct_.size()) return Next::kNeedMore;
     out = std::move(direct_);
     direct_filled_ = 0;
+    large_in_read_ = true;
     ++frames_;
     return Next::kFrame;
   }
@@ -75,7 +77,7 @@ LinkFrameReader::Next LinkFrameReader::next(Packet& out) noexcept {
   }
   begin_ += cut.consumed;
   const bool large = cut.length > small_room_;
-  after_large_ = large;
+  large_in_read_ = large_in_read_ || large;
   Packet packet = large ? large_pool_->acquire() : pool_.acquire();
   if (!packet.valid()) return Next::kNoBuffer;
   packet.resize(cut.length);
@@ -90,7 +92,7 @@ LinkFrameReader::Next LinkFrameReader::start_direct(std::size_t length) noexcept
   // length <= max_payload_ and > small_room_: only possible with a large pool.
   const std::uint8_t* staged_payload = staging_.data() + begin_ + kLinkFramePrefix;
   const std::size_t have = staged() - kLinkFramePrefix;  // < length
-  after_large_ = true;
+  large_in_read_ = true;
   begin_ = end_ = 0;
   Packet packet = large_pool_->acquire();
   if (!packet.valid()) {
@@ -117,7 +119,7 @@ void LinkFrameReader::clear() noexcept {
   direct_filled_ = 0;
   skip_ = 0;
   begin_ = end_ = 0;
-  after_large_ = false;
+  large_in_read_ = false;
 }
 
 }  // namespace nextmini::dataplane

@@ -111,6 +111,21 @@ TEST(LinkFrameReader, ReadsSuperPacketsStraightIntoTheirBuffers) {
   EXPECT_EQ(large.in_use(), 0u);
 }
 
+TEST(LinkFrameReader, KeepsReadingStraightWhenSmallFramesComeBetweenLargeOnes) {
+  PacketPool small(8, 2'048);
+  PacketPool large(8, 70'000);
+  LinkFrameReader reader(small, &large, 70'000 - large.headroom());
+  std::vector<Bytes> payloads;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    payloads.push_back(pattern(60'000, i));
+    payloads.push_back(pattern(60, 100 + i));  // e.g. an ACK of a flow the other way
+  }
+  const Bytes stream = frame_stream(payloads);
+  const Feed out = feed(reader, stream, [](std::size_t) { return std::size_t{16'384}; });
+  EXPECT_EQ(out.frames, payloads);
+  EXPECT_LE(reader.copied_bytes(), 16'384 + 5 * LinkFrameReader::kDefaultLookahead + 6 * 60);
+}
+
 TEST(LinkFrameReader, AnySplitOfAMixedStreamGivesTheSameFrames) {
   std::vector<Bytes> payloads;
   std::mt19937 random(7);

@@ -6,9 +6,10 @@
 //   buffer's room (a GSO super-packet, up to 64 KB) gets its large-pool buffer as soon as its
 //   4-byte prefix is seen: the payload bytes already staged are copied into it and the rest is
 //   read straight into it (the first buffer the next read fills), so most of a super-packet's
-//   bytes are never copied in user space. After a large frame the staging part of a read is kept
-//   to `lookahead` bytes, so the next frame's payload also lands in its own buffer; once a small
-//   frame comes, reads fill the whole staging buffer again (many small frames per read).
+//   bytes are never copied in user space. After a read that brought a large frame the staging
+//   part of the next read is kept to `lookahead` bytes, so the next frame's payload also lands in
+//   its own buffer (also when small frames come between large ones); after a read of small
+//   frames only, reads fill the whole staging buffer again (many small frames per read).
 //   Input: read_buffers() — up to two buffers in stream order; commit(n) with the bytes read.
 //   Output: next() hands out the complete frames in stream order (payload only; the caller
 //   tags them), then kNeedMore.
@@ -86,8 +87,8 @@ class LinkFrameReader {
   std::size_t end_ = 0;    // one past the last staged byte
   Packet direct_;          // a large frame being read straight into its buffer
   std::size_t direct_filled_ = 0;
-  std::size_t skip_ = 0;  // payload bytes still to discard (a frame without a buffer)
-  bool after_large_ = false;
+  std::size_t skip_ = 0;        // payload bytes still to discard (a frame without a buffer)
+  bool large_in_read_ = false;  // the last read brought (part of) a large frame
   std::uint64_t frames_ = 0;
   std::uint64_t direct_bytes_ = 0;
   std::uint64_t copied_bytes_ = 0;
