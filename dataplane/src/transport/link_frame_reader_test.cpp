@@ -28,7 +28,8 @@ Bytes frame_stream(const std::vector<Bytes>& payloads) {
   return stream;
 }
 
-// Plays a socket: each read hands over at most `chunk(i)` of the bytes not read yet, filling the
+// Plays a socket: each read hands over at most `chunk(at)` of the bytes not read yet (`at`: how
+// many were read before), filling the
 // buffers the reader offers in order; after each read every frame is taken out. Returns the
 // frames' payloads; stops at kBad (setting `bad`).
 struct Feed {
@@ -45,7 +46,7 @@ Feed feed(LinkFrameReader& reader, const Bytes& stream, Chunk chunk, bool hold =
   std::size_t at = 0;
   while (at < stream.size() && !out.bad) {
     const LinkFrameReader::Buffers into = reader.read_buffers();
-    std::size_t budget = std::min(chunk(out.reads), stream.size() - at);
+    std::size_t budget = std::min(chunk(at), stream.size() - at);
     std::size_t n = 0;
     for (std::size_t i = 0; i < into.count && budget > 0; ++i) {
       const std::size_t take = std::min(budget, into.spans[i].size());
@@ -121,7 +122,12 @@ TEST(LinkFrameReader, KeepsReadingStraightWhenSmallFramesComeBetweenLargeOnes) {
     payloads.push_back(pattern(60, 100 + i));  // e.g. an ACK of a flow the other way
   }
   const Bytes stream = frame_stream(payloads);
-  const Feed out = feed(reader, stream, [](std::size_t) { return std::size_t{16'384}; });
+  // The sender wrote each super-packet and the small frame after it together: a read never
+  // goes past the end of a small frame (16 KB at most).
+  const std::size_t pair = 2 * kLinkFramePrefix + 60'000 + 60;
+  const Feed out = feed(reader, stream, [pair](std::size_t at) {
+    return std::min<std::size_t>(16'384, pair - at % pair);
+  });
   EXPECT_EQ(out.frames, payloads);
   EXPECT_LE(reader.copied_bytes(), 16'384 + 5 * LinkFrameReader::kDefaultLookahead + 6 * 60);
 }
