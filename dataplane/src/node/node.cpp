@@ -347,6 +347,12 @@ void Node::start_workers() {
   }
 }
 
+std::size_t Node::buffers_in_use() const noexcept {
+  std::size_t in_use = 0;
+  for (const auto& worker : workers_) in_use += worker->pool.in_use() + worker->large_pool.in_use();
+  return in_use;
+}
+
 void Node::join_workers() {
   if (!workers_running_) return;
   for (std::size_t k = 1; k < workers_.size(); ++k) {

@@ -160,6 +160,8 @@ class Node {
   // several workers running it waits for each worker's part.
   messages::Metrics metrics() const;
   unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  // Buffers in use in every worker's pools, small and large (leak checks once run() returned).
+  std::size_t buffers_in_use() const noexcept;
   // The routes the controller installed here (InstallRoutes, merged), by route id. Node thread
   // only (post to io_context()); for tests and benchmarks that check what a node holds.
   const std::map<messages::RouteId, messages::RouteEntry>& installed_routes() const noexcept {
