@@ -1,5 +1,6 @@
 #include "nextmini/dataplane/node/link_handoff.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
 namespace nextmini::dataplane {
@@ -19,7 +20,8 @@ void LinkHandoff::send(PacketBatch& batch) {
   batch.clear();  // what the ring refused is released here, on its own pool's thread
   handed_off_ += pushed;
   if (pushed != 0 && !drain_posted_.exchange(true, std::memory_order_acq_rel)) {
-    boost::asio::post(owner_, [this] { drain(); });
+    boost::asio::post(owner_, boost::asio::bind_allocator(DrainSlotAllocator<void>(&drain_slot_),
+                                                          [this] { drain(); }));
   }
 }
 

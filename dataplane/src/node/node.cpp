@@ -335,8 +335,6 @@ void Node::start_workers() {
   large_pool_.bind_to_this_thread();
   for (std::size_t k = 1; k < workers_.size(); ++k) {
     Worker* worker = workers_[k].get();
-    worker->pool.bind_to_this_thread();  // before the thread: no packet of it exists yet
-    worker->large_pool.bind_to_this_thread();
     worker->thread = std::thread([worker] {
       worker->pool.bind_to_this_thread();
       worker->large_pool.bind_to_this_thread();
