@@ -684,7 +684,12 @@ void Node::ensure_processor() {
       } else {
         processor->attach_local(worker->local_sink.get());
       }
-      for (const auto& [neighbor, sink] : sinks) processor->attach_link(neighbor, sink);
+      for (const auto& [neighbor, sink] : sinks) {
+        processor->attach_link(neighbor, sink);
+        if (auto* handoff = dynamic_cast<LinkHandoff*>(sink)) {
+          worker->used_handoffs[neighbor] = handoff;
+        }
+      }
       for (const auto& [key, weight] : weights) processor->set_flow_weight(key, weight);
       worker->processor = std::move(processor);
     });

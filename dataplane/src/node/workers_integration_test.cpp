@@ -176,24 +176,25 @@ TEST_F(Workers, InterleavedFlowsCrossATransitNodeCompleteAndInOrderBothWays) {
 TEST_F(Workers, ARateLimitedLinkKeepsItsRateForTrafficFromTwoWorkers) {
   constexpr std::uint64_t kRate = 20'000'000;  // bits/s on 2 -> 3
   constexpr int kFlows = 2;
-  // 2 x 2 x 400 packets of ~1,000 B: ~0.7 s at 20 Mbit/s (800 from node 1 fit its tcp link's
-  // send queue of 1,024)
-  constexpr int kPerFlow = 400;
+  // 2 x 400 packets of ~1,000 B from node 1 (they fit its tcp link's send queue of 1,024) and
+  // 2 x 800 from node 2 itself: 2,400 packets, ~1 s at 20 Mbit/s.
+  constexpr int kFromNode1 = 400;
+  constexpr int kFromNode2 = 800;
   bring_up_line();
   messages::LinkParams params;
   params.rate_bps = kRate;
-  params.queue_packets = 4 * kFlows * kPerFlow;
+  params.queue_packets = 2 * kFlows * (kFromNode1 + kFromNode2);
   controller_.send(1, messages::SetLinkParams{2, 3, params});
   run_until(
       io_, [] { return false; }, 300ms);  // let node 2 apply it
-  inject_flows(1, 3, kFlows, kPerFlow, 1000);
-  inject_flows(2, 3, kFlows, kPerFlow, 1000);
-  constexpr int kTotal = 2 * kFlows * kPerFlow;
+  inject_flows(1, 3, kFlows, kFromNode1, 1000);
+  inject_flows(2, 3, kFlows, kFromNode2, 1000);
+  constexpr int kTotal = kFlows * (kFromNode1 + kFromNode2);
   ASSERT_TRUE(run_until(
       io_, [&] { return node(3).received_count() == kTotal; }, 10s))
       << node(3).received_count();
-  expect_complete_and_in_order(3, 1, kFlows, kPerFlow);
-  expect_complete_and_in_order(3, 2, kFlows, kPerFlow);
+  expect_complete_and_in_order(3, 1, kFlows, kFromNode1);
+  expect_complete_and_in_order(3, 2, kFlows, kFromNode2);
   std::lock_guard lock(node(3).mutex);
   const auto& arrivals = node(3).arrivals;
   const double seconds = std::chrono::duration<double>(arrivals.back() - arrivals.front()).count();
