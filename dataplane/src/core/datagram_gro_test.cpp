@@ -36,8 +36,8 @@ void prepend_overlay(Packet& super) {
   header.gso_type = super.meta().gso_type;
   header.csum_start = super.meta().csum_start;
   header.csum_offset = super.meta().csum_offset;
-  write_overlay_header(header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(),
-                                                                          kOverlayHeaderSize));
+  write_overlay_header(
+      header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(), kOverlayHeaderSize));
 }
 
 // The datagrams the udp transport sends for `super` (overlay + partial headers + payload), back
@@ -113,25 +113,25 @@ TEST(DatagramGro, LeavesAnythingButOneRunUnchanged) {
     EXPECT_FALSE(regroup_datagrams(packet, size));
     EXPECT_EQ(bytes_of(packet), bytes);
   };
-  unchanged(good, 0);                                         // one datagram
+  unchanged(good, 0);  // one datagram
   unchanged(Bytes(good.begin(), good.begin() + datagram_size), datagram_size);
-  Bytes gap = good;                                           // a sequence gap
+  Bytes gap = good;  // a sequence gap
   gap[datagram_size * 2 + kOverlayHeaderSize + 20 + 7] ^= 1;
   unchanged(gap, datagram_size);
-  Bytes other_route = good;                                   // an overlay header that differs
+  Bytes other_route = good;  // an overlay header that differs
   other_route[datagram_size + 15] ^= 1;
   unchanged(other_route, datagram_size);
-  Bytes psh = good;                                           // PSH before the last segment
+  Bytes psh = good;  // PSH before the last segment
   psh[datagram_size + kOverlayHeaderSize + 20 + 13] |= 0x08;
   unchanged(psh, datagram_size);
-  Bytes complete = good;                                      // no partial-checksum flag
+  Bytes complete = good;  // no partial-checksum flag
   for (std::size_t at = 0; at < complete.size(); at += datagram_size) {
     complete[at + 1] = 0;
     std::memset(complete.data() + at + 28, 0, 8);
   }
   unchanged(complete, datagram_size);
   unchanged(Bytes(good.begin(), good.end() - 1000), datagram_size + 1);  // sizes do not match
-  unchanged(Bytes(5, 1), 2);                                  // garbage
+  unchanged(Bytes(5, 1), 2);                                             // garbage
 }
 
 TEST(DatagramGro, UdpSegmentsAreNotRegrouped) {
@@ -143,8 +143,7 @@ TEST(DatagramGro, UdpSegmentsAreNotRegrouped) {
   Packet packet = packet_of(w.large, bytes);
   EXPECT_FALSE(regroup_datagrams(packet, datagram_size));
   EXPECT_EQ(datagram_count(bytes.size(), datagram_size), 5u);
-  EXPECT_EQ(datagram_at(packet.bytes(), datagram_size, 4).size(),
-            bytes.size() - 4 * datagram_size);
+  EXPECT_EQ(datagram_at(packet.bytes(), datagram_size, 4).size(), bytes.size() - 4 * datagram_size);
 }
 
 }  // namespace

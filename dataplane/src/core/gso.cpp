@@ -123,8 +123,8 @@ Packet GsoSegmenter::next(PacketPool& pool) noexcept {
   // Complete the checksum: the sum over the L4 bytes includes the pseudo-header sum in place.
   std::uint8_t* l4 = q + l4_offset_;
   store16(l4 + checksum_offset(), 0);
-  std::uint64_t sum = pseudo_header_sum(q, ipv6_, tcp_ ? kIpProtoTcp : kIpProtoUdp,
-                                        length - l4_offset_);
+  std::uint64_t sum =
+      pseudo_header_sum(q, ipv6_, tcp_ ? kIpProtoTcp : kIpProtoUdp, length - l4_offset_);
   std::uint16_t checksum = checksum_finish(checksum_add({l4, length - l4_offset_}, sum));
   if (!tcp_ && checksum == 0) checksum = 0xffff;  // UDP: 0 means "no checksum"
   store16(l4 + checksum_offset(), checksum);

@@ -51,8 +51,7 @@ class UdpLinkFactory final : public LinkFactory {
 
   Result<std::unique_ptr<NeighborLink>> make(messages::NodeId /*self*/,
                                              const messages::AddNode& add) override {
-    auto link =
-        UdpLink::create(transport_, add.node_id, add.underlay_address, add.link_port);
+    auto link = UdpLink::create(transport_, add.node_id, add.underlay_address, add.link_port);
     if (!link) return Failure{link.error()};
     return std::unique_ptr<NeighborLink>(std::move(*link));
   }

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 namespace nextmini::dataplane {
 
 namespace {
@@ -19,8 +18,7 @@ LinkTransportCounters from_peer(const UdpPeerCounters& peer) {
 
 }  // namespace
 
-Result<std::unique_ptr<UdpLink>> UdpLink::create(UdpTransport& transport,
-                                                 messages::NodeId neighbor,
+Result<std::unique_ptr<UdpLink>> UdpLink::create(UdpTransport& transport, messages::NodeId neighbor,
                                                  const std::string& address, std::uint16_t port) {
   if (auto added = transport.set_peer(neighbor, address, port); !added)
     return Failure{added.error()};

@@ -8,12 +8,12 @@
 
 #include <algorithm>
 #include <array>
-#include <optional>
-#include <span>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <span>
 
 #include "nextmini/dataplane/core/datagram_gro.hpp"
 #include "nextmini/dataplane/core/gso.hpp"
@@ -264,8 +264,7 @@ void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
     } else {
       std::uint32_t segments = 1;
       if (packet.meta().gso_valid) {
-        segments = static_cast<std::uint32_t>(
-            GsoSegmenter(packet, kOverlayHeaderSize).segments());
+        segments = static_cast<std::uint32_t>(GsoSegmenter(packet, kOverlayHeaderSize).segments());
       }
       queue_[(queue_head_ + queue_count_) % queue_.size()] =
           Queued{std::move(packet), &peer, segments, 0};
@@ -329,7 +328,8 @@ std::size_t UdpTransport::build_messages(bool gso) {
       const std::size_t segment_size = header_bytes + first.packet.meta().gso_size;
       const std::size_t per_message =
           gso ? std::max<std::size_t>(
-                    1, std::min(kMaxGsoSegments, kMaxGsoBytes / std::max<std::size_t>(segment_size, 1)))
+                    1, std::min(kMaxGsoSegments,
+                                kMaxGsoBytes / std::max<std::size_t>(segment_size, 1)))
               : 1;
       std::size_t next = first.sent;
       while (next < first.segments && messages < kMaxMessages && iovecs + 2 <= kMaxIovecs) {
@@ -364,9 +364,8 @@ std::size_t UdpTransport::build_messages(bool gso) {
       Queued& next = queue_[(queue_head_ + index + segments) % queue_.size()];
       if (segments > 0) {
         // A GSO message: same peer, same size (only the last may be shorter), bounded.
-        if (!gso || next.peer != first.peer || next.super() ||
-            next.packet.size() > segment_size || segments == kMaxGsoSegments ||
-            bytes + next.packet.size() > kMaxGsoBytes)
+        if (!gso || next.peer != first.peer || next.super() || next.packet.size() > segment_size ||
+            segments == kMaxGsoSegments || bytes + next.packet.size() > kMaxGsoBytes)
           break;
       }
       s.iovecs[iovecs + segments] = iovec{next.packet.data(), next.packet.size()};

@@ -10,8 +10,8 @@
 //   batch, a datagram socket or a queue without any allocation. Without copying the payload:
 //   write_partial_headers() writes segment i's headers (its L4 checksum partial, the pseudo-header
 //   sum) into caller memory and payload(i) is the segment's payload in place, so a gathering
-//   sender (the udp transport's UDP GSO over iovecs) sends it as it is. `prefix`: bytes in front of the
-//   IP packet (0 for a raw IP packet; kOverlayHeaderSize for the Processor's output) copied in
+//   sender (the udp transport's UDP GSO over iovecs) sends it as it is. `prefix`: bytes in front of
+//   the IP packet (0 for a raw IP packet; kOverlayHeaderSize for the Processor's output) copied in
 //   front of every segment; an overlay header there loses its offload flag and fields.
 //   gso_segment(): all segments of one packet appended to a PacketBatch.
 //   complete_checksum(): finishes a NEEDS_CSUM packet's L4 checksum in place.

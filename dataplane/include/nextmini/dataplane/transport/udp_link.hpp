@@ -27,8 +27,7 @@ namespace nextmini::dataplane {
 class UdpLink final : public NeighborLink {
  public:
   // Registers `neighbor` at address:port with the transport. Error "udp.address".
-  static Result<std::unique_ptr<UdpLink>> create(UdpTransport& transport,
-                                                 messages::NodeId neighbor,
+  static Result<std::unique_ptr<UdpLink>> create(UdpTransport& transport, messages::NodeId neighbor,
                                                  const std::string& address, std::uint16_t port);
   UdpLink(const UdpLink&) = delete;
   UdpLink& operator=(const UdpLink&) = delete;
