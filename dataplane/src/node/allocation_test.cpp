@@ -266,11 +266,17 @@ class UdpLine {
         e23_(io_, pool_, 23),
         sink_([this] { asio::post(io_, [this] { step(); }); }),
         u1_(io_, pool_, config(), ignore(), &large_),
-        u2_(io_, pool_, config(),
-            [this](messages::NodeId from, PacketBatch& batch) { p2_.process_from_link(from, batch); },
+        u2_(
+            io_, pool_, config(),
+            [this](messages::NodeId from, PacketBatch& batch) {
+              p2_.process_from_link(from, batch);
+            },
             &large_),
-        u3_(io_, pool_, config(),
-            [this](messages::NodeId from, PacketBatch& batch) { p3_.process_from_link(from, batch); },
+        u3_(
+            io_, pool_, config(),
+            [this](messages::NodeId from, PacketBatch& batch) {
+              p3_.process_from_link(from, batch);
+            },
             &large_) {
     p1_.set_routes(table_for(1));
     p2_.set_routes(table_for(2));
@@ -293,7 +299,7 @@ class UdpLine {
     // The super-packets of one batch, built once (the builder allocates).
     for (std::size_t i = 0; i < kSuperPackets; ++i) {
       Packet super = test_support::make_super_packet(large_, {false, true, kPayload, kMss, 0x10});
-      super.data()[19] = 3;                              // to node 3 (10.0.0.3)
+      super.data()[19] = 3;                             // to node 3 (10.0.0.3)
       super.data()[21] = static_cast<std::uint8_t>(i);  // one flow each (source port)
       templates_.push_back(std::move(super));
     }

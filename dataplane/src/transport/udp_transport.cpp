@@ -61,6 +61,11 @@ int set_buffer(int fd, int force_option, int option, int bytes) {
 
 bool gso_refused(int error) { return error == EIO || error == EINVAL || error == ENOPROTOOPT; }
 
+// A GSO super-packet: more than one wire packet's worth, sent segment by segment.
+bool is_super_packet(const Packet& packet) noexcept {
+  return packet.meta().gso_valid && packet.meta().gso_size != 0;
+}
+
 }  // namespace
 
 struct UdpTransport::Peer {
@@ -78,7 +83,7 @@ struct UdpTransport::Queued {
   Peer* peer = nullptr;        // null: its peer was removed (dropped at send time)
   std::uint32_t segments = 1;  // datagrams it makes (a GSO super-packet: its segments)
   std::uint32_t sent = 0;      // of them handed to the kernel already
-  bool super() const noexcept { return segments > 1 || packet.meta().gso_valid; }
+  bool super() const noexcept { return segments > 1 || is_super_packet(packet); }
 };
 
 class UdpTransport::PeerSink final : public BoundedSink {
@@ -263,7 +268,7 @@ void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
       peer.counters.drops.add(*bad);
     } else {
       std::uint32_t segments = 1;
-      if (packet.meta().gso_valid) {
+      if (is_super_packet(packet)) {
         segments = static_cast<std::uint32_t>(GsoSegmenter(packet, kOverlayHeaderSize).segments());
       }
       queue_[(queue_head_ + queue_count_) % queue_.size()] =
@@ -278,7 +283,7 @@ void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
 }
 
 std::optional<DropReason> UdpTransport::check_super_packet(const Packet& packet) noexcept {
-  if (!packet.meta().gso_valid) return std::nullopt;
+  if (!is_super_packet(packet)) return std::nullopt;
   const GsoSegmenter segmenter(packet, kOverlayHeaderSize);
   if (segmenter.status() != GsoStatus::kOk) return DropReason::kBadOffload;
   if (kOverlayHeaderSize + segmenter.header_length() > kMaxSegmentHeader)
