@@ -22,6 +22,8 @@ using nextmini::test_support::Bytes;
 using nextmini::test_support::pattern;
 using namespace std::chrono_literals;
 
+using nextmini::dataplane::test_support::ipv4_header_ok;
+using nextmini::dataplane::test_support::l4_checksum_ok;
 using nextmini::dataplane::test_support::make_super_packet;
 using nextmini::dataplane::test_support::SuperPacket;
 using nextmini::test_support::run_until;
@@ -280,7 +282,14 @@ TEST(UdpTransport, SuperPacketsCrossWithoutCopiesAndAreRegrouped) {
         got.push_back(std::move(plain));
     }
     ASSERT_EQ(got.size(), expected.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "segment " << i;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i], expected[i]) << "segment " << i;
+      // Checked against the reference checksum too, not only against software GSO's bytes.
+      const std::uint8_t* ip = got[i].data() + kOverlayHeaderSize;
+      const std::size_t ip_size = got[i].size() - kOverlayHeaderSize;
+      EXPECT_TRUE(l4_checksum_ok(ip, ip_size, c.ipv6 ? 40 : 20, c.ipv6, c.tcp ? 6 : 17)) << i;
+      if (!c.ipv6) EXPECT_TRUE(ipv4_header_ok(ip)) << i;
+    }
     EXPECT_EQ(pair.one.peer_counters(2)->tx_packets, 48u);
     if (c.gso && c.gro && c.tcp) {
       // Two GSO messages, each regrouped into one super-packet.
