@@ -109,7 +109,8 @@ struct UdpTransport::SendScratch {
   std::array<std::size_t, kMaxMessages> bytes{};
   std::array<bool, kMaxMessages> super{};
   std::array<iovec, kMaxIovecs> iovecs{};
-  std::array<std::array<std::uint8_t, CMSG_SPACE(sizeof(std::uint16_t))>, kMaxMessages> control{};
+  alignas(cmsghdr) std::array<std::array<std::uint8_t, CMSG_SPACE(sizeof(std::uint16_t))>,
+                              kMaxMessages> control{};
   std::array<std::array<std::uint8_t, kMaxSegmentHeader>, kMaxHeaderBlocks> headers{};
 };
 
@@ -118,7 +119,8 @@ struct UdpTransport::ReceiveScratch {
   std::array<mmsghdr, kMaxMessages> messages{};
   std::array<iovec, kMaxMessages> iovecs{};
   std::array<sockaddr_in, kMaxMessages> sources{};
-  std::array<std::array<std::uint8_t, CMSG_SPACE(sizeof(int))>, kMaxMessages> control{};
+  // Room for UDP_GRO's control message (and any other the kernel might add).
+  alignas(cmsghdr) std::array<std::array<std::uint8_t, 64>, kMaxMessages> control{};
   std::array<Packet, kMaxMessages> packets;
   std::vector<std::uint8_t> discard = std::vector<std::uint8_t>(kDiscardBytes);
   PacketBatch batch;
