@@ -22,10 +22,11 @@ std::uint64_t stage_seed(std::uint64_t seed, std::uint64_t stage) noexcept {
   return seed * 0x9E3779B97F4A7C15ULL + stage * 0xBF58476D1CE4E5B9ULL + 1;
 }
 
-// `overhead`: framing bytes in front of the IP packet that the MTU does not count.
-bool too_big(const Packet& packet, std::uint32_t mtu, std::size_t overhead) noexcept {
+// The MTU counts the IP packet, not the framing in front of it (PacketMeta::l3_offset).
+bool too_big(const Packet& packet, std::uint32_t mtu) noexcept {
   if (mtu == 0) return false;
   const PacketMeta& meta = packet.meta();
+  const std::size_t overhead = meta.l3_offset;
   const std::size_t size = packet.size() > overhead ? packet.size() - overhead : packet.size();
   // A GSO super-packet leaves as segments of gso_size payload bytes each.
   if (meta.gso_valid && meta.gso_size > 0 && size > meta.gso_size) return meta.gso_size > mtu;
@@ -174,7 +175,7 @@ bool LinkPipeline::must_go_plain(const Packet& packet) const noexcept {
   const PacketMeta& meta = packet.meta();
   if (meta.gso_valid && meta.gso_size != 0)
     return acts_per_packet() ||
-           (config_.mtu != 0 && packet.size() > config_.framing_overhead + config_.mtu);
+           (config_.mtu != 0 && packet.size() > std::size_t{meta.l3_offset} + config_.mtu);
   // A partial checksum would be completed over corrupted bytes: complete it first.
   return meta.needs_csum && config_.corrupt_percent > 0.0;
 }
@@ -187,7 +188,7 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       // super-packet into its segments first (software GSO), each admitted on its own.
       const SoftwareOffload done = software_offload(
           packet, pool_, [&](Packet&& plain) { admit(std::move(plain), now); },
-          config_.framing_overhead);
+          packet.meta().l3_offset);
       if (done.segmented) ++counters_.segmented;
       if (done.lost > 0)
         counters_.drops.add(done.status == GsoStatus::kPoolExhausted ? DropReason::kPoolExhausted
@@ -203,7 +204,7 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
 
 void LinkPipeline::admit(Packet&& packet, TimeNs now) noexcept {
   {
-    if (too_big(packet, config_.mtu, config_.framing_overhead)) {
+    if (too_big(packet, config_.mtu)) {
       counters_.drops.add(DropReason::kTooBig, packet_segments(packet));
       packet = Packet{};
     } else if (!config_.up) {
@@ -220,9 +221,12 @@ void LinkPipeline::admit(Packet&& packet, TimeNs now) noexcept {
   }
 }
 
-std::uint64_t LinkPipeline::shaped_size(const Packet& packet) const noexcept {
-  const std::uint64_t size = packet.size();
-  return size > config_.framing_overhead ? size - config_.framing_overhead : size;
+void LinkPipeline::take_head(Packet&& packet) noexcept {
+  head_ = std::move(packet);
+  if (!head_.valid()) return;
+  const WireSize wire = wire_size(head_);
+  head_segments_ = wire.segments;
+  head_bytes_ = wire.bytes;
 }
 
 bool LinkPipeline::shaper_ready(std::uint64_t bytes, TimeNs now) noexcept {
@@ -235,12 +239,12 @@ TimeNs LinkPipeline::shaper_next(std::uint64_t bytes, TimeNs now) noexcept {
   return bucket_.unlimited() ? now : bucket_.next_send_time(bytes, now);
 }
 
-void LinkPipeline::shaper_consume(std::uint64_t bytes, std::uint32_t segments,
-                                  TimeNs now) noexcept {
+void LinkPipeline::shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now,
+                                  bool more_waiting) noexcept {
   if (trace_shaper_) {
     trace_shaper_->consume(bytes, now, segments);
   } else if (!bucket_.unlimited()) {
-    bucket_.consume(bytes, now, segments);
+    bucket_.consume(bytes, now, segments, more_waiting);
   }
 }
 
@@ -252,12 +256,12 @@ bool LinkPipeline::lose() noexcept {
 void LinkPipeline::transmit(TimeNs now) noexcept {
   while (delay_line_.size() < delay_line_.capacity()) {
     if (!head_.valid()) {
-      head_ = scheduler_->dequeue(now);
+      take_head(scheduler_->dequeue(now));
       if (!head_.valid()) return;
-      head_segments_ = packet_segments(head_);
     }
-    if (!shaper_ready(shaped_size(head_), now)) return;
-    shaper_consume(shaped_size(head_), head_segments_, now);
+    if (!shaper_ready(head_bytes_, now)) return;
+    // Packets still waiting keep the shaper backlogged: what it earns meanwhile is theirs.
+    shaper_consume(head_bytes_, head_segments_, now, !scheduler_->empty());
     Packet packet = std::move(head_);
     if (lose()) {
       counters_.lost += head_segments_;
@@ -298,11 +302,8 @@ std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
 TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {
   TimeNs wake = delay_line_.next_release_time();
   if (delay_line_.size() < delay_line_.capacity()) {
-    if (!head_.valid() && !scheduler_->empty()) {
-      head_ = scheduler_->dequeue(now);
-      if (head_.valid()) head_segments_ = packet_segments(head_);
-    }
-    if (head_.valid()) wake = std::min(wake, shaper_next(shaped_size(head_), now));
+    if (!head_.valid() && !scheduler_->empty()) take_head(scheduler_->dequeue(now));
+    if (head_.valid()) wake = std::min(wake, shaper_next(head_bytes_, now));
   }
   if (wake != kNever && wake < now) wake = now;
   return wake;

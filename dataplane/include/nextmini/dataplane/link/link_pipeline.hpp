@@ -20,10 +20,12 @@
 //   rate/burst or trace, delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott),
 //   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a
 //   GSO super-packet is checked by its gso_size), up. Super-packets (PacketMeta GSO fields; the
-//   IP packet starts framing_overhead bytes in) are cut into segments at enqueue (software GSO,
+//   IP packet starts PacketMeta::l3_offset bytes in, behind the overlay header) are cut into segments at enqueue (software GSO,
 //   core/gso.hpp, into `pool`; counted in `segmented`) when loss, duplicate or corrupt is set or
 //   they exceed the MTU, so those stages act per wire packet; otherwise they pass whole. A rate of
-//   0 means unlimited. With nothing set the pipeline is a pass-through: poll releases everything at
+//   0 means unlimited; the shaper charges the IP bytes a packet puts on the wire (a super-packet:
+//   its segments with their headers, wire_size(); never the overlay header in front), so `rate`
+//   is the rate of the IP packets a real link of that rate would carry. With nothing set the pipeline is a pass-through: poll releases everything at
 //   once. The packet next in line for the shaper is taken out of the scheduler (by poll or
 //   next_wakeup) and held until the shaper lets it go; queued_packets() includes it. Random
 //   decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a whole);
@@ -70,9 +72,6 @@ struct LinkPipelineConfig {
   std::uint32_t mtu = 0;                                // 0 = no MTU check
   bool up = true;
   std::size_t delay_capacity = kDefaultDelayCapacity;  // packets the delay line can hold
-  // Bytes at the front of every packet that the emulated link does not carry (the overlay
-  // header on a node): the shaper paces the rest, so `rate` applies to the IP packets.
-  std::uint32_t framing_overhead = 0;
 };
 
 // Ok, or an error naming the first bad key and its value: "link_params.invalid" for a rule of
@@ -138,10 +137,12 @@ class LinkPipeline {
   bool must_go_plain(const Packet& packet) const noexcept;
   // The MTU and up checks, then the scheduler.
   void admit(Packet&& packet, TimeNs now) noexcept;
-  std::uint64_t shaped_size(const Packet& packet) const noexcept;
+  // Makes `packet` the head waiting for the shaper, with its segments and wire bytes.
+  void take_head(Packet&& packet) noexcept;
   bool shaper_ready(std::uint64_t bytes, TimeNs now) noexcept;
   TimeNs shaper_next(std::uint64_t bytes, TimeNs now) noexcept;
-  void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now) noexcept;
+  void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now,
+                      bool more_waiting) noexcept;
   bool lose() noexcept;
   void transmit(TimeNs now) noexcept;
   void drop_everything(DropReason reason) noexcept;
@@ -160,6 +161,7 @@ class LinkPipeline {
   DelayLine delay_line_;
   Packet head_;  // taken from the scheduler, waiting for the shaper
   std::uint32_t head_segments_ = 0;
+  std::uint64_t head_bytes_ = 0;  // the IP bytes its segments put on the wire (wire_size())
   LinkPipelineCounters counters_;
 };
 
