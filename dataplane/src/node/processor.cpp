@@ -108,9 +108,11 @@ struct Processor::State {
     return *it->second;
   }
 
+  // Drops count wire packets, as every packet counter does (a super-packet: its segments).
   void drop(Packet& packet, DropReason reason, LinkStats* stats) noexcept {
-    drops.add(reason);
-    if (stats != nullptr) stats->drops.add(reason);
+    const std::uint32_t segments = packet_segments(packet);
+    drops.add(reason, segments);
+    if (stats != nullptr) stats->drops.add(reason, segments);
     packet.reset();
   }
 
@@ -154,8 +156,8 @@ struct Processor::State {
       reason = DropReason::kPoolExhausted;
     }
     if (!copy.valid()) {
-      drops.add(reason);
-      if (stats != nullptr) stats->drops.add(reason);
+      drops.add(reason, packet_segments(packet));
+      if (stats != nullptr) stats->drops.add(reason, packet_segments(packet));
       return copy;
     }
     // Keep the pool's usual headroom when it fits, less (but >= min_headroom) when it does not.
@@ -181,8 +183,8 @@ struct Processor::State {
     for (std::size_t i = 0; i < hops.size(); ++i) {
       Output& output = link(hops[i]);
       if (output.sink == nullptr) {
-        drops.add(DropReason::kLinkDown);
-        output.stats.drops.add(DropReason::kLinkDown);
+        drops.add(DropReason::kLinkDown, packet_segments(packet));
+        output.stats.drops.add(DropReason::kLinkDown, packet_segments(packet));
         continue;
       }
       if (!local_delivery && i == last_attached) {
@@ -370,8 +372,8 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
 
   std::span<const NodeId> hops = hop->next_hops;
   if (!hops.empty() && header.hop_limit <= 1) {
-    drops.add(DropReason::kHopLimit);
-    ingress.stats.drops.add(DropReason::kHopLimit);
+    drops.add(DropReason::kHopLimit, packet_segments(packet));
+    ingress.stats.drops.add(DropReason::kHopLimit, packet_segments(packet));
     hops = {};
   }
   if (!hops.empty()) {
@@ -379,8 +381,8 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
     // here and forwarded reaches the local sink decremented too).
     const auto inner = packet.bytes().subspan(header.header_length);
     if (decrement_ip_ttl(inner) == TtlStatus::kExpired) {
-      drops.add(DropReason::kTtlExpired);
-      ingress.stats.drops.add(DropReason::kTtlExpired);
+      drops.add(DropReason::kTtlExpired, packet_segments(packet));
+      ingress.stats.drops.add(DropReason::kTtlExpired, packet_segments(packet));
       send_icmp_error(IcmpErrorKind::kTimeExceeded, inner);
       hops = {};
     }
