@@ -253,8 +253,14 @@ bool LinkPipeline::lose() noexcept {
   return bernoulli_.probability() > 0.0 && bernoulli_.lose();
 }
 
-void LinkPipeline::transmit(TimeNs now) noexcept {
+void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
+  // Without delay or jitter, and nothing in the delay line ahead of them, packets skip it (its
+  // heap costs more than every other pass-through stage together) and go straight to `out`.
+  const DelayParams& delay = delay_line_.params();
+  const bool no_delay = delay.delay_ns == 0 && delay.jitter_ns == 0;
   while (delay_line_.size() < delay_line_.capacity()) {
+    const bool bypass = no_delay && delay_line_.empty();
+    if (bypass && out.full()) return;
     if (!head_.valid()) {
       take_head(scheduler_->dequeue(now));
       if (!head_.valid()) return;
@@ -271,7 +277,16 @@ void LinkPipeline::transmit(TimeNs now) noexcept {
     if (duplicator_.probability() > 0.0 && duplicator_.should_duplicate())
       copy = duplicator_.duplicate(packet, pool_);
     if (corruptor_.probability() > 0.0 && corruptor_.maybe_corrupt(packet)) ++counters_.corrupted;
-    delay_line_.enqueue(std::move(packet), now);  // there is room (loop condition)
+    if (bypass) {
+      out.push(std::move(packet));
+      if (copy.valid() && !out.full()) {
+        out.push(std::move(copy));
+        ++counters_.duplicated;
+        continue;
+      }
+    } else {
+      delay_line_.enqueue(std::move(packet), now);  // there is room (loop condition)
+    }
     if (copy.valid()) {
       if (delay_line_.enqueue(std::move(copy), now)) {
         ++counters_.duplicated;
@@ -283,20 +298,18 @@ void LinkPipeline::transmit(TimeNs now) noexcept {
 }
 
 std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
-  std::size_t released = 0;
+  const std::size_t start = out.size();
   while (!out.full()) {
-    transmit(now);
     const std::size_t before = out.size();
+    transmit(now, out);
     delay_line_.release(now, out);
-    const std::size_t moved = out.size() - before;
-    if (moved == 0) break;
-    for (std::size_t i = before; i < out.size(); ++i) {
-      counters_.packets_out += packet_segments(out[i]);
-      counters_.bytes_out += out[i].size();
-    }
-    released += moved;
+    if (out.size() == before) break;
   }
-  return released;
+  for (std::size_t i = start; i < out.size(); ++i) {
+    counters_.packets_out += packet_segments(out[i]);
+    counters_.bytes_out += out[i].size();
+  }
+  return out.size() - start;
 }
 
 TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {

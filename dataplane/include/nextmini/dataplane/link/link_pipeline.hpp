@@ -144,7 +144,9 @@ class LinkPipeline {
   void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now,
                       bool more_waiting) noexcept;
   bool lose() noexcept;
-  void transmit(TimeNs now) noexcept;
+  // Moves what the shaper allows through the impairments into the delay line (or, with no
+  // delay set and the delay line empty, straight into `out` while it has room).
+  void transmit(TimeNs now, PacketBatch& out) noexcept;
   void drop_everything(DropReason reason) noexcept;
   void add_scheduler_drops(DropCounters& into, const Scheduler& scheduler) const noexcept;
 
