@@ -4,7 +4,6 @@
 #include <chrono>
 #include <utility>
 
-
 namespace nextmini::dataplane {
 
 EmulatedLink::EmulatedLink(boost::asio::io_context& io, PacketPool& pool, std::uint64_t seed,

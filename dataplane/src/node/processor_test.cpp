@@ -7,11 +7,11 @@
 #include <thread>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
 #include "nextmini/dataplane/core/flow_key.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
 #include "nextmini/dataplane/core/ip_ttl.hpp"
 #include "nextmini/dataplane/core/overlay_header.hpp"
-#include "../core/offload_test_support.hpp"
 #include "nextmini/dataplane/core/virtio_net_header.hpp"
 #include "processor_test_support.hpp"
 

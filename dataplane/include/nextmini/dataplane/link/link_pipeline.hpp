@@ -20,18 +20,19 @@
 //   rate/burst or trace, delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott),
 //   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a
 //   GSO super-packet is checked by its gso_size), up. Super-packets (PacketMeta GSO fields; the
-//   IP packet starts PacketMeta::l3_offset bytes in, behind the overlay header) are cut into segments at enqueue (software GSO,
-//   core/gso.hpp, into `pool`; counted in `segmented`) when loss, duplicate or corrupt is set or
-//   they exceed the MTU, so those stages act per wire packet; otherwise they pass whole. A rate of
-//   0 means unlimited; the shaper charges the IP bytes a packet puts on the wire (a super-packet:
-//   its segments with their headers, wire_size(); never the overlay header in front), so `rate`
-//   is the rate of the IP packets a real link of that rate would carry. With nothing set the pipeline is a pass-through: poll releases everything at
-//   once. The packet next in line for the shaper is taken out of the scheduler (by poll or
-//   next_wakeup) and held until the shaper lets it go; queued_packets() includes it. Random
-//   decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a whole);
-//   counters count its segments. Counters: counters(): drops by reason (the pipeline's own plus the
-//   scheduler's), random losses, duplicates, corruptions, packets (segments) and bytes out. Thread:
-//   the link's worker; not thread-safe. apply() allocates (control path); enqueue and poll do not.
+//   IP packet starts PacketMeta::l3_offset bytes in, behind the overlay header) are cut into
+//   segments at enqueue (software GSO, core/gso.hpp, into `pool`; counted in `segmented`) when
+//   loss, duplicate or corrupt is set or they exceed the MTU, so those stages act per wire packet;
+//   otherwise they pass whole. A rate of 0 means unlimited; the shaper charges the IP bytes a
+//   packet puts on the wire (a super-packet: its segments with their headers, wire_size(); never
+//   the overlay header in front), so `rate` is the rate of the IP packets a real link of that rate
+//   would carry. With nothing set the pipeline is a pass-through: poll releases everything at once.
+//   The packet next in line for the shaper is taken out of the scheduler (by poll or next_wakeup)
+//   and held until the shaper lets it go; queued_packets() includes it. Random decisions are per
+//   packet (a GSO super-packet is lost, duplicated or corrupted as a whole); counters count its
+//   segments. Counters: counters(): drops by reason (the pipeline's own plus the scheduler's),
+//   random losses, duplicates, corruptions, packets (segments) and bytes out. Thread: the link's
+//   worker; not thread-safe. apply() allocates (control path); enqueue and poll do not.
 
 #include <cstddef>
 #include <cstdint>
