@@ -1,5 +1,6 @@
 // `nextmini node --controller ws://HOST:PORT [--id N] [--token T] [--tun-name NAME]
-// [--listen ADDR] [--advertise ADDR] [--link-port P] [--flow-port P] [--log-level LEVEL]`: runs one
+// [--listen ADDR] [--advertise ADDR] [--link-port P] [--flow-port P] [--workers N]
+// [--log-level LEVEL]`: runs one
 // dataplane node in the current network namespace until SIGINT/SIGTERM. Usage errors exit 2,
 // run-time failures (no TUN, port taken, controller refused the token) exit 1.
 
@@ -25,6 +26,7 @@ struct NodeArgs {
   std::string advertise;
   int link_port = 4000;
   int flow_port = 4100;
+  unsigned workers = 1;
   std::string log_level = "info";
 };
 
@@ -55,6 +57,7 @@ void run_node(const NodeArgs& args) {
   config.advertise_address = args.advertise;
   config.link_port = static_cast<std::uint16_t>(args.link_port);
   config.flow_port = static_cast<std::uint16_t>(args.flow_port);
+  config.workers = args.workers;
   config.handle_signals = true;
 
   dataplane::Node node(std::move(config));
@@ -90,6 +93,12 @@ void setup(CLI::App& app) {
                    "controller flows: the sink's port on the TUN address, and the port sources "
                    "connect to on other nodes (0: no flows)")
       ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  command
+      ->add_option("--workers", args->workers,
+                   "worker threads, each with its own TUN queue (IFF_MULTI_QUEUE), Processor and "
+                   "links; a flow stays on one worker (`nextmini up` picks cores / nodes)")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   command
       ->add_option("--log-level", args->log_level,

@@ -1,11 +1,16 @@
-// `nextmini up CONFIG [--timeout S] [--detach] [--db URL] [--reset-db]`: a controller config turned
-// into a running network on this machine (see launcher/network_launcher.hpp for what it does step
-// by step).
+// `nextmini up CONFIG [--timeout S] [--detach] [--db URL] [--reset-db] [--workers N]`: a
+// controller config turned into a running network on this machine (see
+// launcher/network_launcher.hpp for what it does step by step).
+// Workers per node: a node's `[[nodes]] workers` key, else --workers, else
+// default_workers(): the machine's cores shared among the nodes it runs, at least 1.
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "command_registry.hpp"
 #include "launcher/command_runner.hpp"
@@ -23,11 +28,19 @@ struct UpArgs {
   bool detach = false;
   std::string db;
   bool reset_db = false;
+  unsigned workers = 0;  // 0: default_workers()
 };
+
+// About one core per worker: the cores divided among the node processes, at least 1, at most 8.
+unsigned default_workers(std::size_t nodes) {
+  const unsigned cores = std::max(std::thread::hardware_concurrency(), 1u);
+  const std::size_t share = cores / std::max<std::size_t>(nodes, 1);
+  return static_cast<unsigned>(std::clamp<std::size_t>(share, 1, 8));
+}
 
 // Reads and checks the config the way the controller will, so a bad config fails before
 // anything is created (exit status 2).
-launcher::NetworkPlan make_plan(const std::string& config_path) {
+launcher::NetworkPlan make_plan(const std::string& config_path, unsigned workers) {
   auto config = controller::load_config_file(config_path);
   if (!config) throw CommandFailure{config.error().message, 2};
   auto topology = controller::build_topology(*config);
@@ -50,11 +63,22 @@ launcher::NetworkPlan make_plan(const std::string& config_path) {
   for (const auto& node : config->nodes) {
     if (node.operating_mode == "python") plan.external_nodes.push_back(node.node_id);
   }
+  const std::size_t launched = plan.node_ids.size() - plan.external_nodes.size();
+  const unsigned chosen = workers != 0 ? workers : default_workers(launched);
+  plan.workers.assign(plan.node_ids.size(), chosen);
+  for (const auto& node : config->nodes) {
+    if (node.workers != 0) plan.workers[node.node_id - 1] = node.workers;
+  }
+  const std::string why = workers != 0 ? std::string("--workers")
+                                       : fmt::format("{} cores, {} nodes",
+                                                     std::thread::hardware_concurrency(), launched);
+  std::printf("nextmini up: %u worker%s per node (%s)\n", chosen, chosen == 1 ? "" : "s",
+              why.c_str());
   return plan;
 }
 
 void run_up(const UpArgs& args) {
-  auto plan = make_plan(args.config);
+  auto plan = make_plan(args.config, args.workers);
   plan.db_url = args.db;
   plan.reset_db = args.reset_db;
   if (::geteuid() != 0) {
@@ -93,6 +117,12 @@ void setup(CLI::App& app) {
                       "postgresql:///postgres?host=/tmp/pgdir&port=5432&user=postgres");
   command->add_flag("--reset-db", args->reset_db,
                     "the controller wipes the database first (`nextmini controller --reset-db`)");
+  command
+      ->add_option("--workers", args->workers,
+                   "worker threads per node (each with its own TUN queue); default: the "
+                   "machine's cores divided by the nodes, at least 1. A node's `[[nodes]] "
+                   "workers` key wins")
+      ->check(CLI::Range(1, 64));
   command->add_flag("--detach,-d", args->detach,
                     "return once the network is ready (stop it with `nextmini down`)");
   command->callback([args] { run_up(*args); });

@@ -73,6 +73,7 @@ node_id = 2
 operating_mode = "python"
 [[nodes]]
 node_id = 3
+workers = 4
 )");
   EXPECT_EQ(config.port, 4000);
   EXPECT_EQ(config.listen_address, "127.0.0.1");
@@ -87,6 +88,8 @@ node_id = 3
   EXPECT_EQ(config.nodes[0].node_id, 2u);
   EXPECT_EQ(config.nodes[0].operating_mode, "python");
   EXPECT_EQ(config.nodes[1].operating_mode, "tun");
+  EXPECT_EQ(config.nodes[0].workers, 0u);  // the launcher's default
+  EXPECT_EQ(config.nodes[1].workers, 4u);
 }
 
 TEST(ConfigTest, FatTreeAndTorusPresets) {
@@ -314,6 +317,8 @@ TEST(ConfigTest, BadNodes) {
             "nodes[0].node_id: missing");
   EXPECT_EQ(parse_error(kRing4 + "[[nodes]]\nnode_id = 1\noperating_mode = \"kernel\"\n"),
             "nodes[0].operating_mode: \"kernel\" is not \"tun\" or \"python\"");
+  EXPECT_EQ(parse_error(kRing4 + "[[nodes]]\nnode_id = 1\nworkers = 0\n"),
+            "nodes[0].workers: 0 is not an integer between 1 and 64");
   EXPECT_EQ(parse_error(kRing4 + "[[nodes]]\nnode_id = 1\n[[nodes]]\nnode_id = 1\n"),
             "nodes[1].node_id: node 1 is already configured by nodes[0]");
 }

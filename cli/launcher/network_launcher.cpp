@@ -167,6 +167,10 @@ Result<void> NetworkLauncher::start_processes(const NetworkPlan& plan, LauncherS
     node.process.argv = {
         "ip",           "netns", "exec", node.process.netns, binary_,    "node",
         "--controller", url,     "--id", std::to_string(id), "--listen", node.underlay_address};
+    if (i < plan.workers.size()) {
+      node.process.argv.push_back("--workers");
+      node.process.argv.push_back(std::to_string(plan.workers[i]));
+    }
     if (!plan.token.empty()) {
       node.process.argv.push_back("--token");
       node.process.argv.push_back(plan.token);

@@ -17,6 +17,7 @@ struct NetworkPlan {
   std::vector<std::uint32_t> node_ids;
   std::vector<std::string> overlay_addresses;   // parallel to node_ids
   std::vector<std::string> overlay_addresses6;  // parallel to node_ids ("" = no IPv6); may be empty
+  std::vector<unsigned> workers;                // parallel to node_ids: `nextmini node --workers`
   // Nodes in python operating mode: they get a namespace and an underlay address, but no
   // process; the user runs the Python node inside (`nextmini exec N -- python3 …`).
   std::vector<std::uint32_t> external_nodes;

@@ -542,7 +542,7 @@ void read_nodes(Checker& check, const toml::table& root, std::uint32_t n_nodes, 
   for (std::size_t i = 0; i < array->size(); ++i) {
     const toml::table& table = *array->get(i)->as_table();
     const std::string prefix = fmt::format("nodes[{}]", i);
-    check.only_keys(table, prefix, {"node_id", "operating_mode"});
+    check.only_keys(table, prefix, {"node_id", "operating_mode", "workers"});
     NodeConfig entry;
     const toml::node* id_node = table.get("node_id");
     bool valid = true;
@@ -567,6 +567,7 @@ void read_nodes(Checker& check, const toml::table& root, std::uint32_t n_nodes, 
                               quoted_value(entry.operating_mode)));
       valid = false;
     }
+    check.read_uint(table, prefix, "workers", 1, 64, "an integer between 1 and 64", entry.workers);
     if (valid) config.nodes.push_back(std::move(entry));
   }
 }

@@ -79,9 +79,12 @@ TunOffloads probe_tun_offloads(int fd, bool want_gso) noexcept {
   return result;
 }
 
-Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, PacketPool& pool,
-                                                   const std::string& name, PacketPool* large_pool,
-                                                   bool offloads) {
+namespace {
+
+// One TUNSETIFF on a new /dev/net/tun descriptor: `name` with IFF_TUN | IFF_NO_PI, a vnet
+// header when `offloads` (dropped when the kernel refuses it), and `extra_flags`.
+Result<UniqueFd> open_tun_fd(const std::string& name, bool offloads, short extra_flags,
+                             std::string& actual_name) {
   if (name.empty() || name.size() >= IFNAMSIZ)
     return fail("io.tun", "TUN name '" + name + "' must have 1.." + std::to_string(IFNAMSIZ - 1) +
                               " characters");
@@ -93,25 +96,70 @@ Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, 
     return fail("io.tun", std::string("cannot open /dev/net/tun: ") + std::strerror(error) + hint);
   }
   ifreq request{};
-  request.ifr_flags = IFF_TUN | IFF_NO_PI | (offloads ? IFF_VNET_HDR : 0);
+  request.ifr_flags =
+      static_cast<short>(IFF_TUN | IFF_NO_PI | extra_flags | (offloads ? IFF_VNET_HDR : 0));
   std::memcpy(request.ifr_name, name.data(), name.size());
   int rc = sys_ioctl(fd.get(), TUNSETIFF, &request);
-  if (rc == -EINVAL) {  // a kernel without vnet headers on TUN: plain packets
-    request.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (rc == -EINVAL && offloads) {  // a kernel without vnet headers on TUN: plain packets
+    request.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | extra_flags);
     rc = sys_ioctl(fd.get(), TUNSETIFF, &request);
   }
   if (rc < 0) {
+    const bool multi_queue = (extra_flags & IFF_MULTI_QUEUE) != 0;
     return fail("io.tun",
-                "cannot create TUN interface '" + name + "' (TUNSETIFF): " + std::strerror(-rc) +
+                "cannot create TUN interface '" + name + "'" +
+                    (multi_queue ? " with IFF_MULTI_QUEUE" : "") +
+                    " (TUNSETIFF): " + std::strerror(-rc) +
                     (-rc == EPERM   ? "; are you root (CAP_NET_ADMIN)?"
                      : -rc == EBUSY ? "; is another process using an interface of that name?"
-                                    : ""));
+                     : multi_queue && -rc == EINVAL
+                         ? "; this kernel refuses multi-queue TUN (run the node with --workers 1)"
+                         : ""));
   }
-  std::string actual(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
-  auto device = std::make_unique<TunDevice>(io, pool, std::move(fd), std::move(actual),
+  actual_name.assign(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, PacketPool& pool,
+                                                   const std::string& name, PacketPool* large_pool,
+                                                   bool offloads) {
+  std::string actual;
+  auto fd = open_tun_fd(name, offloads, 0, actual);
+  if (!fd) return Failure{fd.error()};
+  auto device = std::make_unique<TunDevice>(io, pool, std::move(*fd), std::move(actual),
                                             kDefaultWriteQueueLimit, large_pool);
   spdlog::info("tun {}: offloads: {}", device->name(), device->offloads().describe());
   return device;
+}
+
+Result<std::vector<std::unique_ptr<TunDevice>>> TunDevice::open_queues(
+    const std::vector<QueueContext>& queues, const std::string& name, bool offloads) {
+  std::vector<std::unique_ptr<TunDevice>> devices;
+  if (queues.size() == 1) {
+    auto device = open(*queues[0].io, *queues[0].pool, name, queues[0].large_pool, offloads);
+    if (!device) return Failure{device.error()};
+    devices.push_back(std::move(*device));
+    return devices;
+  }
+  for (const QueueContext& queue : queues) {
+    std::string actual;
+    // Every queue attaches with the same flags (the kernel insists); the first one decides
+    // whether there is a vnet header.
+    const bool vnet = devices.empty() ? offloads : devices.front()->offloads().vnet_header;
+    auto fd = open_tun_fd(devices.empty() ? name : devices.front()->name(), vnet, IFF_MULTI_QUEUE,
+                          actual);
+    if (!fd) return Failure{fd.error()};
+    devices.push_back(std::make_unique<TunDevice>(*queue.io, *queue.pool, std::move(*fd),
+                                                  std::move(actual), kDefaultWriteQueueLimit,
+                                                  queue.large_pool));
+  }
+  if (!devices.empty()) {
+    spdlog::info("tun {}: {} queues (IFF_MULTI_QUEUE), offloads: {}", devices.front()->name(),
+                 devices.size(), devices.front()->offloads().describe());
+  }
+  return devices;
 }
 
 TunDevice::TunDevice(boost::asio::io_context& io, PacketPool& pool, UniqueFd fd, std::string name,

@@ -15,6 +15,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -653,6 +655,107 @@ TEST(TunDeviceRoot, TcpSuperPacketsCrossWholeIntoATunWithOffloads) {
 TEST(TunDeviceRoot, TcpSuperPacketsAreSegmentedForAPlainTun) {
   ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
   tcp_through_two_tuns(false);
+}
+
+// Two queues of one multi-queue TUN: every flow comes out of exactly one queue, together the
+// queues carry every datagram, and a packet written on either queue reaches the kernel.
+TEST(TunDeviceRoot, MultiQueueKeepsEachFlowOnOneQueue) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  in_private_netns([] {
+    boost::asio::io_context io;
+    PacketPool pool(512, 2048);
+    PacketPool large(4, 69'632);
+    auto opened = TunDevice::open_queues({{&io, &pool, &large}, {&io, &pool, &large}}, "mqtun");
+    if (!opened && opened.error().message.find("IFF_MULTI_QUEUE") != std::string::npos) {
+      GTEST_SKIP() << "the kernel refuses IFF_MULTI_QUEUE: " << opened.error().message;
+    }
+    ASSERT_TRUE(opened) << opened.error().message;
+    auto& queues = *opened;
+    ASSERT_EQ(queues.size(), 2u);
+    EXPECT_EQ(queues[1]->name(), "mqtun");
+    auto configured = queues[0]->configure({"10.0.0.1", 16, 1400, 4096});
+    ASSERT_TRUE(configured) << configured.error().message;
+
+    constexpr int kFlows = 16;
+    constexpr int kPerFlow = 20;
+    // Per destination port (flow): which queues it came out of, and how many datagrams.
+    std::map<std::uint16_t, std::set<int>> queues_of_flow;
+    std::map<std::uint16_t, int> count_of_flow;
+    for (int q = 0; q < 2; ++q) {
+      queues[q]->start([&, q](PacketBatch& batch) {
+        for (Packet& packet : batch) {
+          const std::uint8_t* p = packet.data();
+          if (packet.size() < 28 || (p[0] >> 4) != 4 || p[9] != 17) continue;
+          const auto port = static_cast<std::uint16_t>((p[22] << 8) | p[23]);
+          if (port < 7000 || port >= 7000 + kFlows) continue;
+          queues_of_flow[port].insert(q);
+          ++count_of_flow[port];
+        }
+      });
+    }
+    UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(udp.valid());
+    for (int round = 0; round < kPerFlow; ++round) {
+      for (int flow = 0; flow < kFlows; ++flow) {
+        sockaddr_in remote{};
+        remote.sin_family = AF_INET;
+        remote.sin_port = htons(static_cast<std::uint16_t>(7000 + flow));
+        ::inet_pton(AF_INET, "10.0.0.2", &remote.sin_addr);
+        const char kData[] = "flow";
+        ASSERT_EQ(::sendto(udp.get(), kData, sizeof(kData), 0, reinterpret_cast<sockaddr*>(&remote),
+                           sizeof(remote)),
+                  static_cast<ssize_t>(sizeof(kData)));
+      }
+      for (int i = 0; i < 5; ++i) io.poll();
+    }
+    auto total = [&] {
+      int n = 0;
+      for (const auto& [port, count] : count_of_flow) n += count;
+      return n;
+    };
+    for (int i = 0; i < 200 && total() < kFlows * kPerFlow; ++i)
+      io.run_one_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(total(), kFlows * kPerFlow);
+    std::set<int> used;
+    for (const auto& [port, seen_on] : queues_of_flow) {
+      EXPECT_EQ(seen_on.size(), 1u) << "flow to port " << port << " came out of both queues";
+      used.insert(seen_on.begin(), seen_on.end());
+    }
+    EXPECT_EQ(used.size(), 2u) << "16 flows should spread over both queues";
+
+    // Inbound on queue 1: a UDP datagram 10.0.0.2 -> 10.0.0.1 reaches a local socket.
+    UniqueFd sink(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = htons(7999);
+    ::inet_pton(AF_INET, "10.0.0.1", &local.sin_addr);
+    ASSERT_EQ(::bind(sink.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
+    PacketBatch batch;
+    Packet packet = pool.acquire();
+    ASSERT_TRUE(packet.resize(28 + 5));
+    std::uint8_t* p = packet.data();
+    write_ipv4_header(p, 17, 8 + 5, "10.0.0.2", "10.0.0.1");
+    put16(p + 20, 5555);
+    put16(p + 22, 7999);
+    put16(p + 24, 8 + 5);
+    put16(p + 26, 0);  // no UDP checksum
+    std::memcpy(p + 28, "hello", 5);
+    batch.push(std::move(packet));
+    queues[1]->send(batch);
+    char got[16] = {};
+    ssize_t n = -1;
+    for (int i = 0; i < 100 && n < 0; ++i) {
+      n = ::recv(sink.get(), got, sizeof(got), 0);
+      if (n < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(n, 5);
+    EXPECT_EQ(std::string(got, n > 0 ? n : 0), "hello");
+
+    for (auto& queue : queues) queue->close();
+    io.run();
+    queues.clear();
+    EXPECT_EQ(pool.in_use(), 0u);
+  });
 }
 
 TEST(TunDeviceRoot, OpenFailsWithAClearErrorForABadName) {

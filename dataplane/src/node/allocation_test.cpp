@@ -9,10 +9,16 @@
 //   (scheduler, shaper, delay line and the per-link timer).
 //   Everything runs on one io_context on the test thread, as on a node's worker: the driver
 //   injects the next batch from a handler once the last one has been delivered.
+//   Workers (NodeConfig::workers > 1): a third test hands batches from one worker thread to
+//   another through a LinkHandoff (SPSC ring + the one posted drain) whose owner releases the
+//   buffers back to the producer's pool (its return stack): zero allocations on both threads,
+//   and every drain handler in the handoff's own slot (asio takes handler memory with
+//   aligned_alloc, which the operator new counter does not see).
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -20,12 +26,14 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/node/emulated_link.hpp"
+#include "nextmini/dataplane/node/link_handoff.hpp"
 #include "nextmini/dataplane/node/processor.hpp"
 #include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
@@ -253,6 +261,63 @@ void expect_no_allocation(bool emulated) {
 TEST(NoPerPacketAllocation, ThroughTwoTcpLinksWithoutEmulation) { expect_no_allocation(false); }
 
 TEST(NoPerPacketAllocation, ThroughTwoTcpLinksWithRateAndDelay) { expect_no_allocation(true); }
+
+// Worker A (a plain thread owning the pool) sends batches to a link owned by worker B (an
+// io_context thread); B releases every packet, so each buffer crosses back through the pool's
+// return stack. A sends the next batch once B has seen the last one.
+TEST(NoPerPacketAllocation, AcrossWorkersThroughALinkHandoff) {
+  boost::asio::io_context owner_io;
+  auto guard = boost::asio::make_work_guard(owner_io);
+  PacketPool pool(1024, 2048);
+  std::atomic<std::uint64_t> seen{0};
+  class ReleasingSink final : public PacketSink {
+   public:
+    explicit ReleasingSink(std::atomic<std::uint64_t>& seen) : seen_(seen) {}
+    void send(PacketBatch& batch) override {
+      const std::size_t n = batch.size();
+      batch.clear();  // B releases A's buffers
+      seen_.fetch_add(n, std::memory_order_release);
+    }
+
+   private:
+    std::atomic<std::uint64_t>& seen_;
+  } sink(seen);
+  LinkHandoff handoff(owner_io, sink);
+  std::thread owner([&] { owner_io.run(); });
+
+  std::uint64_t measured = ~std::uint64_t{0};
+  std::thread producer([&] {
+    pool.bind_to_this_thread();
+    PacketBatch batch;
+    std::uint64_t baseline = 0;
+    for (std::size_t b = 0; b < kWarmupBatches + kMeasuredBatches; ++b) {
+      if (b == kWarmupBatches) baseline = g_allocations.load();
+      for (std::size_t i = 0; i < kPacketsPerBatch; ++i) {
+        Packet packet = pool.acquire();
+        if (!packet.valid() || !packet.resize(1000)) return;
+        batch.push(std::move(packet));
+      }
+      handoff.send(batch);
+      const std::uint64_t target = (b + 1) * kPacketsPerBatch;
+      while (seen.load(std::memory_order_acquire) < target) std::this_thread::yield();
+    }
+    measured = g_allocations.load() - baseline;
+  });
+  producer.join();
+  guard.reset();
+  owner.join();
+  EXPECT_EQ(seen.load(), (kWarmupBatches + kMeasuredBatches) * kPacketsPerBatch);
+  EXPECT_EQ(measured, 0u) << "heap allocations while " << kMeasuredBatches * kPacketsPerBatch
+                          << " packets were handed from one worker to another";
+  EXPECT_GT(pool.remote_releases(), 0u);
+  EXPECT_EQ(handoff.drops()[DropReason::kQueueFull], 0u);
+  // Asio takes handler memory with aligned_alloc, which the operator new counter cannot see:
+  // every drain's handler must have lived in the handoff's slot instead.
+  EXPECT_GE(handoff.drains_posted(), kMeasuredBatches);
+  EXPECT_EQ(handoff.drain_slot_misses(), 0u);
+  pool.unbind();
+  EXPECT_EQ(pool.in_use(), 0u);
+}
 
 TEST(NoPerPacketAllocation, TheCounterSeesAllocations) {
   // The test can fail: an allocation on the path would be counted.

@@ -46,13 +46,22 @@ Stamp stamp_of(const Bytes& packet) {
   return stamp;
 }
 
-class LinkEmulation : public ::testing::TestWithParam<std::string> {
+// The links' protocol and the nodes' workers: with 2, node 1's Processor (worker 0, where
+// inject() runs) hands its packets to worker 1, which owns the link and its emulation.
+struct LinkSetup {
+  std::string protocol;
+  unsigned workers = 1;
+};
+
+class LinkEmulation : public ::testing::TestWithParam<LinkSetup> {
  protected:
   // Brings the line 1 - 2 up; `params` (if any) is what node 1 hears for link 1 -> 2 before its
   // AddNode, as from the controller.
   void bring_up_line(const std::optional<messages::LinkParams>& params = std::nullopt) {
-    first_ = std::make_unique<TestNode>(controller_.port(), false, kPoolBuffers);
-    second_ = std::make_unique<TestNode>(controller_.port(), false, kPoolBuffers);
+    first_ =
+        std::make_unique<TestNode>(controller_.port(), false, kPoolBuffers, 0, GetParam().workers);
+    second_ =
+        std::make_unique<TestNode>(controller_.port(), false, kPoolBuffers, 0, GetParam().workers);
     first_->start();
     ASSERT_TRUE(run_until(
         io_, [&] { return controller_.connections() == 1 && !controller_.received(0).empty(); }));
@@ -63,8 +72,8 @@ class LinkEmulation : public ::testing::TestWithParam<std::string> {
     const auto startup2 = std::get<messages::StartUp>(controller_.received(1)[0]);
     std::vector<messages::Message> link_params;
     if (params) link_params.push_back(messages::SetLinkParams{1, 2, *params});
-    bring_up(controller_, 0, 1, startup2, link_params, GetParam());
-    bring_up(controller_, 1, 2, startup1, {}, GetParam());
+    bring_up(controller_, 0, 1, startup2, link_params, GetParam().protocol);
+    bring_up(controller_, 1, 2, startup1, {}, GetParam().protocol);
     ASSERT_TRUE(run_until(io_, [&] {
       return count_of<messages::NodeTopologyReady>(controller_.received(0)) == 1 &&
              count_of<messages::NodeTopologyReady>(controller_.received(1)) == 1;
@@ -75,10 +84,10 @@ class LinkEmulation : public ::testing::TestWithParam<std::string> {
     if (first_) first_->stop();
     if (second_) second_->stop();
     if (first_) {
-      EXPECT_EQ(first_->node.pool().in_use(), 0u) << "node 1 leaked a packet buffer";
+      EXPECT_EQ(first_->node.buffers_in_use(), 0u) << "node 1 leaked a packet buffer";
     }
     if (second_) {
-      EXPECT_EQ(second_->node.pool().in_use(), 0u) << "node 2 leaked a packet buffer";
+      EXPECT_EQ(second_->node.buffers_in_use(), 0u) << "node 2 leaked a packet buffer";
     }
     controller_.close();
     io_.restart();
@@ -312,8 +321,15 @@ TEST_P(LinkEmulation, FlowWeightSetAtTheSourceWeighsTheFlowOnAWrrLink) {
   EXPECT_NEAR(static_cast<double>(b) / static_cast<double>(a), 2.0, 0.2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Protocols, LinkEmulation, ::testing::Values("tcp", "udp"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Protocols, LinkEmulation,
+                         ::testing::Values(LinkSetup{"tcp", 1}, LinkSetup{"udp", 1},
+                                           LinkSetup{"tcp", 2}, LinkSetup{"udp", 2}),
+                         [](const auto& info) {
+                           return info.param.workers == 1
+                                      ? info.param.protocol
+                                      : info.param.protocol + "_" +
+                                            std::to_string(info.param.workers) + "_workers";
+                         });
 
 }  // namespace
 }  // namespace nextmini::dataplane

@@ -18,14 +18,21 @@ class TcpLinkFactory final : public LinkFactory {
 
   const std::string& protocol() const noexcept override { return protocol_; }
 
-  Result<std::unique_ptr<NeighborLink>> make(messages::NodeId self,
-                                             const messages::AddNode& add) override {
+  bool follows_workers() const noexcept override { return true; }
+
+  Result<std::unique_ptr<NeighborLink>> make(messages::NodeId self, const messages::AddNode& add,
+                                             const LinkContext* context) override {
     TcpLinkConfig link_config;
     link_config.self = self;
     link_config.neighbor = add.node_id;
     link_config.dial = add.dial;
     link_config.address = add.underlay_address;
     link_config.port = add.link_port;
+    if (context != nullptr) {
+      return std::unique_ptr<NeighborLink>(
+          std::make_unique<TcpLink>(*context->io, *context->pool, link_config, context->on_receive,
+                                    context->on_state, context->large_pool));
+    }
     return std::unique_ptr<NeighborLink>(std::make_unique<TcpLink>(
         io_, pool_, link_config, config_.on_receive, config_.on_state, large_pool_));
   }
@@ -50,7 +57,8 @@ class UdpLinkFactory final : public LinkFactory {
   const std::string& protocol() const noexcept override { return protocol_; }
 
   Result<std::unique_ptr<NeighborLink>> make(messages::NodeId /*self*/,
-                                             const messages::AddNode& add) override {
+                                             const messages::AddNode& add,
+                                             const LinkContext* /*context*/) override {
     auto link =
         UdpLink::create(transport_, pool_, add.node_id, add.underlay_address, add.link_port);
     if (!link) return Failure{link.error()};

@@ -5,12 +5,16 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <csignal>
+#include <future>
 #include <iterator>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -20,6 +24,7 @@
 #include "nextmini/dataplane/node/control_client.hpp"
 #include "nextmini/dataplane/node/emulated_link.hpp"
 #include "nextmini/dataplane/node/link_factory.hpp"
+#include "nextmini/dataplane/node/link_handoff.hpp"
 #include "nextmini/dataplane/node/processor.hpp"
 #include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
@@ -79,6 +84,52 @@ std::string format_drops(const DropCounters& drops) {
   return text.empty() ? " none" : text;
 }
 
+messages::LinkCounters& link_entry(messages::Metrics& metrics, messages::NodeId neighbor) {
+  auto entry = std::find_if(metrics.links.begin(), metrics.links.end(),
+                            [&](const auto& counters) { return counters.neighbor == neighbor; });
+  if (entry != metrics.links.end()) return *entry;
+  metrics.links.push_back({});
+  metrics.links.back().neighbor = neighbor;
+  return metrics.links.back();
+}
+
+// The workers' parts of one Metrics message: counters summed per link, per flow and per drop
+// reason; a link is up when its owner says so (other workers' entries keep up = true).
+messages::Metrics merge_metrics(std::vector<messages::Metrics> parts) {
+  messages::Metrics merged = std::move(parts.front());
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    messages::Metrics& part = parts[i];
+    merged.timestamp_ns = std::max(merged.timestamp_ns, part.timestamp_ns);
+    for (const messages::LinkCounters& link : part.links) {
+      messages::LinkCounters& into = link_entry(merged, link.neighbor);
+      into.tx_packets += link.tx_packets;
+      into.tx_bytes += link.tx_bytes;
+      into.rx_packets += link.rx_packets;
+      into.rx_bytes += link.rx_bytes;
+      for (const auto& [reason, count] : link.drops) into.drops[reason] += count;
+      into.up = into.up && link.up;
+      into.duplicated += link.duplicated;
+      into.corrupted += link.corrupted;
+      into.queued_packets += link.queued_packets;
+    }
+    for (messages::FlowCounters& flow : part.flows) {
+      auto same = std::find_if(merged.flows.begin(), merged.flows.end(), [&](const auto& f) {
+        return f.src == flow.src && f.dst == flow.dst && f.ip_protocol == flow.ip_protocol &&
+               f.src_address == flow.src_address && f.dst_address == flow.dst_address &&
+               f.src_port == flow.src_port && f.dst_port == flow.dst_port;
+      });
+      if (same == merged.flows.end()) {
+        merged.flows.push_back(std::move(flow));
+      } else {
+        same->packets += flow.packets;
+        same->bytes += flow.bytes;
+      }
+    }
+    for (const auto& [reason, count] : part.drops) merged.drops[reason] += count;
+  }
+  return merged;
+}
+
 // Room kept in a packet buffer for the overlay header (and spare) when sizing the TUN MTU.
 constexpr std::size_t kFrameReserve = 64;
 constexpr std::uint32_t kIpv6MinimumMtu = 1280;
@@ -123,6 +174,58 @@ class Node::LocalSink final : public PacketSink {
   PacketBatch plain_;
 };
 
+// One worker (see node.hpp, Threads): an io_context (worker 0: the node's, on run()'s thread;
+// the others: their own, on a thread run() starts), its pools, its TUN queue or local sink, its
+// Processor (made, used and replaced on this worker's thread), the links it owns (registered
+// on its thread, for its part of the Metrics) and its handoffs toward links other workers own.
+struct Node::Worker {
+  // Worker 0: the node's io_context and pools.
+  Worker(asio::io_context& node_io, PacketPool& node_pool, PacketPool& node_large_pool)
+      : io(node_io), pool(node_pool), large_pool(node_large_pool) {}
+  // Worker `k` > 0: its own, sized as the node's.
+  Worker(unsigned k, const NodeConfig& config)
+      : index(k),
+        own_pool(std::make_unique<PacketPool>(config.pool_buffers, config.buffer_size)),
+        own_large_pool(
+            std::make_unique<PacketPool>(config.large_pool_buffers, config.large_buffer_size)),
+        own_io(std::make_unique<asio::io_context>(1)),
+        io(*own_io),
+        pool(*own_pool),
+        large_pool(*own_large_pool),
+        guard(asio::make_work_guard(*own_io)) {
+    pool.set_growth_limit(config.pool_max_buffers);
+    large_pool.set_growth_limit(config.large_pool_max_buffers);
+  }
+
+  unsigned index = 0;
+  std::unique_ptr<PacketPool> own_pool;  // before own_io: outlive its handlers
+  std::unique_ptr<PacketPool> own_large_pool;
+  std::unique_ptr<asio::io_context> own_io;
+  asio::io_context& io;
+  PacketPool& pool;
+  PacketPool& large_pool;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::unique_ptr<LocalSink> local_sink;
+  std::unique_ptr<TunDevice> tun;        // queue `index` of the node's TUN
+  std::unique_ptr<Processor> processor;  // this worker's thread only
+  // This worker's thread only: the links it owns, and the handoffs its Processor uses.
+  std::map<messages::NodeId, NeighborLink*> owned_links;
+  std::map<messages::NodeId, EmulatedLink*> owned_outputs;
+  std::map<messages::NodeId, LinkHandoff*> used_handoffs;
+  // Worker 0's thread only: the handoffs this worker's Processor sends through, by neighbour.
+  std::map<messages::NodeId, std::unique_ptr<LinkHandoff>> handoffs;
+  std::thread thread;
+};
+
+template <typename F>
+void Node::on_worker(Worker& worker, F&& fn) {
+  if (worker.index == 0) {
+    fn();
+  } else {
+    asio::post(worker.io, std::forward<F>(fn));
+  }
+}
+
 Node::Node(NodeConfig config)
     : config_(std::move(config)),
       pool_(config_.pool_buffers, config_.buffer_size),
@@ -130,16 +233,33 @@ Node::Node(NodeConfig config)
       metrics_timer_(io_) {
   pool_.set_growth_limit(config_.pool_max_buffers);
   large_pool_.set_growth_limit(config_.large_pool_max_buffers);
-  if (config_.workers != 1)
-    spdlog::warn("node: {} workers requested; this build runs one worker", config_.workers);
-  if (!config_.use_tun) local_sink_ = std::make_unique<LocalSink>(config_.local_delivery, pool_);
+  const unsigned workers = std::max(config_.workers, 1u);
+  workers_.push_back(std::make_unique<Worker>(io_, pool_, large_pool_));
+  for (unsigned k = 1; k < workers; ++k) workers_.push_back(std::make_unique<Worker>(k, config_));
+  next_owner_ = workers > 1 ? 1 : 0;  // the first neighbour away from the control thread
+  if (!config_.use_tun) {
+    for (auto& worker : workers_)
+      worker->local_sink = std::make_unique<LocalSink>(config_.local_delivery, worker->pool);
+  }
 }
 
 Node::~Node() {
   stop_now(std::nullopt);
-  // Let cancelled handlers finish without blocking, so their buffers go back to the pool.
-  io_.restart();
-  io_.poll();
+  // Let cancelled handlers finish without blocking, so their buffers go back to their pools.
+  for (int round = 0; round < 2; ++round) {
+    for (auto& worker : workers_) {
+      worker->io.restart();
+      worker->io.poll();
+    }
+  }
+  // What holds packets of any worker's pool goes before any pool (the links, declared after
+  // workers_, go first by themselves).
+  for (auto& worker : workers_) {
+    worker->handoffs.clear();
+    worker->processor.reset();
+    worker->tun.reset();
+    worker->local_sink.reset();
+  }
 }
 
 Result<void> Node::start() {
@@ -188,8 +308,9 @@ Result<void> Node::start() {
     });
   }
   started_ = true;
-  spdlog::info("node: links on {}:{} (advertised as {}), controller {}", config_.listen_address,
-               listener_->port(), advertise.empty() ? "-" : advertise, config_.controller_url);
+  spdlog::info("node: links on {}:{} (advertised as {}), controller {}, {} worker{}",
+               config_.listen_address, listener_->port(), advertise.empty() ? "-" : advertise,
+               config_.controller_url, workers_.size(), workers_.size() == 1 ? "" : "s");
   return ok();
 }
 
@@ -197,10 +318,56 @@ Result<void> Node::run() {
   if (!started_) {
     if (auto started = start(); !started) return started;
   }
+  start_workers();
   io_.run();
+  join_workers();
   log_summary();
   if (fatal_) return Failure{*fatal_};
   return ok();
+}
+
+void Node::start_workers() {
+  if (workers_.size() == 1 || workers_running_) return;
+  workers_running_ = true;
+  // From now on a packet released on another worker's thread goes back through its pool's
+  // return stack.
+  pool_.bind_to_this_thread();
+  large_pool_.bind_to_this_thread();
+  for (std::size_t k = 1; k < workers_.size(); ++k) {
+    Worker* worker = workers_[k].get();
+    worker->thread = std::thread([worker] {
+      worker->pool.bind_to_this_thread();
+      worker->large_pool.bind_to_this_thread();
+      worker->io.run();
+    });
+    const std::string name = fmt::format("nextmini-w{}", k);
+    ::pthread_setname_np(worker->thread.native_handle(), name.c_str());
+  }
+}
+
+std::size_t Node::buffers_in_use() const noexcept {
+  std::size_t in_use = 0;
+  for (const auto& worker : workers_) in_use += worker->pool.in_use() + worker->large_pool.in_use();
+  return in_use;
+}
+
+void Node::join_workers() {
+  if (!workers_running_) return;
+  for (std::size_t k = 1; k < workers_.size(); ++k) {
+    if (workers_[k]->thread.joinable()) workers_[k]->thread.join();
+  }
+  workers_running_ = false;
+  // What the workers posted to each other while stopping runs here, single-threaded now.
+  for (int round = 0; round < 2; ++round) {
+    for (auto& worker : workers_) {
+      worker->io.restart();
+      worker->io.poll();
+    }
+  }
+  for (auto& worker : workers_) {
+    worker->pool.unbind();
+    worker->large_pool.unbind();
+  }
 }
 
 void Node::async_stop() {
@@ -219,15 +386,25 @@ void Node::stop_now(std::optional<Error> fatal) {
   if (client_) client_->close();
   if (flows_) flows_->close();
   if (listener_) listener_->close();
-  for (auto& [neighbor, output] : outputs_) output->close();
-  for (auto& [neighbor, link] : links_) link->close();
+  for (auto& [neighbor, output] : outputs_) {
+    on_worker(owner_of(neighbor), [output = output.get()] { output->close(); });
+  }
+  for (auto& [neighbor, link] : links_) {
+    on_worker(owner_of(neighbor), [link = link.get()] { link->close(); });
+  }
   if (link_factory_) link_factory_->close();
   pending_accepts_.clear();
-  if (tun_) tun_->close();
+  for (auto& worker : workers_) {
+    on_worker(*worker, [worker = worker.get()] {
+      if (worker->tun) worker->tun->close();
+      worker->guard.reset();  // its io_context returns once the cancelled handlers ran
+    });
+  }
 }
 
 void Node::inject_local(PacketBatch& batch) {
-  if (processor_ && !stopping_) processor_->process_local(batch);
+  Processor* processor = workers_[0]->processor.get();
+  if (processor && !stopping_) processor->process_local(batch);
   batch.clear();
 }
 
@@ -238,7 +415,11 @@ void Node::set_flow_weight(const FlowKey& key, std::uint32_t weight) {
   } else {
     flow_weights_[key] = capped;
   }
-  if (processor_) processor_->set_flow_weight(key, capped);
+  for (auto& worker : workers_) {
+    on_worker(*worker, [worker = worker.get(), key, capped] {
+      if (worker->processor) worker->processor->set_flow_weight(key, capped);
+    });
+  }
 }
 
 void Node::forget_flow_weights(messages::FlowId flow) {
@@ -294,11 +475,13 @@ void Node::apply(const messages::StartUpReply& reply) {
     spdlog::warn("node: StartUpReply without a node id; ignoring it");
     return;
   }
-  if (id_ != 0 && id_ != reply.node_id && processor_) {
+  if (id_ != 0 && id_ != reply.node_id && processors_made_) {
     spdlog::warn("node: the controller changed this node's id from {} to {}", id_.load(),
                  reply.node_id);
-    for (auto& [neighbor, link] : links_) processor_->detach_link(neighbor);
-    processor_.reset();
+    processors_made_ = false;
+    for (auto& worker : workers_) {
+      on_worker(*worker, [worker = worker.get()] { worker->processor.reset(); });
+    }
   }
   id_ = reply.node_id;
   messages::StartUp startup = client_->startup();
@@ -314,17 +497,8 @@ void Node::apply(const messages::StartUpReply& reply) {
   if (!ensure_link_factory(reply.protocol)) return;
 
   if (config_.use_tun) {
-    if (!tun_) {
-      auto opened =
-          TunDevice::open(io_, pool_, config_.tun_name,
-                          config_.tun_offloads ? &large_pool_ : nullptr, config_.tun_offloads);
-      if (!opened) {
-        spdlog::error("node {}: {}", reply.node_id, opened.error().message);
-        stop_now(opened.error());
-        return;
-      }
-      tun_ = std::move(*opened);
-    }
+    if (!open_tun(reply.node_id)) return;
+    TunDevice* tun = workers_[0]->tun.get();
     // A TUN read must fit a pool buffer, and the framed packet (overlay header in front) must
     // fit the neighbour's: keep the MTU below that.
     const std::size_t room = pool_.buffer_size() - pool_.headroom();
@@ -345,8 +519,8 @@ void Node::apply(const messages::StartUpReply& reply) {
       address6.clear();
     }
     if (tun_address_ != reply.tun_address || tun_address6_ != reply.tun_address6) {
-      auto configured = tun_->configure({reply.tun_address, reply.prefix_length, mtu,
-                                         config_.tun_tx_queue, address6, reply.prefix_length6});
+      auto configured = tun->configure({reply.tun_address, reply.prefix_length, mtu,
+                                        config_.tun_tx_queue, address6, reply.prefix_length6});
       if (!configured) {
         spdlog::error("node {}: {}", reply.node_id, configured.error().message);
         stop_now(configured.error());
@@ -358,13 +532,38 @@ void Node::apply(const messages::StartUpReply& reply) {
   }
   ensure_processor();
   start_flow_runner();
-  if (tun_) {
-    tun_->start([this](PacketBatch& batch) {
-      if (processor_) processor_->process_local(batch);
+  for (auto& worker : workers_) {
+    on_worker(*worker, [worker = worker.get()] {
+      if (!worker->tun) return;
+      worker->tun->start([worker](PacketBatch& batch) {
+        if (worker->processor) worker->processor->process_local(batch);
+      });
     });
   }
   schedule_metrics();
   rebuild_routes();
+}
+
+bool Node::open_tun(messages::NodeId id) {
+  if (workers_[0]->tun) return true;
+  std::vector<TunDevice::QueueContext> queues;
+  for (auto& worker : workers_) {
+    queues.push_back(
+        {&worker->io, &worker->pool, config_.tun_offloads ? &worker->large_pool : nullptr});
+  }
+  auto opened = TunDevice::open_queues(queues, config_.tun_name, config_.tun_offloads);
+  if (!opened) {
+    spdlog::error("node {}: {}", id, opened.error().message);
+    stop_now(opened.error());
+    return false;
+  }
+  workers_[0]->tun = std::move(opened->front());
+  for (std::size_t k = 1; k < workers_.size(); ++k) {
+    // Handed to its worker's thread, which owns it from then on.
+    TunDevice* queue = (*opened)[k].release();
+    on_worker(*workers_[k], [worker = workers_[k].get(), queue] { worker->tun.reset(queue); });
+  }
+  return true;
 }
 
 bool Node::ensure_link_factory(const std::string& protocol) {
@@ -380,12 +579,12 @@ bool Node::ensure_link_factory(const std::string& protocol) {
   LinkFactoryConfig links;
   links.listen_address = config_.listen_address;
   links.port = bound_port_;
-  links.on_receive = [this](messages::NodeId neighbor, PacketBatch& batch) {
-    if (processor_ && !stopping_) processor_->process_from_link(neighbor, batch);
+  links.on_receive = [this, worker = workers_[0].get()](messages::NodeId neighbor,
+                                                        PacketBatch& batch) {
+    if (worker->processor && !stopping_) worker->processor->process_from_link(neighbor, batch);
   };
   links.on_state = [this](messages::NodeId neighbor, bool connected) {
-    spdlog::info("node {}: link to node {} {}", id_.load(), neighbor, connected ? "up" : "down");
-    if (!stopping_) evaluate_readiness();
+    on_link_state(neighbor, connected);
   };
   auto made = LinkFactory::create(protocol, io_, pool_, &large_pool_, std::move(links));
   if (!made) {
@@ -414,7 +613,14 @@ void Node::start_flow_runner() {
              const tcp::endpoint& remote) {
         // Before the first packet: pin the connection's route and set its weight.
         const FlowKey key = tcp_flow_key(local, remote);
-        if (spec.route_id && processor_) processor_->pin_flow(key, spec.dst, *spec.route_id);
+        if (spec.route_id) {
+          for (auto& worker : workers_) {
+            on_worker(*worker,
+                      [worker = worker.get(), key, dst = spec.dst, route = *spec.route_id] {
+                        if (worker->processor) worker->processor->pin_flow(key, dst, route);
+                      });
+          }
+        }
         if (spec.weight) {
           set_flow_weight(key, *spec.weight);
           controller_flow_keys_[spec.flow_id].push_back(key);
@@ -462,17 +668,85 @@ void Node::apply(const messages::AddFlows& add) {
 }
 
 void Node::ensure_processor() {
-  if (processor_ || id_ == 0) return;
+  if (processors_made_ || id_ == 0) return;
+  processors_made_ = true;
   ProcessorConfig processor_config;
   processor_config.self = id_;
-  processor_ = std::make_unique<Processor>(processor_config, pool_, &large_pool_);
-  if (tun_) {
-    processor_->attach_local(tun_.get());
-  } else {
-    processor_->attach_local(local_sink_.get());
+  for (auto& worker : workers_) {
+    std::vector<std::pair<messages::NodeId, PacketSink*>> sinks;
+    for (auto& [neighbor, link] : links_) sinks.emplace_back(neighbor, sink_for(*worker, neighbor));
+    on_worker(*worker, [worker = worker.get(), processor_config, sinks = std::move(sinks),
+                        weights = flow_weights_] {
+      auto processor =
+          std::make_unique<Processor>(processor_config, worker->pool, &worker->large_pool);
+      if (worker->tun) {
+        processor->attach_local(worker->tun.get());
+      } else {
+        processor->attach_local(worker->local_sink.get());
+      }
+      for (const auto& [neighbor, sink] : sinks) {
+        processor->attach_link(neighbor, sink);
+        if (auto* handoff = dynamic_cast<LinkHandoff*>(sink)) {
+          worker->used_handoffs[neighbor] = handoff;
+        }
+      }
+      for (const auto& [key, weight] : weights) processor->set_flow_weight(key, weight);
+      worker->processor = std::move(processor);
+    });
   }
-  for (auto& [neighbor, link] : links_) processor_->attach_link(neighbor, &output_to(neighbor));
-  for (const auto& [key, weight] : flow_weights_) processor_->set_flow_weight(key, weight);
+}
+
+Node::Worker& Node::owner_of(messages::NodeId neighbor) {
+  if (workers_.size() == 1 || !link_factory_ || !link_factory_->follows_workers())
+    return *workers_[0];
+  auto [it, added] = owners_.try_emplace(neighbor, next_owner_);
+  if (added) next_owner_ = (next_owner_ + 1) % static_cast<unsigned>(workers_.size());
+  return *workers_[it->second];
+}
+
+PacketSink* Node::sink_for(Worker& worker, messages::NodeId neighbor) {
+  EmulatedLink& output = output_to(neighbor);
+  Worker& owner = owner_of(neighbor);
+  if (&owner == &worker) return &output;
+  auto& handoff = worker.handoffs[neighbor];
+  if (!handoff) handoff = std::make_unique<LinkHandoff>(owner.io, output);
+  return handoff.get();
+}
+
+void Node::attach_everywhere(messages::NodeId neighbor) {
+  if (!processors_made_) return;
+  for (auto& worker : workers_) {
+    PacketSink* sink = sink_for(*worker, neighbor);
+    auto* handoff = dynamic_cast<LinkHandoff*>(sink);
+    on_worker(*worker, [worker = worker.get(), neighbor, sink, handoff] {
+      if (handoff != nullptr) worker->used_handoffs[neighbor] = handoff;
+      if (worker->processor) worker->processor->attach_link(neighbor, sink);
+    });
+  }
+}
+
+void Node::detach_everywhere(messages::NodeId neighbor) {
+  for (auto& worker : workers_) {
+    on_worker(*worker, [worker = worker.get(), neighbor] {
+      if (worker->processor) worker->processor->detach_link(neighbor);
+    });
+  }
+}
+
+void Node::on_link_state(messages::NodeId neighbor, bool connected) {
+  spdlog::info("node {}: link to node {} {}", id_.load(), neighbor, connected ? "up" : "down");
+  link_up_[neighbor] = connected;
+  if (!stopping_) evaluate_readiness();
+}
+
+bool Node::link_connected(messages::NodeId neighbor) const {
+  const auto owner = owners_.find(neighbor);
+  if (owner == owners_.end() || owner->second == 0) {
+    const auto link = links_.find(neighbor);
+    return link != links_.end() && link->second->connected();
+  }
+  const auto up = link_up_.find(neighbor);
+  return up != link_up_.end() && up->second;
 }
 
 EmulatedLink& Node::output_to(messages::NodeId neighbor) {
@@ -480,7 +754,12 @@ EmulatedLink& Node::output_to(messages::NodeId neighbor) {
   if (it == outputs_.end()) {
     // Reproducible impairments: the seed names the directed link.
     const std::uint64_t seed = (static_cast<std::uint64_t>(id_.load()) << 32) | neighbor;
-    it = outputs_.emplace(neighbor, std::make_unique<EmulatedLink>(io_, pool_, seed)).first;
+    Worker& owner = owner_of(neighbor);
+    it = outputs_.emplace(neighbor, std::make_unique<EmulatedLink>(owner.io, owner.pool, seed))
+             .first;
+    on_worker(owner, [worker = &owner, neighbor, output = it->second.get()] {
+      worker->owned_outputs[neighbor] = output;
+    });
   }
   return *it->second;
 }
@@ -499,12 +778,37 @@ void Node::apply(const messages::SetLinkParams& set) {
     return;
   }
   EmulatedLink& output = output_to(set.dst);
-  if (auto applied = output.apply(set.params); !applied) {
-    refuse(fmt::format("link {}->{}: {}", set.src, set.dst, applied.error().message));
+  Worker& owner = owner_of(set.dst);
+  const bool known = links_.contains(set.dst);
+  if (owner.index == 0) {
+    if (auto applied = output.apply(set.params); !applied) {
+      refuse(fmt::format("link {}->{}: {}", set.src, set.dst, applied.error().message));
+      return;
+    }
+    spdlog::info("node {}: link parameters for {}->{} applied{}", id_.load(), set.src, set.dst,
+                 known ? "" : " (neighbour not known yet)");
     return;
   }
-  spdlog::info("node {}: link parameters for {}->{} applied{}", id_.load(), set.src, set.dst,
-               links_.contains(set.dst) ? "" : " (neighbour not known yet)");
+  // Applied on the link's worker; a refusal is answered from here (worker 0) afterwards.
+  on_worker(owner, [this, output = &output, set, known] {
+    auto applied = output->apply(set.params);
+    asio::post(io_, [this, set, known,
+                     error =
+                         applied ? std::optional<Error>{} : std::optional<Error>{applied.error()}] {
+      if (error) {
+        spdlog::warn("node {}: SetLinkParams {}->{} refused: link {}->{}: {}", id_.load(), set.src,
+                     set.dst, set.src, set.dst, error->message);
+        if (client_) {
+          client_->send(messages::ErrorMessage{
+              "link_params.invalid",
+              fmt::format("link {}->{}: {}", set.src, set.dst, error->message), "SetLinkParams"});
+        }
+        return;
+      }
+      spdlog::info("node {}: link parameters for {}->{} applied{}", id_.load(), set.src, set.dst,
+                   known ? "" : " (neighbour not known yet)");
+    });
+  });
 }
 
 void Node::apply(const messages::AddNode& add) {
@@ -517,37 +821,95 @@ void Node::apply(const messages::AddNode& add) {
                  add.node_id);
     return;
   }
+  Worker& owner = owner_of(add.node_id);
   auto existing = links_.find(add.node_id);
   if (existing != links_.end()) {
-    if (existing->second->update(add.underlay_address, add.link_port, add.dial)) return;
+    if (owner.index == 0) {
+      if (existing->second->update(add.underlay_address, add.link_port, add.dial)) return;
+    } else if (link_dial_[add.node_id] == add.dial) {
+      // On its worker; a link whose dialling side stays can always follow.
+      on_worker(owner, [link = existing->second.get(), add] {
+        link->update(add.underlay_address, add.link_port, add.dial);
+      });
+      return;
+    }
     // The link cannot follow (the controller swapped who dials): replace it (its EmulatedLink
     // stays).
-    if (processor_) processor_->detach_link(add.node_id);
-    output_to(add.node_id).set_transport(nullptr);
-    existing->second->close();
+    detach_everywhere(add.node_id);
+    on_worker(owner, [worker = &owner, neighbor = add.node_id, output = &output_to(add.node_id),
+                      link = existing->second.get()] {
+      output->set_transport(nullptr);
+      link->close();
+      worker->owned_links.erase(neighbor);
+    });
     retired_links_.push_back(std::move(existing->second));
     links_.erase(existing);
   }
-  auto made = link_factory_->make(id_, add);
+  LinkContext context;
+  if (owner.index != 0) {
+    context.io = &owner.io;
+    context.pool = &owner.pool;
+    context.large_pool = &owner.large_pool;
+    context.on_receive = [this, worker = &owner](messages::NodeId neighbor, PacketBatch& batch) {
+      if (worker->processor && !stopping_) worker->processor->process_from_link(neighbor, batch);
+    };
+    context.on_state = [this](messages::NodeId neighbor, bool connected) {
+      asio::post(io_, [this, neighbor, connected] { on_link_state(neighbor, connected); });
+    };
+  }
+  auto made = link_factory_->make(id_, add, owner.index != 0 ? &context : nullptr);
   if (!made) {
     spdlog::warn("node {}: no link to node {}: {}", id_.load(), add.node_id, made.error().message);
     return;
   }
-  NeighborLink& added = **made;
+  NeighborLink* added = made->get();
   links_[add.node_id] = std::move(*made);
+  link_dial_[add.node_id] = add.dial;
+  link_up_[add.node_id] = false;
   EmulatedLink& output = output_to(add.node_id);
-  output.set_transport(&added);
-  if (processor_) processor_->attach_link(add.node_id, &output);
-  spdlog::info("node {}: neighbour {} at {}:{} ({} link, {})", id_.load(), add.node_id,
+  on_worker(owner, [worker = &owner, neighbor = add.node_id, output = &output, added] {
+    output->set_transport(added);
+    worker->owned_links[neighbor] = added;
+  });
+  attach_everywhere(add.node_id);
+  spdlog::info("node {}: neighbour {} at {}:{} ({} link, {}{})", id_.load(), add.node_id,
                add.underlay_address, add.link_port, link_factory_->protocol(),
-               add.dial ? "dialing" : "waiting for it");
-  added.start();
+               add.dial ? "dialing" : "waiting for it",
+               workers_.size() > 1 ? fmt::format(", worker {}", owner.index) : std::string());
+  on_worker(owner, [added] { added->start(); });
   auto pending = pending_accepts_.find(add.node_id);
   if (pending != pending_accepts_.end()) {
     tcp::socket socket = std::move(pending->second);
     pending_accepts_.erase(pending);
-    added.offer_connection(socket);  // refused: the socket closes here
+    offer_pending(add.node_id, *added, owner, std::move(socket));
   }
+}
+
+void Node::offer_pending(messages::NodeId neighbor, NeighborLink& link, Worker& owner,
+                         tcp::socket socket) {
+  auto offer = [this, neighbor, &link](tcp::socket& offered) {
+    if (!link.offer_connection(offered)) {  // refused: the socket closes here
+      spdlog::warn(
+          "node {}: node {} connected to us, but this link takes no connection (this node "
+          "dials it, or it is a udp link); closing",
+          id_.load(), neighbor);
+    }
+  };
+  if (owner.index == 0) {
+    offer(socket);
+    return;
+  }
+  // The accepted socket moves to the owner's io_context.
+  boost::system::error_code error;
+  const auto protocol = socket.local_endpoint(error).protocol();
+  if (error) return;
+  const auto fd = socket.release(error);
+  if (error) return;
+  tcp::socket moved(owner.io);
+  moved.assign(protocol, fd, error);
+  if (error) return;
+  on_worker(owner,
+            [offer, moved = std::make_shared<tcp::socket>(std::move(moved))] { offer(*moved); });
 }
 
 void Node::on_accept(messages::NodeId neighbor, tcp::socket socket) {
@@ -559,12 +921,7 @@ void Node::on_accept(messages::NodeId neighbor, tcp::socket socket) {
     early_connections_.fetch_add(1);
     return;
   }
-  if (!link->second->offer_connection(socket)) {
-    spdlog::warn(
-        "node {}: node {} connected to us, but this link takes no connection (this node "
-        "dials it, or it is a udp link); closing",
-        id_.load(), neighbor);
-  }
+  offer_pending(neighbor, *link->second, owner_of(neighbor), std::move(socket));
 }
 
 void Node::apply(const messages::AddNodeAddress& address) {
@@ -598,7 +955,7 @@ void Node::apply(const messages::InstallRoutes& install) {
 }
 
 void Node::rebuild_routes() {
-  if (!processor_) return;
+  if (!processors_made_) return;
   std::vector<messages::RouteEntry> entries;
   entries.reserve(routes_.size());
   for (const auto& [route_id, entry] : routes_) entries.push_back(entry);
@@ -608,14 +965,19 @@ void Node::rebuild_routes() {
                   id_.load(), routes_version_, table.error().message);
     return;
   }
-  processor_->set_routes(std::move(*table));
+  std::shared_ptr<const RouteTable> shared = std::move(*table);
+  for (auto& worker : workers_) {
+    on_worker(*worker, [worker = worker.get(), shared] {
+      if (worker->processor) worker->processor->set_routes(shared);
+    });
+  }
 }
 
 void Node::evaluate_readiness() {
-  if (stopping_ || !client_ || !client_->connected() || !processor_ || !routes_this_session_)
+  if (stopping_ || !client_ || !client_->connected() || !processors_made_ || !routes_this_session_)
     return;
   for (const auto& [neighbor, link] : links_) {
-    if (!link->connected()) return;  // evaluated again when a link comes up
+    if (!link_connected(neighbor)) return;  // evaluated again when a link comes up
   }
   // Routes arrive before the AddNode messages of their next hops: wait for those links too.
   for (const auto& [route_id, entry] : routes_) {
@@ -637,7 +999,7 @@ void Node::schedule_metrics() {
   metrics_timer_.async_wait([this](const boost::system::error_code& error) {
     metrics_running_ = false;
     if (error || stopping_) return;
-    if (client_ && client_->connected() && processor_) client_->send(metrics());
+    if (client_ && client_->connected() && processors_made_) client_->send(metrics());
     schedule_metrics();
   });
 }
@@ -666,57 +1028,88 @@ void Node::log_summary() const {
         id_.load(), neighbor, c.packets_out, c.bytes_out, c.lost, c.duplicated, c.corrupted,
         c.segmented, pipeline->queued_packets(), output->wakeups(), format_drops(c.drops));
   }
-  if (tun_) {
-    const TunCounters& c = tun_->counters();
-    spdlog::info(
-        "node {}: tun {}: rx {} pkts {} B ({} super), tx {} pkts {} B ({} super), "
-        "segmented {}, coalesced {}, checksums completed {}, bad vnet headers {}, drops:{}",
-        id_.load(), tun_->name(), c.rx_packets, c.rx_bytes, c.rx_super_packets, c.tx_packets,
-        c.tx_bytes, c.tx_super_packets, c.segmented, c.coalesced, c.checksums_completed,
-        c.bad_vnet_headers, format_drops(c.drops));
-  }
-  if (processor_) {
-    spdlog::info("node {}: processor drops:{}", id_.load(), format_drops(processor_->drops()));
-    const IcmpCounters& icmp = processor_->icmp_counters();
-    spdlog::info(
-        "node {}: icmp errors: {} time exceeded, {} unreachable, {} rate-limited, {} not sent",
-        id_.load(), icmp.time_exceeded, icmp.unreachable, icmp.rate_limited, icmp.not_sent);
+  const bool several = workers_.size() > 1;
+  for (const auto& worker : workers_) {
+    // "worker 1 " before each line when there are several.
+    const std::string who = several ? fmt::format("worker {} ", worker->index) : std::string();
+    if (worker->tun) {
+      const TunCounters& c = worker->tun->counters();
+      spdlog::info(
+          "node {}: {}tun {}: rx {} pkts {} B ({} super), tx {} pkts {} B ({} super), "
+          "segmented {}, coalesced {}, checksums completed {}, bad vnet headers {}, drops:{}",
+          id_.load(), who, worker->tun->name(), c.rx_packets, c.rx_bytes, c.rx_super_packets,
+          c.tx_packets, c.tx_bytes, c.tx_super_packets, c.segmented, c.coalesced,
+          c.checksums_completed, c.bad_vnet_headers, format_drops(c.drops));
+    }
+    for (const auto& [neighbor, handoff] : worker->handoffs) {
+      spdlog::info("node {}: {}handed {} pkts to the worker of link {}, drops:{}", id_.load(), who,
+                   handoff->handed_off(), neighbor, format_drops(handoff->drops()));
+    }
+    if (worker->processor) {
+      const Processor& processor = *worker->processor;
+      spdlog::info("node {}: {}processor drops:{}", id_.load(), who,
+                   format_drops(processor.drops()));
+      const IcmpCounters& icmp = processor.icmp_counters();
+      spdlog::info(
+          "node {}: {}icmp errors: {} time exceeded, {} unreachable, {} rate-limited, {} not "
+          "sent",
+          id_.load(), who, icmp.time_exceeded, icmp.unreachable, icmp.rate_limited, icmp.not_sent);
+    }
   }
 }
 
-messages::Metrics Node::metrics() const {
+messages::Metrics Node::worker_metrics(const Worker& worker) const {
   messages::Metrics metrics;
-  if (processor_) {
-    metrics = processor_->metrics();
+  if (worker.processor) {
+    metrics = worker.processor->metrics();
   } else {
     metrics.node_id = id_;
   }
-  for (const auto& [neighbor, link] : links_) {
-    auto entry = std::find_if(metrics.links.begin(), metrics.links.end(),
-                              [&](const auto& counters) { return counters.neighbor == neighbor; });
-    if (entry == metrics.links.end()) {
-      metrics.links.push_back({});
-      entry = std::prev(metrics.links.end());
-      entry->neighbor = neighbor;
-    }
-    entry->up = link->connected();
-    add_drops(entry->drops, link->link_counters().drops);
-    const auto output = outputs_.find(neighbor);
-    if (output == outputs_.end()) continue;
-    entry->up = entry->up && output->second->admin_up();
-    add_drops(entry->drops, output->second->drops());
+  for (const auto& [neighbor, link] : worker.owned_links) {
+    messages::LinkCounters& entry = link_entry(metrics, neighbor);
+    entry.up = link->connected();
+    add_drops(entry.drops, link->link_counters().drops);
+    const auto output = worker.owned_outputs.find(neighbor);
+    if (output == worker.owned_outputs.end()) continue;
+    entry.up = entry.up && output->second->admin_up();
+    add_drops(entry.drops, output->second->drops());
     if (const LinkPipeline* pipeline = output->second->pipeline()) {
       const LinkPipelineCounters counters = pipeline->counters();
-      add_drops(entry->drops, counters.drops);
-      if (counters.lost != 0) entry->drops["loss"] += counters.lost;
-      entry->duplicated = counters.duplicated;
-      entry->corrupted = counters.corrupted;
-      entry->queued_packets = pipeline->queued_packets();
+      add_drops(entry.drops, counters.drops);
+      if (counters.lost != 0) entry.drops["loss"] += counters.lost;
+      entry.duplicated = counters.duplicated;
+      entry.corrupted = counters.corrupted;
+      entry.queued_packets = pipeline->queued_packets();
     }
   }
-  if (tun_) add_drops(metrics.drops, tun_->counters().drops);
-  if (link_factory_) add_drops(metrics.drops, link_factory_->transport_drops());
+  for (const auto& [neighbor, handoff] : worker.used_handoffs) {
+    add_drops(link_entry(metrics, neighbor).drops, handoff->drops());
+  }
+  if (worker.tun) add_drops(metrics.drops, worker.tun->counters().drops);
+  if (worker.index == 0 && link_factory_)
+    add_drops(metrics.drops, link_factory_->transport_drops());
   return metrics;
+}
+
+messages::Metrics Node::metrics() const {
+  std::vector<messages::Metrics> parts;
+  if (workers_.size() == 1 || !workers_running_) {
+    for (const auto& worker : workers_) parts.push_back(worker_metrics(*worker));
+    return merge_metrics(std::move(parts));
+  }
+  parts.push_back(worker_metrics(*workers_[0]));
+  if (stopping_) return merge_metrics(std::move(parts));  // the others may have stopped
+  // Each worker computes its part on its own thread; this thread waits (the workers never wait
+  // for worker 0, so this cannot deadlock).
+  std::vector<std::future<messages::Metrics>> answers;
+  for (std::size_t k = 1; k < workers_.size(); ++k) {
+    auto task = std::make_shared<std::packaged_task<messages::Metrics()>>(
+        [this, worker = workers_[k].get()] { return worker_metrics(*worker); });
+    answers.push_back(task->get_future());
+    asio::post(workers_[k]->io, [task] { (*task)(); });
+  }
+  for (auto& answer : answers) parts.push_back(answer.get());
+  return merge_metrics(std::move(parts));
 }
 
 }  // namespace nextmini::dataplane

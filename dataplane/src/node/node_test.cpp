@@ -163,11 +163,12 @@ TEST(Node, ASuperPacketCrossesWholeAndIsDeliveredLocallyAsSegments) {
   io.run();
 }
 
-TEST(Node, LinkAcceptedBeforeItsAddNodeIsKept) {
+// `workers` > 1: the held connection moves to the worker that owns the link.
+void link_accepted_before_its_add_node_is_kept(unsigned workers) {
   asio::io_context io;
   FakeController controller(io);
-  TestNode first(controller.port());
-  TestNode second(controller.port());
+  TestNode first(controller.port(), false, 256, 0, workers);
+  TestNode second(controller.port(), false, 256, 0, workers);
   first.start();
   second.start();
   ASSERT_TRUE(run_until(io, [&] {
@@ -189,11 +190,17 @@ TEST(Node, LinkAcceptedBeforeItsAddNodeIsKept) {
   first.stop();
   second.stop();
   EXPECT_EQ(first.node.early_connections() + second.node.early_connections(), 1u);
-  EXPECT_EQ(first.node.pool().in_use(), 0u);
-  EXPECT_EQ(second.node.pool().in_use(), 0u);
+  EXPECT_EQ(first.node.buffers_in_use(), 0u);
+  EXPECT_EQ(second.node.buffers_in_use(), 0u);
   controller.close();
   io.restart();
   io.run();
+}
+
+TEST(Node, LinkAcceptedBeforeItsAddNodeIsKept) { link_accepted_before_its_add_node_is_kept(1); }
+
+TEST(Node, LinkAcceptedBeforeItsAddNodeIsKeptWithTwoWorkers) {
+  link_accepted_before_its_add_node_is_kept(2);
 }
 
 TEST(Node, StartFailsClearlyOnABadControllerUrl) {
@@ -243,9 +250,9 @@ void bring_loopback_up() {
 
 // Node 1 has a TUN (10.0.0.1/16); node 2 runs without one. Everything — the controller, both
 // nodes and the sockets — lives in a namespace of its own, so the host's interfaces are untouched.
-TEST(NodeRoot, TunTrafficCrossesALinkBothWays) {
-  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
-  std::thread body([] {
+// `workers`: both nodes' workers (node 1's TUN then has as many queues).
+void tun_traffic_crosses_a_link_both_ways(unsigned workers) {
+  std::thread body([workers] {
     if (::unshare(CLONE_NEWNET) != 0) {
       ADD_FAILURE() << "unshare(CLONE_NEWNET): " << std::strerror(errno);
       return;
@@ -253,8 +260,8 @@ TEST(NodeRoot, TunTrafficCrossesALinkBothWays) {
     bring_loopback_up();
     asio::io_context io;
     FakeController controller(io);
-    TestNode first(controller.port(), /*use_tun=*/true);
-    TestNode second(controller.port());
+    TestNode first(controller.port(), /*use_tun=*/true, 256, 0, workers);
+    TestNode second(controller.port(), false, 256, 0, workers);
     first.start();  // threads inherit this thread's namespace
     ASSERT_TRUE(run_until(
         io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
@@ -310,13 +317,24 @@ TEST(NodeRoot, TunTrafficCrossesALinkBothWays) {
 
     first.stop();
     second.stop();
-    EXPECT_EQ(first.node.pool().in_use(), 0u);
-    EXPECT_EQ(second.node.pool().in_use(), 0u);
+    EXPECT_EQ(first.node.buffers_in_use(), 0u);
+    EXPECT_EQ(second.node.buffers_in_use(), 0u);
     controller.close();
     io.restart();
     io.run();
   });
   body.join();
+}
+
+TEST(NodeRoot, TunTrafficCrossesALinkBothWays) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  tun_traffic_crosses_a_link_both_ways(1);
+}
+
+// Node 1's TUN has 2 queues (IFF_MULTI_QUEUE); its link is owned by worker 1.
+TEST(NodeRoot, TunTrafficCrossesALinkBothWaysWithTwoWorkers) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  tun_traffic_crosses_a_link_both_ways(2);
 }
 
 // A controller flow with a weight: the weight is set before its first packet and dropped when

@@ -70,15 +70,18 @@ inline Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port
   return p;
 }
 
-// A node without a TUN, running on its own thread, recording what it delivers locally.
+// A node without a TUN, running on its own thread, recording what it delivers locally (from
+// any of its workers' threads).
 struct TestNode {
   explicit TestNode(std::uint16_t controller_port, bool use_tun = false,
-                    std::size_t pool_buffers = 256, std::uint16_t link_port = 0)
-      : node(make_config(controller_port, use_tun, pool_buffers, link_port)) {}
+                    std::size_t pool_buffers = 256, std::uint16_t link_port = 0,
+                    unsigned workers = 1)
+      : node(make_config(controller_port, use_tun, pool_buffers, link_port, workers)) {}
 
   NodeConfig make_config(std::uint16_t controller_port, bool use_tun, std::size_t pool_buffers,
-                         std::uint16_t link_port) {
+                         std::uint16_t link_port, unsigned workers) {
     NodeConfig config;
+    config.workers = workers;
     config.controller_url = "ws://127.0.0.1:" + std::to_string(controller_port);
     config.use_tun = use_tun;
     config.listen_address = "127.0.0.1";

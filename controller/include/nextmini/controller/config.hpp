@@ -47,6 +47,8 @@ struct RouteConfig {
 struct NodeConfig {
   NodeId node_id = 0;
   std::string operating_mode = "tun";  // "tun" or "python"
+  // The node's worker threads (`nextmini up` passes `--workers`); 0: the launcher's default.
+  std::uint32_t workers = 0;
 };
 
 // One [[links]] or [[link_rates]] entry: knobs for src -> dst (and dst -> src when

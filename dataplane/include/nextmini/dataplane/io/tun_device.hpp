@@ -8,6 +8,10 @@
 //   USO4/6 — then fewer; TSO/USO only when a large pool is given (GSO super-packets of up to
 //   64 KB). A descriptor that is no TUN (a test's socketpair) or has no vnet header: plain mode,
 //   one raw IP packet per read/write, as before.
+//   Multi-queue (open_queues, one queue per node worker): the same interface opened N times with
+//   IFF_MULTI_QUEUE, one TunDevice per queue, each on its worker's io_context and pools. The
+//   kernel picks a queue per flow (its symmetric flow hash, or the queue the flow's packets were
+//   last written on), so a flow is read by one worker. One queue: exactly open().
 //   Input (reader): start(on_batch) waits for readability on the io_context, then reads packets
 //   until EAGAIN or a full PacketBatch and hands the batch to on_batch (the Processor's
 //   process_local). A read scatters into a small pool buffer and, past its room, a large pool
@@ -94,6 +98,18 @@ class TunDevice final : public PacketSink {
                                                  const std::string& name = kDefaultName,
                                                  PacketPool* large_pool = nullptr,
                                                  bool offloads = true);
+
+  // What one queue of a multi-queue TUN runs on (its worker's io_context and pools).
+  struct QueueContext {
+    boost::asio::io_context* io = nullptr;
+    PacketPool* pool = nullptr;
+    PacketPool* large_pool = nullptr;  // as open()'s `large_pool`
+  };
+  // Opens `name` with one queue per context (IFF_MULTI_QUEUE when more than one; one context is
+  // open()). Errors: as open(), and "io.tun" naming IFF_MULTI_QUEUE when the kernel refuses it.
+  static Result<std::vector<std::unique_ptr<TunDevice>>> open_queues(
+      const std::vector<QueueContext>& queues, const std::string& name = kDefaultName,
+      bool offloads = true);
 
   // Wraps an open packet descriptor (made non-blocking here); tests pass a SOCK_SEQPACKET end.
   // `offloads`: what the descriptor does; probed (probe_tun_offloads) when not given.

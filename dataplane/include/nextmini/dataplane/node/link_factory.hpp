@@ -11,8 +11,12 @@
 //   Inputs: the received batches of every link go to on_receive; tcp connection changes to
 //   on_state. Counters: transport_drops() (drops no neighbour owns: udp datagrams from unknown
 //   addresses, truncated ones) and summary() for the node's stop log.
-//   Thread: the node's io_context thread. close() before destroying; destroy it after the links
-//   it made.
+//   Workers (NodeConfig::workers > 1): a tcp link runs on the worker that owns it — make() takes
+//   that worker's LinkContext (io_context, pools, handlers); follows_workers() is true. udp links
+//   share the node's one socket, so they all stay on the factory's io_context (worker 0) and
+//   ignore the context.
+//   Thread: the node's io_context thread (worker 0). close() before destroying; destroy it after
+//   the links it made.
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -36,6 +40,15 @@ struct LinkFactoryConfig {
   std::function<void(messages::NodeId neighbor, bool connected)> on_state;
 };
 
+// Where a link runs and reports: its worker's io_context and pools, and its handlers.
+struct LinkContext {
+  boost::asio::io_context* io = nullptr;
+  PacketPool* pool = nullptr;
+  PacketPool* large_pool = nullptr;
+  std::function<void(messages::NodeId neighbor, PacketBatch& batch)> on_receive;
+  std::function<void(messages::NodeId neighbor, bool connected)> on_state;
+};
+
 class LinkFactory {
  public:
   virtual ~LinkFactory() = default;
@@ -51,8 +64,13 @@ class LinkFactory {
 
   virtual const std::string& protocol() const noexcept = 0;
   // The link from `self` to the neighbour an AddNode names (not started). Error "udp.address".
+  // `context`: the worker it runs on (when follows_workers()); nullptr: the factory's own.
   virtual Result<std::unique_ptr<NeighborLink>> make(messages::NodeId self,
-                                                     const messages::AddNode& add) = 0;
+                                                     const messages::AddNode& add,
+                                                     const LinkContext* context = nullptr) = 0;
+  // Whether make() puts a link on the worker its LinkContext names (false: every link on the
+  // factory's io_context).
+  virtual bool follows_workers() const noexcept { return false; }
   // Drops that belong to no neighbour.
   virtual DropCounters transport_drops() const { return {}; }
   // One line for the node's stop log, or "" when there is nothing beyond the links' counters.

@@ -32,9 +32,21 @@
 // Flow weights: set_flow_weight(key, weight) gives a local flow (by 5-tuple) the weight its
 // packets carry in the overlay header (byte 31), which every wrr/drr link on its path uses.
 // A controller flow's weight is set before its first packet and dropped when it finishes.
-// Thread: run() runs the io_context on the calling thread (workers = 1 for now); every
-// component lives on it. async_stop() is safe from any thread. Destroy the Node only after
-// run() has returned (or if it never ran); the destructor closes what is open without blocking.
+// Threads (NodeConfig::workers, DESIGN.md §3): worker 0 is io_context() on run()'s calling
+// thread: control client, link listener, flow runner, metrics, the udp transport, and all the
+// node's state (routes, link maps). Workers 1..N-1 are io_contexts on threads of their own that
+// run() starts and joins. Each worker k has its own pools, its own TUN queue (IFF_MULTI_QUEUE:
+// the kernel keeps a flow on one queue) and its own Processor (the route table is one shared
+// immutable snapshot; routes, flow weights and pins are posted to every worker). Each directed
+// link (EmulatedLink + tcp link) is owned by one worker (round robin over neighbours as they
+// appear); a Processor that outputs to a link another worker owns hands the packets over
+// through a LinkHandoff (SPSC ring + one post per burst); the owner receives on the link and
+// writes to its own TUN queue. So a flow goes TUN queue -> one worker -> one link owner -> one
+// connection -> one receiving worker, never reordered. udp links share one socket: they all
+// stay on worker 0. With one worker everything runs on the calling thread, as before.
+// Without a TUN, local_delivery is called on the worker that owns the link the packet came in
+// on. async_stop() is safe from any thread. Destroy the Node only after run() has returned (or
+// if it never ran); the destructor closes what is open without blocking.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -66,6 +78,7 @@ class FlowRunner;
 class LinkFactory;
 class LinkListener;
 class NeighborLink;
+class PacketSink;
 class Processor;
 class TunDevice;
 
@@ -86,6 +99,7 @@ struct NodeConfig {
   // Controller flows: every node's flow sink listens on its TUN address at this port, and
   // sources connect to the destination's TUN address at the same port. 0: no flows.
   std::uint16_t flow_port = 4100;
+  // Worker threads, each with its own TUN queue, Processor and links (see Thread above); 0 is 1.
   unsigned workers = 1;
   std::size_t pool_buffers = 8192;  // allocated at start
   // The pool grows (in chunks, when traffic needs it) up to this many buffers: an emulated link
@@ -102,7 +116,8 @@ struct NodeConfig {
   bool tun_offloads = true;
   // Stop cleanly on SIGINT/SIGTERM (the `node` command; not for embedded nodes).
   bool handle_signals = false;
-  // Without a TUN, packets delivered locally go here (on the node's thread).
+  // Without a TUN, packets delivered locally go here (on the thread of the worker that owns the
+  // link they came in on; the node's thread with one worker).
   std::function<void(PacketBatch& batch)> local_delivery;
 };
 
@@ -141,8 +156,12 @@ class Node {
   std::uint16_t link_port() const noexcept { return bound_port_.load(); }
   // Neighbour connections accepted before their AddNode arrived (held until it does).
   std::uint64_t early_connections() const noexcept { return early_connections_.load(); }
-  // The counters as they go into Metrics. Node thread only.
+  // The counters as they go into Metrics (every worker's, merged). Node thread only; with
+  // several workers running it waits for each worker's part.
   messages::Metrics metrics() const;
+  unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  // Buffers in use in every worker's pools, small and large (leak checks once run() returned).
+  std::size_t buffers_in_use() const noexcept;
   // The routes the controller installed here (InstallRoutes, merged), by route id. Node thread
   // only (post to io_context()); for tests and benchmarks that check what a node holds.
   const std::map<messages::RouteId, messages::RouteEntry>& installed_routes() const noexcept {
@@ -153,6 +172,7 @@ class Node {
 
  private:
   class LocalSink;
+  struct Worker;
 
   void on_message(messages::Message& message);
   void on_control_state(bool connected);
@@ -169,8 +189,28 @@ class Node {
   void forget_flow_weights(messages::FlowId flow);
   // The output of the directed link to `neighbor`, created on first use.
   EmulatedLink& output_to(messages::NodeId neighbor);
+  // The worker that owns the link to `neighbor` (assigned on first use).
+  Worker& owner_of(messages::NodeId neighbor);
+  // Runs `fn` on `worker`'s thread: at once on worker 0 (call it on worker 0), else posted.
+  template <typename F>
+  void on_worker(Worker& worker, F&& fn);
+  // What `worker`'s Processor sends toward `neighbor`: the EmulatedLink when it owns the link,
+  // else a LinkHandoff to the owner.
+  PacketSink* sink_for(Worker& worker, messages::NodeId neighbor);
+  void attach_everywhere(messages::NodeId neighbor);
+  void detach_everywhere(messages::NodeId neighbor);
+  void on_link_state(messages::NodeId neighbor, bool connected);
+  bool link_connected(messages::NodeId neighbor) const;
   void on_accept(messages::NodeId neighbor, boost::asio::ip::tcp::socket socket);
+  void offer_pending(messages::NodeId neighbor, NeighborLink& link, Worker& owner,
+                     boost::asio::ip::tcp::socket socket);
+  bool open_tun(messages::NodeId id);
   void ensure_processor();
+  void start_workers();
+  void join_workers();
+  // `worker`'s part of the Metrics (its Processor, the links it owns, its TUN queue). On that
+  // worker's thread (or after the workers joined).
+  messages::Metrics worker_metrics(const Worker& worker) const;
   void rebuild_routes();
   void evaluate_readiness();
   void schedule_metrics();
@@ -181,9 +221,9 @@ class Node {
   PacketPool pool_;  // declared before io_ so it outlives handlers destroyed with io_
   PacketPool large_pool_;
   boost::asio::io_context io_;
-  std::unique_ptr<LocalSink> local_sink_;
-  std::unique_ptr<Processor> processor_;
-  std::unique_ptr<TunDevice> tun_;
+  // Worker 0 (io_, pool_, large_pool_) and the others; declared before the links, which run on
+  // their io_contexts and hold their buffers.
+  std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<LinkListener> listener_;
   std::unique_ptr<ControlClient> client_;
   std::unique_ptr<FlowRunner> flows_;
@@ -195,6 +235,10 @@ class Node {
   std::map<messages::NodeId, std::unique_ptr<NeighborLink>> links_;
   std::vector<std::unique_ptr<NeighborLink>> retired_links_;  // closed, kept until handlers drain
   std::map<messages::NodeId, boost::asio::ip::tcp::socket> pending_accepts_;
+  std::map<messages::NodeId, unsigned> owners_;  // neighbour -> worker owning its link
+  unsigned next_owner_ = 0;
+  std::map<messages::NodeId, bool> link_dial_;  // whether this side dials, per link
+  std::map<messages::NodeId, bool> link_up_;    // links on other workers, as they reported
   std::unordered_map<std::uint32_t, messages::NodeId> addresses_;
   Ipv6AddressMap addresses6_;
   std::map<messages::RouteId, messages::RouteEntry> routes_;
@@ -211,7 +255,9 @@ class Node {
   std::unique_ptr<boost::asio::signal_set> signals_;
   bool metrics_running_ = false;
   bool started_ = false;
-  bool stopping_ = false;
+  bool processors_made_ = false;
+  bool workers_running_ = false;
+  std::atomic<bool> stopping_{false};
   std::optional<Error> fatal_;
   std::atomic<messages::NodeId> id_{0};
   std::atomic<bool> topology_ready_{false};
