@@ -198,8 +198,17 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       continue;
     }
     admit(std::move(packet), now);
+    // A link that can hold nothing back (no rate, no trace, no delay) lets each packet go as it
+    // arrives: a batch of 64 super-packets (~2,900 segments) must not overflow a queue that
+    // would never hold them (the default 1,000 segments) before poll() drains it.
+    if (passes_at_once()) transmit(now, ready_);
   }
   batch.clear();
+}
+
+bool LinkPipeline::passes_at_once() const noexcept {
+  const DelayParams& delay = delay_line_.params();
+  return !trace_shaper_ && bucket_.unlimited() && delay.delay_ns == 0 && delay.jitter_ns == 0;
 }
 
 void LinkPipeline::admit(Packet&& packet, TimeNs now) noexcept {
@@ -259,8 +268,7 @@ void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
   const DelayParams& delay = delay_line_.params();
   const bool no_delay = delay.delay_ns == 0 && delay.jitter_ns == 0;
   while (delay_line_.size() < delay_line_.capacity()) {
-    const bool bypass = no_delay && delay_line_.empty();
-    if (bypass && out.full()) return;
+    const bool bypass = no_delay && delay_line_.empty() && !out.full();
     if (!head_.valid()) {
       take_head(scheduler_->dequeue(now));
       if (!head_.valid()) return;
@@ -299,7 +307,17 @@ void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
 
 std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
   const std::size_t start = out.size();
-  while (!out.full()) {
+  // What passed at enqueue (passes_at_once()) leaves first: it is ahead of the delay line.
+  std::size_t taken = 0;
+  while (taken < ready_.size() && !out.full()) out.push(std::move(ready_[taken++]));
+  if (taken == ready_.size()) {
+    ready_.clear();
+  } else if (taken > 0) {  // `out` had less room: the rest moves to the front, in order
+    const std::size_t left = ready_.size() - taken;
+    for (std::size_t i = 0; i < left; ++i) ready_[i] = std::move(ready_[taken + i]);
+    while (ready_.size() > left) ready_.pop_back();
+  }
+  while (!out.full() && ready_.empty()) {
     const std::size_t before = out.size();
     transmit(now, out);
     delay_line_.release(now, out);
@@ -313,6 +331,7 @@ std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
 }
 
 TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {
+  if (!ready_.empty()) return now;
   TimeNs wake = delay_line_.next_release_time();
   if (delay_line_.size() < delay_line_.capacity()) {
     if (!head_.valid() && !scheduler_->empty()) take_head(scheduler_->dequeue(now));
@@ -323,6 +342,9 @@ TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {
 }
 
 void LinkPipeline::drop_everything(DropReason reason) noexcept {
+  for (const Packet& packet : ready_)
+    if (packet.valid()) counters_.drops.add(reason, packet_segments(packet));
+  ready_.clear();
   scheduler_->drop_all(reason);
   if (head_.valid()) {
     counters_.drops.add(reason, head_segments_);
@@ -395,7 +417,10 @@ LinkPipelineCounters LinkPipeline::counters() const noexcept {
 }
 
 std::uint64_t LinkPipeline::queued_packets() const noexcept {
-  return scheduler_->packets() + (head_.valid() ? head_segments_ : 0) + delay_line_.size();
+  std::uint64_t ready = 0;
+  for (std::size_t i = 0; i < ready_.size(); ++i)
+    if (ready_[i].valid()) ready += packet_segments(ready_[i]);
+  return scheduler_->packets() + (head_.valid() ? head_segments_ : 0) + delay_line_.size() + ready;
 }
 
 }  // namespace nextmini::dataplane

@@ -779,6 +779,29 @@ TEST(LinkPipeline, FramingOverheadIsNotShaped) {
   EXPECT_NEAR(static_cast<double>(packets), 1000.0, 10.0);  // 1 MB/s of 1000-byte packets
 }
 
+// A link that holds nothing back (no rate, no delay: e.g. only `rate = unlimited` was set) lets
+// a whole batch of super-packets through, although their segments (64 x 45) are far more than
+// the queue's limit: the queue would never hold them. Before, the batch was queued whole before
+// poll() drained it and all but the first 22 were dropped as link_queue_full.
+TEST(LinkPipeline, APassThroughLinkTakesABatchLargerThanItsQueue) {
+  PacketPool pool(80, 70'000);
+  LinkPipelineConfig config;
+  config.queue.queue.limit.packets = 1000;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  for (std::size_t i = 0; i < PacketBatch::kMaxBatch; ++i)
+    in.push(link_test::make_gso_packet(pool, 60'000, 1348, static_cast<std::uint32_t>(i)));
+  pipeline.enqueue(in, 0);
+  EXPECT_EQ(pipeline.next_wakeup(0), 0u);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(0, out), PacketBatch::kMaxBatch);
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].meta().flow_hash, i) << "order";
+  const LinkPipelineCounters counters = pipeline.counters();
+  EXPECT_EQ(counters.drops[DropReason::kLinkQueueFull], 0u);
+  EXPECT_EQ(counters.packets_out, PacketBatch::kMaxBatch * 45u);
+  EXPECT_EQ(pipeline.queued_packets(), 0u);
+}
+
 // A GSO super-packet leaves a real link as segments that each carry the IP and TCP headers, so
 // the shaper charges them all: 3 segments of 52 + 1000 bytes are 3156 wire bytes, not the 3052
 // of the super-packet. Charging the super-packet's own size let TCP goodput exceed the rate.

@@ -148,6 +148,9 @@ class LinkPipeline {
   // Moves what the shaper allows through the impairments into the delay line (or, with no
   // delay set and the delay line empty, straight into `out` while it has room).
   void transmit(TimeNs now, PacketBatch& out) noexcept;
+  // True when nothing can hold a packet back (no rate, trace or delay): enqueue() transmits
+  // each packet into ready_ (then the delay line) at once instead of leaving it in the queue.
+  bool passes_at_once() const noexcept;
   void drop_everything(DropReason reason) noexcept;
   void add_scheduler_drops(DropCounters& into, const Scheduler& scheduler) const noexcept;
 
@@ -162,7 +165,8 @@ class LinkPipeline {
   Duplicator duplicator_;
   Corruptor corruptor_;
   DelayLine delay_line_;
-  Packet head_;  // taken from the scheduler, waiting for the shaper
+  PacketBatch ready_;  // transmitted at enqueue (passes_at_once()), handed out first by poll()
+  Packet head_;        // taken from the scheduler, waiting for the shaper
   std::uint32_t head_segments_ = 0;
   std::uint64_t head_bytes_ = 0;  // the IP bytes its segments put on the wire (wire_size())
   LinkPipelineCounters counters_;
