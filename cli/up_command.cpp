@@ -74,6 +74,7 @@ launcher::NetworkPlan make_plan(const std::string& config_path, unsigned workers
                                                      std::thread::hardware_concurrency(), launched);
   std::printf("nextmini up: %u worker%s per node (%s)\n", chosen, chosen == 1 ? "" : "s",
               why.c_str());
+  std::fflush(stdout);  // before the launcher forks its processes
   return plan;
 }
 

@@ -1,6 +1,8 @@
 """Data arrives intact: a 50 MB file of random bytes, served over HTTP by node 4, is fetched
-with curl by node 1 through three hops (1 - 2 - 3 - 4), over IPv4 and over IPv6, and its
-SHA-256 compared with the original's."""
+with curl by node 1 through three hops (1 - 2 - 3 - 4), over IPv4 and over IPv6, over tcp links
+and over udp links (where the segments travel with partial checksums that only the far TUN's
+kernel completes, and are regrouped at every hop), and its SHA-256 compared with the
+original's."""
 
 import hashlib
 import os
@@ -9,9 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import CONFIGS
 
 LINE4 = CONFIGS / "line4.toml"
+LINE4_UDP = CONFIGS / "line4_udp.toml"
 SIZE = 50 * 1024 * 1024
 PORT = 8080
 
@@ -41,8 +46,9 @@ def start_http_server(network, node, directory):
     raise AssertionError(f"http.server in node {node} did not start:\n{server.communicate()[0]}")
 
 
-def test_file_sha256_through_three_hops(network):
-    network.up(LINE4)
+@pytest.mark.parametrize("config", [LINE4, LINE4_UDP], ids=["tcp_links", "udp_links"])
+def test_file_sha256_through_three_hops(network, config):
+    network.up(config)
     with tempfile.TemporaryDirectory(prefix="nextmini-e2e-") as tmp:
         served = Path(tmp) / "served"
         served.mkdir()

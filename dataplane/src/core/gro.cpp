@@ -14,23 +14,13 @@ constexpr std::uint8_t kTcpFin = 0x01;
 constexpr std::uint8_t kTcpPsh = 0x08;
 constexpr std::uint8_t kTcpAck = 0x10;
 
-// A plain TCP segment that could be part of a run, with where its parts are.
-struct Segment {
-  bool ok = false;
-  bool ipv6 = false;
-  std::size_t l4 = 0;       // TCP header offset
-  std::size_t header = 0;   // L3 + TCP header length
-  std::size_t payload = 0;  // TCP payload bytes
-  std::uint32_t seq = 0;
-  std::uint8_t flags = 0;
-};
+}  // namespace
 
-Segment inspect(const Packet& packet) noexcept {
-  Segment s;
-  const PacketMeta& meta = packet.meta();
-  if (meta.gso_valid || meta.needs_csum) return s;
-  const std::uint8_t* p = packet.data();
-  const std::size_t size = packet.size();
+TcpSegment inspect_tcp_segment(std::span<const std::uint8_t> ip, const PacketMeta& meta) noexcept {
+  TcpSegment s;
+  if (meta.gso_valid) return s;
+  const std::uint8_t* p = ip.data();
+  const std::size_t size = ip.size();
   if (size < 40) return s;
   const std::uint8_t version = p[0] >> 4;
   if (version == 4) {
@@ -46,6 +36,9 @@ Segment inspect(const Packet& packet) noexcept {
     return s;
   }
   if (s.l4 + 20 > size) return s;
+  // A partial checksum counts only where it is the TCP one (csum_start at the TCP header).
+  if (meta.needs_csum && (meta.csum_start != s.l4 || meta.csum_offset != 16)) return s;
+  s.partial = meta.needs_csum;
   const std::size_t tcp_header = static_cast<std::size_t>(p[s.l4 + 12] >> 4) * 4;
   if (tcp_header < 20) return s;
   s.header = s.l4 + tcp_header;
@@ -58,20 +51,18 @@ Segment inspect(const Packet& packet) noexcept {
   return s;
 }
 
-bool checksum_ok(const Packet& packet, const Segment& s) noexcept {
-  const std::uint8_t* p = packet.data();
-  const std::size_t l4_length = packet.size() - s.l4;
+bool tcp_segment_checksum_ok(std::span<const std::uint8_t> ip, const TcpSegment& s) noexcept {
+  if (s.partial) return true;  // nothing to verify: the receiver's kernel completes it
+  const std::uint8_t* p = ip.data();
+  const std::size_t l4_length = ip.size() - s.l4;
   return checksum_finish(checksum_add({p + s.l4, l4_length},
                                       pseudo_header_sum(p, s.ipv6, kIpProtoTcp, l4_length))) == 0;
 }
 
-// True when `next` continues the run that starts with `first` and so far ends at `expected_seq`.
-bool continues(const Packet& first, const Segment& a, const Packet& next, const Segment& b,
-               std::uint32_t expected_seq) noexcept {
+bool tcp_segment_continues(const std::uint8_t* p, const TcpSegment& a, const std::uint8_t* q,
+                           const TcpSegment& b, std::uint32_t expected_seq) noexcept {
   if (b.ipv6 != a.ipv6 || b.header != a.header || b.seq != expected_seq) return false;
   if (b.payload > a.payload) return false;
-  const std::uint8_t* p = first.data();
-  const std::uint8_t* q = next.data();
   if (a.ipv6) {
     // Version, traffic class, flow label; next header, hop limit; addresses.
     if (std::memcmp(p, q, 4) != 0 || std::memcmp(p + 6, q + 6, 34) != 0) return false;
@@ -89,28 +80,53 @@ bool continues(const Packet& first, const Segment& a, const Packet& next, const 
   return (tb[13] & static_cast<std::uint8_t>(~(kTcpPsh | kTcpFin))) == kTcpAck;
 }
 
-}  // namespace
+bool tcp_segment_ends_run(const TcpSegment& s) noexcept {
+  return (s.flags & (kTcpPsh | kTcpFin)) != 0;
+}
+
+void finish_tcp_super_packet(std::uint8_t* out, const TcpSegment& first, std::size_t total,
+                             std::uint8_t last_flags, PacketMeta& meta) noexcept {
+  out[first.l4 + 13] = last_flags;  // PSH / FIN of the last segment
+  if (first.ipv6) {
+    store16(out + 4, static_cast<std::uint16_t>(total - 40));
+  } else {
+    store16(out + 2, static_cast<std::uint16_t>(total));
+    store16(out + 10, 0);
+    store16(out + 10, checksum_finish(checksum_add({out, first.l4})));
+  }
+  // Partial checksum: the folded pseudo-header sum, completed by the kernel (NEEDS_CSUM).
+  const std::uint16_t pseudo = static_cast<std::uint16_t>(
+      ~checksum_finish(pseudo_header_sum(out, first.ipv6, kIpProtoTcp, total - first.l4)));
+  store16(out + first.l4 + 16, pseudo);
+  meta.gso_valid = true;
+  meta.gso_type = first.ipv6 ? kGsoTypeTcpV6 : kGsoTypeTcpV4;
+  meta.gso_size = static_cast<std::uint16_t>(first.payload);
+  meta.needs_csum = true;
+  meta.csum_start = static_cast<std::uint16_t>(first.l4);
+  meta.csum_offset = 16;
+}
 
 void GroCoalescer::coalesce(PacketBatch& batch) noexcept {
   const std::size_t n = batch.size();
   std::size_t write = 0;
   std::size_t i = 0;
   while (i < n) {
-    const Segment a = inspect(batch[i]);
+    const TcpSegment a = inspect_tcp_segment(batch[i].bytes(), batch[i].meta());
     std::size_t end = i + 1;  // the run is [i, end)
     std::size_t total = batch[i].size();
-    if (a.ok && (a.flags & (kTcpPsh | kTcpFin)) == 0 && checksum_ok(batch[i], a)) {
+    if (a.ok && !tcp_segment_ends_run(a) && tcp_segment_checksum_ok(batch[i].bytes(), a)) {
       std::uint32_t expected = a.seq + static_cast<std::uint32_t>(a.payload);
       while (end < n) {
-        const Segment b = inspect(batch[end]);
+        const TcpSegment b = inspect_tcp_segment(batch[end].bytes(), batch[end].meta());
         if (!b.ok || total + b.payload > kMaxSuperPacket ||
-            !continues(batch[i], a, batch[end], b, expected) || !checksum_ok(batch[end], b))
+            !tcp_segment_continues(batch[i].data(), a, batch[end].data(), b, expected) ||
+            !tcp_segment_checksum_ok(batch[end].bytes(), b))
           break;
         total += b.payload;
         expected += static_cast<std::uint32_t>(b.payload);
         ++end;
         // A shorter segment, PSH or FIN ends the run.
-        if (b.payload < a.payload || (b.flags & (kTcpPsh | kTcpFin)) != 0) break;
+        if (b.payload < a.payload || tcp_segment_ends_run(b)) break;
       }
     }
     Packet merged;
@@ -123,27 +139,8 @@ void GroCoalescer::coalesce(PacketBatch& batch) noexcept {
         std::memcpy(out + at, batch[k].data() + a.header, batch[k].size() - a.header);
         at += batch[k].size() - a.header;
       }
-      const Packet& last = batch[end - 1];
-      out[a.l4 + 13] = last.data()[a.l4 + 13];  // PSH / FIN of the last segment
-      if (a.ipv6) {
-        store16(out + 4, static_cast<std::uint16_t>(total - 40));
-      } else {
-        store16(out + 2, static_cast<std::uint16_t>(total));
-        store16(out + 10, 0);
-        store16(out + 10, checksum_finish(checksum_add({out, a.l4})));
-      }
-      // Partial checksum: the folded pseudo-header sum, completed by the kernel (NEEDS_CSUM).
-      const std::uint16_t pseudo = static_cast<std::uint16_t>(
-          ~checksum_finish(pseudo_header_sum(out, a.ipv6, kIpProtoTcp, total - a.l4)));
-      store16(out + a.l4 + 16, pseudo);
       merged.meta() = batch[i].meta();
-      PacketMeta& meta = merged.meta();
-      meta.gso_valid = true;
-      meta.gso_type = a.ipv6 ? kGsoTypeTcpV6 : kGsoTypeTcpV4;
-      meta.gso_size = static_cast<std::uint16_t>(a.payload);
-      meta.needs_csum = true;
-      meta.csum_start = static_cast<std::uint16_t>(a.l4);
-      meta.csum_offset = 16;
+      finish_tcp_super_packet(out, a, total, batch[end - 1].data()[a.l4 + 13], merged.meta());
       merged_packets_ += end - i;
       ++super_packets_;
       for (std::size_t k = i; k < end; ++k) batch[k].reset();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "nextmini/dataplane/core/gso.hpp"
@@ -98,6 +99,44 @@ TEST(GroCoalescer, LeavesAloneWhatMustNotMerge) {
   w.gro.coalesce(damaged);
   ASSERT_EQ(damaged.size(), 3u);
   for (std::size_t i = 0; i < 3; ++i) EXPECT_FALSE(damaged[i].meta().gso_valid) << i;
+}
+
+// Segments with partial checksums (as a udp link's sender leaves them, overlay csum fields ->
+// needs_csum) merge without a checksum to verify; the result's completed checksum is right.
+TEST(GroCoalescer, MergesPartialChecksumSegmentsWithoutVerifying) {
+  GroWorld w;
+  Packet super = make_super_packet(w.large, {false, true, 5000, 1000});
+  GsoSegmenter segmenter(super);
+  ASSERT_EQ(segmenter.status(), GsoStatus::kOk);
+  PacketBatch batch;
+  for (std::size_t i = 0; i < segmenter.segments(); ++i) {
+    Packet segment = w.small.acquire();
+    const auto payload = segmenter.payload(i);
+    ASSERT_TRUE(segment.resize(segmenter.header_length() + payload.size()));
+    segmenter.write_partial_headers(i, segment.data());
+    std::memcpy(segment.data() + segmenter.header_length(), payload.data(), payload.size());
+    segment.meta().needs_csum = true;
+    segment.meta().csum_start = 20;
+    segment.meta().csum_offset = 16;
+    batch.push(std::move(segment));
+  }
+  w.gro.coalesce(batch);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_TRUE(batch[0].meta().gso_valid);
+  EXPECT_EQ(batch[0].size(), super.size());
+  ASSERT_TRUE(complete_checksum(batch[0]));
+  EXPECT_TRUE(l4_checksum_ok(batch[0].data(), batch[0].size(), 20, false, 6));
+
+  // A partial checksum somewhere else than the TCP checksum is not trusted: nothing merges.
+  PacketBatch odd;
+  w.cut({false, true, 3000, 1000}, odd);
+  for (Packet& p : odd) {
+    p.meta().needs_csum = true;
+    p.meta().csum_start = 20;
+    p.meta().csum_offset = 6;
+  }
+  w.gro.coalesce(odd);
+  EXPECT_EQ(odd.size(), 3u);
 }
 
 TEST(GroCoalescer, InterleavedFlowsAndAnEmptyPoolMergeNothing) {

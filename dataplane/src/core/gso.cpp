@@ -63,12 +63,47 @@ GsoSegmenter::GsoSegmenter(const Packet& packet, std::size_t prefix) noexcept
   status_ = GsoStatus::kOk;
 }
 
+std::span<const std::uint8_t> GsoSegmenter::payload(std::size_t index) const noexcept {
+  const std::size_t offset = index * gso_size_;
+  const std::size_t chunk = payload_ - offset < gso_size_ ? payload_ - offset : gso_size_;
+  return {packet_.data() + prefix_ + header_length_ + offset, chunk};
+}
+
+void GsoSegmenter::write_partial_headers(std::size_t index, std::uint8_t* q) const noexcept {
+  const std::size_t offset = index * gso_size_;
+  const std::size_t length = header_length_ + payload(index).size();
+  const std::uint8_t* src = packet_.data() + prefix_;
+  std::memcpy(q, src, header_length_);
+  if (ipv6_) {
+    store16(q + 4, static_cast<std::uint16_t>(length - kIpv6HeaderSize));
+  } else {
+    store16(q + 2, static_cast<std::uint16_t>(length));
+    store16(q + 4, static_cast<std::uint16_t>(load16(src + 4) + index));
+    store16(q + 10, 0);
+    store16(q + 10, checksum_finish(checksum_add({q, l4_offset_})));
+  }
+  const bool first = index == 0;
+  const bool last = index + 1 == segments_;
+  std::uint8_t* l4 = q + l4_offset_;
+  const std::size_t l4_length = length - l4_offset_;
+  if (tcp_) {
+    store32(l4 + 4, static_cast<std::uint32_t>(load32(l4 + 4) + offset));
+    if (!last) l4[13] &= static_cast<std::uint8_t>(~(kTcpFin | kTcpPsh));
+    if (!first) l4[13] &= static_cast<std::uint8_t>(~kTcpCwr);
+  } else {
+    store16(l4 + 4, static_cast<std::uint16_t>(l4_length));
+  }
+  // The folded pseudo-header sum, not inverted: what the kernel leaves for NEEDS_CSUM.
+  const std::uint64_t pseudo =
+      pseudo_header_sum(q, ipv6_, tcp_ ? kIpProtoTcp : kIpProtoUdp, l4_length);
+  store16(l4 + checksum_offset(), static_cast<std::uint16_t>(~checksum_finish(pseudo)));
+}
+
 Packet GsoSegmenter::next(PacketPool& pool) noexcept {
   if (status_ != GsoStatus::kOk || next_ >= segments_) return {};
   const std::size_t index = next_;
-  const std::size_t offset = index * gso_size_;
-  const std::size_t chunk = payload_ - offset < gso_size_ ? payload_ - offset : gso_size_;
-  const std::size_t length = header_length_ + chunk;
+  const std::span<const std::uint8_t> chunk = payload(index);
+  const std::size_t length = header_length_ + chunk.size();
   Packet out = pool.acquire();
   if (!out.valid()) {
     status_ = GsoStatus::kPoolExhausted;
@@ -82,37 +117,17 @@ Packet GsoSegmenter::next(PacketPool& pool) noexcept {
     std::memcpy(out.data(), packet_.data(), prefix_);
     if (prefix_ >= kOverlayHeaderSize) clear_overlay_offload(out.data());
   }
-  const std::uint8_t* src = packet_.data() + prefix_;
   std::uint8_t* q = out.data() + prefix_;
-  std::memcpy(q, src, header_length_);
-  std::memcpy(q + header_length_, src + header_length_ + offset, chunk);
-
-  if (ipv6_) {
-    store16(q + 4, static_cast<std::uint16_t>(length - kIpv6HeaderSize));
-  } else {
-    store16(q + 2, static_cast<std::uint16_t>(length));
-    store16(q + 4, static_cast<std::uint16_t>(load16(src + 4) + index));
-    store16(q + 10, 0);
-    store16(q + 10, checksum_finish(checksum_add({q, l4_offset_})));
-  }
-  const bool first = index == 0;
-  const bool last = index + 1 == segments_;
+  write_partial_headers(index, q);
+  std::memcpy(q + header_length_, chunk.data(), chunk.size());
+  // Complete the checksum: the sum over the L4 bytes includes the pseudo-header sum in place.
   std::uint8_t* l4 = q + l4_offset_;
-  const std::size_t l4_length = length - l4_offset_;
-  std::size_t checksum_at = 6;
-  if (tcp_) {
-    store32(l4 + 4, static_cast<std::uint32_t>(load32(l4 + 4) + offset));
-    if (!last) l4[13] &= static_cast<std::uint8_t>(~(kTcpFin | kTcpPsh));
-    if (!first) l4[13] &= static_cast<std::uint8_t>(~kTcpCwr);
-    checksum_at = 16;
-  } else {
-    store16(l4 + 4, static_cast<std::uint16_t>(l4_length));
-  }
-  store16(l4 + checksum_at, 0);
-  std::uint64_t sum = pseudo_header_sum(q, ipv6_, tcp_ ? kIpProtoTcp : kIpProtoUdp, l4_length);
-  std::uint16_t checksum = checksum_finish(checksum_add({l4, l4_length}, sum));
+  store16(l4 + checksum_offset(), 0);
+  std::uint64_t sum =
+      pseudo_header_sum(q, ipv6_, tcp_ ? kIpProtoTcp : kIpProtoUdp, length - l4_offset_);
+  std::uint16_t checksum = checksum_finish(checksum_add({l4, length - l4_offset_}, sum));
   if (!tcp_ && checksum == 0) checksum = 0xffff;  // UDP: 0 means "no checksum"
-  store16(l4 + checksum_at, checksum);
+  store16(l4 + checksum_offset(), checksum);
 
   out.meta() = packet_.meta();
   PacketMeta& meta = out.meta();
@@ -165,6 +180,14 @@ void clear_overlay_offload(std::uint8_t* bytes) noexcept {
   bytes[1] &= static_cast<std::uint8_t>(~kOverlayFlagGso);
   bytes[28] = bytes[29] = bytes[30] = 0;  // gso_size, gso_type
   std::memset(bytes + 32, 0, 4);          // csum_start, csum_offset
+}
+
+void mark_overlay_partial_checksum(std::uint8_t* bytes, std::uint16_t csum_start,
+                                   std::uint16_t csum_offset) noexcept {
+  bytes[1] |= kOverlayFlagGso;
+  bytes[28] = bytes[29] = bytes[30] = 0;  // gso_size, gso_type: one packet
+  store16(bytes + 32, csum_start);
+  store16(bytes + 34, csum_offset);
 }
 
 bool needs_software_offload(const Packet& packet) noexcept {

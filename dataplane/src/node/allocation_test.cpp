@@ -7,6 +7,9 @@
 //   TTL decrement) -> EmulatedLink 2->3 -> TcpLink -> Processor(3) -> local delivery.
 //   Run twice: link emulation off, and with a rate (1 Gbit/s) and a delay (1 ms) on both links
 //   (scheduler, shaper, delay line and the per-link timer).
+//   And over udp links (UdpLink -> UdpTransport on 127.0.0.1, UDP GSO and UDP_GRO) with TSO
+//   super-packets from "the TUN": sent as segments without a copy, regrouped by the receiving
+//   transport, forwarded and regrouped again.
 //   Everything runs on one io_context on the test thread, as on a node's worker: the driver
 //   injects the next batch from a handler once the last one has been delivered.
 //   Workers (NodeConfig::workers > 1): a third test hands batches from one worker thread to
@@ -24,12 +27,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
+#include "nextmini/dataplane/core/gso.hpp"
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/node/emulated_link.hpp"
@@ -38,6 +44,8 @@
 #include "nextmini/dataplane/route/route_table.hpp"
 #include "nextmini/dataplane/transport/link_listener.hpp"
 #include "nextmini/dataplane/transport/tcp_link.hpp"
+#include "nextmini/dataplane/transport/udp_link.hpp"
+#include "nextmini/dataplane/transport/udp_transport.hpp"
 #include "processor_test_support.hpp"
 
 namespace {
@@ -98,8 +106,11 @@ class CountingSink final : public PacketSink {
  public:
   explicit CountingSink(std::function<void()> on_batch_done) : done_(std::move(on_batch_done)) {}
   void send(PacketBatch& batch) override {
-    received += batch.size();
-    for (const Packet& packet : batch) bytes += packet.size();
+    for (const Packet& packet : batch) {
+      // A super-packet stands for its segments.
+      received += packet.meta().gso_valid ? GsoSegmenter(packet).segments() : 1;
+      bytes += packet.size();
+    }
     batch.clear();
     if (received == expected) done_();
   }
@@ -246,6 +257,126 @@ class Line {
   std::uint64_t measured_allocations_ = ~std::uint64_t{0};
 };
 
+// The same line over udp links, fed with TCP super-packets (as a TUN with TSO reads them).
+class UdpLine {
+ public:
+  static constexpr std::size_t kSuperPackets = 4;
+  static constexpr std::size_t kPayload = 20'000;
+  static constexpr std::uint16_t kMss = 1000;
+
+  UdpLine()
+      : pool_(8192, 2048),
+        large_(256, 70'000),
+        p1_({1, 32}, pool_),
+        p2_({2, 32}, pool_),
+        p3_({3, 32}, pool_),
+        e12_(io_, pool_, 12),
+        e23_(io_, pool_, 23),
+        sink_([this] { asio::post(io_, [this] { step(); }); }),
+        u1_(io_, pool_, config(), ignore(), &large_),
+        u2_(
+            io_, pool_, config(),
+            [this](messages::NodeId from, PacketBatch& batch) {
+              p2_.process_from_link(from, batch);
+            },
+            &large_),
+        u3_(
+            io_, pool_, config(),
+            [this](messages::NodeId from, PacketBatch& batch) {
+              p3_.process_from_link(from, batch);
+            },
+            &large_) {
+    p1_.set_routes(table_for(1));
+    p2_.set_routes(table_for(2));
+    p3_.set_routes(table_for(3));
+    EXPECT_TRUE(u1_.open() && u2_.open() && u3_.open());
+    auto l12 = UdpLink::create(u1_, 2, "127.0.0.1", u2_.port());
+    auto l21 = UdpLink::create(u2_, 1, "127.0.0.1", u1_.port());
+    auto l23 = UdpLink::create(u2_, 3, "127.0.0.1", u3_.port());
+    auto l32 = UdpLink::create(u3_, 2, "127.0.0.1", u2_.port());
+    EXPECT_TRUE(l12 && l21 && l23 && l32);
+    l12_ = std::move(*l12);
+    l21_ = std::move(*l21);
+    l23_ = std::move(*l23);
+    l32_ = std::move(*l32);
+    e12_.set_transport(l12_.get());
+    e23_.set_transport(l23_.get());
+    p1_.attach_link(2, &e12_);
+    p2_.attach_link(3, &e23_);
+    p3_.attach_local(&sink_);
+    // The super-packets of one batch, built once (the builder allocates).
+    for (std::size_t i = 0; i < kSuperPackets; ++i) {
+      Packet super = test_support::make_super_packet(large_, {false, true, kPayload, kMss, 0x10});
+      super.data()[19] = 3;                             // to node 3 (10.0.0.3)
+      super.data()[21] = static_cast<std::uint8_t>(i);  // one flow each (source port)
+      templates_.push_back(std::move(super));
+    }
+  }
+
+  ~UdpLine() {
+    templates_.clear();
+    e12_.close();
+    e23_.close();
+    for (UdpLink* link : {l12_.get(), l21_.get(), l23_.get(), l32_.get()}) link->close();
+    for (UdpTransport* transport : {&u1_, &u2_, &u3_}) transport->close();
+    io_.restart();
+    io_.poll();
+  }
+
+  std::uint64_t run() {
+    asio::post(io_, [this] { step(); });
+    io_.run_for(std::chrono::seconds(60));
+    return measured_allocations_;
+  }
+
+  std::size_t batches_done() const { return batches_done_; }
+  std::uint64_t received() const { return sink_.received; }
+  std::uint64_t regrouped() const { return u2_.counters().regrouped + u3_.counters().regrouped; }
+
+ private:
+  static UdpTransportConfig config() {
+    UdpTransportConfig udp;
+    udp.listen_address = "127.0.0.1";
+    return udp;
+  }
+  static UdpTransport::ReceiveHandler ignore() {
+    return [](messages::NodeId, PacketBatch& batch) { batch.clear(); };
+  }
+
+  void step() {
+    if (sink_.expected != 0) ++batches_done_;
+    if (batches_done_ == kWarmupBatches) baseline_ = g_allocations.load();
+    if (batches_done_ == kWarmupBatches + kMeasuredBatches) {
+      measured_allocations_ = g_allocations.load() - baseline_;
+      io_.stop();
+      return;
+    }
+    for (const Packet& source : templates_) {  // copied as a TUN read would fill a buffer
+      Packet super = large_.acquire();
+      super.resize(source.size());
+      std::memcpy(super.data(), source.data(), source.size());
+      super.meta() = source.meta();
+      batch_.push(std::move(super));
+    }
+    sink_.expected += kSuperPackets * (kPayload / kMss);
+    p1_.process_local(batch_);
+  }
+
+  asio::io_context io_;
+  PacketPool pool_;
+  PacketPool large_;
+  Processor p1_, p2_, p3_;
+  EmulatedLink e12_, e23_;
+  CountingSink sink_;
+  UdpTransport u1_, u2_, u3_;
+  std::unique_ptr<UdpLink> l12_, l21_, l23_, l32_;
+  std::vector<Packet> templates_;
+  PacketBatch batch_;
+  std::size_t batches_done_ = 0;
+  std::uint64_t baseline_ = 0;
+  std::uint64_t measured_allocations_ = ~std::uint64_t{0};
+};
+
 void expect_no_allocation(bool emulated) {
   auto line = std::make_unique<Line>(emulated);
   ASSERT_TRUE(line->connect()) << "the links did not connect";
@@ -261,6 +392,19 @@ void expect_no_allocation(bool emulated) {
 TEST(NoPerPacketAllocation, ThroughTwoTcpLinksWithoutEmulation) { expect_no_allocation(false); }
 
 TEST(NoPerPacketAllocation, ThroughTwoTcpLinksWithRateAndDelay) { expect_no_allocation(true); }
+
+TEST(NoPerPacketAllocation, SuperPacketsThroughTwoUdpLinks) {
+  auto line = std::make_unique<UdpLine>();
+  const std::uint64_t allocations = line->run();
+  ASSERT_EQ(line->batches_done(), kWarmupBatches + kMeasuredBatches)
+      << "only " << line->received() << " segments arrived";
+  EXPECT_EQ(allocations, 0u) << "heap allocations while "
+                             << kMeasuredBatches * UdpLine::kSuperPackets
+                             << " super-packets crossed the line";
+  // Loopback hands a UDP GSO message over whole: every hop regrouped them.
+  EXPECT_GE(line->regrouped(), 2 * (kWarmupBatches + kMeasuredBatches) * UdpLine::kSuperPackets);
+  line.reset();
+}
 
 // Worker A (a plain thread owning the pool) sends batches to a link owned by worker B (an
 // io_context thread); B releases every packet, so each buffer crosses back through the pool's

@@ -47,10 +47,10 @@ class TcpLinkFactory final : public LinkFactory {
 
 class UdpLinkFactory final : public LinkFactory {
  public:
-  UdpLinkFactory(boost::asio::io_context& io, PacketPool& pool, LinkFactoryConfig config)
-      : pool_(pool),
-        config_(std::move(config)),
-        transport_(io, pool, transport_config(config_), config_.on_receive) {}
+  UdpLinkFactory(boost::asio::io_context& io, PacketPool& pool, PacketPool* large_pool,
+                 LinkFactoryConfig config)
+      : config_(std::move(config)),
+        transport_(io, pool, transport_config(config_), config_.on_receive, large_pool) {}
 
   Result<void> open() { return transport_.open(); }
 
@@ -59,8 +59,7 @@ class UdpLinkFactory final : public LinkFactory {
   Result<std::unique_ptr<NeighborLink>> make(messages::NodeId /*self*/,
                                              const messages::AddNode& add,
                                              const LinkContext* /*context*/) override {
-    auto link =
-        UdpLink::create(transport_, pool_, add.node_id, add.underlay_address, add.link_port);
+    auto link = UdpLink::create(transport_, add.node_id, add.underlay_address, add.link_port);
     if (!link) return Failure{link.error()};
     return std::unique_ptr<NeighborLink>(std::move(*link));
   }
@@ -71,9 +70,11 @@ class UdpLinkFactory final : public LinkFactory {
     const UdpTransportCounters& c = transport_.counters();
     return fmt::format(
         "udp transport: {} sendmmsg calls, {} GSO messages (GSO {}), {} send errors, {} recvmmsg "
-        "calls, buffers send {} B receive {} B",
+        "calls, {} GRO receives, {} regrouped into super-packets (GRO {}), buffers send {} B "
+        "receive {} B",
         c.send_calls, c.gso_messages, c.gso_enabled ? "on" : "off", c.send_errors, c.receive_calls,
-        c.send_buffer_bytes, c.receive_buffer_bytes);
+        c.gro_receives, c.regrouped, c.gro_enabled ? "on" : "off", c.send_buffer_bytes,
+        c.receive_buffer_bytes);
   }
 
   void close() override { transport_.close(); }
@@ -86,7 +87,6 @@ class UdpLinkFactory final : public LinkFactory {
     return udp;
   }
 
-  PacketPool& pool_;
   LinkFactoryConfig config_;
   UdpTransport transport_;
   std::string protocol_ = "udp";
@@ -103,7 +103,7 @@ Result<std::unique_ptr<LinkFactory>> LinkFactory::create(const std::string& prot
         std::make_unique<TcpLinkFactory>(io, pool, large_pool, std::move(config)));
   }
   if (protocol == "udp") {
-    auto factory = std::make_unique<UdpLinkFactory>(io, pool, std::move(config));
+    auto factory = std::make_unique<UdpLinkFactory>(io, pool, large_pool, std::move(config));
     if (auto opened = factory->open(); !opened) return Failure{opened.error()};
     return std::unique_ptr<LinkFactory>(std::move(factory));
   }

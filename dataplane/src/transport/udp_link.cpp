@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "nextmini/dataplane/core/gso.hpp"
-#include "nextmini/dataplane/core/overlay_header.hpp"
-
 namespace nextmini::dataplane {
 
 namespace {
@@ -21,12 +18,11 @@ LinkTransportCounters from_peer(const UdpPeerCounters& peer) {
 
 }  // namespace
 
-Result<std::unique_ptr<UdpLink>> UdpLink::create(UdpTransport& transport, PacketPool& pool,
-                                                 messages::NodeId neighbor,
+Result<std::unique_ptr<UdpLink>> UdpLink::create(UdpTransport& transport, messages::NodeId neighbor,
                                                  const std::string& address, std::uint16_t port) {
   if (auto added = transport.set_peer(neighbor, address, port); !added)
     return Failure{added.error()};
-  return std::unique_ptr<UdpLink>(new UdpLink(transport, pool, neighbor, transport.peer(neighbor)));
+  return std::unique_ptr<UdpLink>(new UdpLink(transport, neighbor, transport.peer(neighbor)));
 }
 
 UdpLink::~UdpLink() { close(); }
@@ -37,35 +33,7 @@ void UdpLink::send(PacketBatch& batch) {
     batch.clear();
     return;
   }
-  for (const Packet& packet : batch) {
-    if (packet.meta().gso_valid && packet.meta().gso_size != 0) {
-      send_segmented(batch);
-      return;
-    }
-  }
   sink_->send(batch);
-}
-
-void UdpLink::send_segmented(PacketBatch& batch) {
-  auto emit = [this](Packet&& plain) {
-    if (out_.full()) sink_->send(out_);
-    out_.push(std::move(plain));
-  };
-  for (Packet& packet : batch) {
-    if (!packet.meta().gso_valid || packet.meta().gso_size == 0) {
-      emit(std::move(packet));
-      continue;
-    }
-    const SoftwareOffload done = software_offload(packet, pool_, emit, kOverlayHeaderSize);
-    if (done.segmented) ++segmented_;
-    if (done.lost > 0)
-      drops_.add(done.status == GsoStatus::kPoolExhausted ? DropReason::kPoolExhausted
-                 : done.status == GsoStatus::kTooBig      ? DropReason::kTooBig
-                                                          : DropReason::kBadOffload,
-                 done.lost);
-  }
-  batch.clear();
-  if (!out_.empty()) sink_->send(out_);
 }
 
 std::size_t UdpLink::send_room() const noexcept {

@@ -6,11 +6,18 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <span>
+
+#include "nextmini/dataplane/core/datagram_gro.hpp"
+#include "nextmini/dataplane/core/gso.hpp"
+#include "nextmini/dataplane/core/overlay_header.hpp"
 
 namespace nextmini::dataplane {
 
@@ -23,6 +30,12 @@ constexpr std::size_t kMaxMessages = PacketBatch::kMaxBatch;
 constexpr std::size_t kMaxIovecs = 1024;   // segments per sendmmsg call
 constexpr std::size_t kReceiveRounds = 8;  // recvmmsg calls before yielding to other work
 constexpr std::size_t kDiscardBytes = 65'536;
+// A super-packet's segment goes as two iovecs: its headers (overlay + IP + L4, built in
+// SendScratch) and its payload in place.
+constexpr std::size_t kMaxSegmentHeader = 256;
+constexpr std::size_t kMaxHeaderBlocks = kMaxIovecs / 2;
+// recvmmsg slots with UDP_GRO: each a large buffer (up to 64 KB of datagrams).
+constexpr std::size_t kGroSlots = 16;
 
 Result<sockaddr_in> ipv4_endpoint(const std::string& address, std::uint16_t port) {
   boost::system::error_code error;
@@ -48,6 +61,11 @@ int set_buffer(int fd, int force_option, int option, int bytes) {
 
 bool gso_refused(int error) { return error == EIO || error == EINVAL || error == ENOPROTOOPT; }
 
+// A GSO super-packet: more than one wire packet's worth, sent segment by segment.
+bool is_super_packet(const Packet& packet) noexcept {
+  return packet.meta().gso_valid && packet.meta().gso_size != 0;
+}
+
 }  // namespace
 
 struct UdpTransport::Peer {
@@ -62,7 +80,10 @@ struct UdpTransport::Peer {
 
 struct UdpTransport::Queued {
   Packet packet;
-  Peer* peer = nullptr;  // null: its peer was removed (dropped at send time)
+  Peer* peer = nullptr;        // null: its peer was removed (dropped at send time)
+  std::uint32_t segments = 1;  // datagrams it makes (a GSO super-packet: its segments)
+  std::uint32_t sent = 0;      // of them handed to the kernel already
+  bool super() const noexcept { return segments > 1 || is_super_packet(packet); }
 };
 
 class UdpTransport::PeerSink final : public BoundedSink {
@@ -80,12 +101,17 @@ class UdpTransport::PeerSink final : public BoundedSink {
   Peer& peer_;
 };
 
-// The messages of one sendmmsg call: each message's segments are consecutive queue entries.
+// The messages of one sendmmsg call: each message's datagrams are consecutive queue entries
+// (plain packets), or consecutive segments of one super-packet (super[m]).
 struct UdpTransport::SendScratch {
   std::array<mmsghdr, kMaxMessages> messages{};
   std::array<std::size_t, kMaxMessages> segments{};
+  std::array<std::size_t, kMaxMessages> bytes{};
+  std::array<bool, kMaxMessages> super{};
   std::array<iovec, kMaxIovecs> iovecs{};
-  std::array<std::array<std::uint8_t, CMSG_SPACE(sizeof(std::uint16_t))>, kMaxMessages> control{};
+  alignas(cmsghdr) std::array<std::array<std::uint8_t, CMSG_SPACE(sizeof(std::uint16_t))>,
+                              kMaxMessages> control{};
+  std::array<std::array<std::uint8_t, kMaxSegmentHeader>, kMaxHeaderBlocks> headers{};
 };
 
 // recvmmsg's slots; each holds a pool packet between calls so a read needs no acquire.
@@ -93,15 +119,18 @@ struct UdpTransport::ReceiveScratch {
   std::array<mmsghdr, kMaxMessages> messages{};
   std::array<iovec, kMaxMessages> iovecs{};
   std::array<sockaddr_in, kMaxMessages> sources{};
+  // Room for UDP_GRO's control message (and any other the kernel might add).
+  alignas(cmsghdr) std::array<std::array<std::uint8_t, 64>, kMaxMessages> control{};
   std::array<Packet, kMaxMessages> packets;
   std::vector<std::uint8_t> discard = std::vector<std::uint8_t>(kDiscardBytes);
   PacketBatch batch;
 };
 
 UdpTransport::UdpTransport(asio::io_context& io, PacketPool& pool, UdpTransportConfig config,
-                           ReceiveHandler on_receive)
+                           ReceiveHandler on_receive, PacketPool* large_pool)
     : io_(io),
       pool_(pool),
+      large_pool_(large_pool),
       config_(std::move(config)),
       on_receive_(std::move(on_receive)),
       socket_(io),
@@ -141,6 +170,16 @@ Result<void> UdpTransport::open() {
   // UDP_SEGMENT is a per-message option; a kernel without it refuses the first GSO send.
   gso_ = config_.gso;
   counters_.gso_enabled = gso_;
+  // UDP_GRO: one receive may return many datagrams (up to 64 KB), so it needs large buffers.
+  if (config_.gro && large_pool_ != nullptr) {
+    const int on = 1;
+    gro_ = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
+    if (!gro_) {
+      spdlog::info("udp link: the kernel refused UDP_GRO ({}); one datagram per receive slot",
+                   std::strerror(errno));
+    }
+  }
+  counters_.gro_enabled = gro_;
   start_receive();
   return ok();
 }
@@ -225,12 +264,17 @@ void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
   for (Packet& packet : batch) {
     if (closed_) {
       peer.counters.drops.add(DropReason::kLinkDown);
-    } else if (packet.meta().gso_valid) {
-      peer.counters.drops.add(DropReason::kGsoUnsegmented);
     } else if (queue_count_ == queue_.size()) {
       peer.counters.drops.add(DropReason::kQueueFull);
+    } else if (const auto bad = check_super_packet(packet)) {
+      peer.counters.drops.add(*bad);
     } else {
-      queue_[(queue_head_ + queue_count_) % queue_.size()] = Queued{std::move(packet), &peer};
+      std::uint32_t segments = 1;
+      if (is_super_packet(packet)) {
+        segments = static_cast<std::uint32_t>(GsoSegmenter(packet, kOverlayHeaderSize).segments());
+      }
+      queue_[(queue_head_ + queue_count_) % queue_.size()] =
+          Queued{std::move(packet), &peer, segments, 0};
       ++queue_count_;
       continue;
     }
@@ -240,14 +284,86 @@ void UdpTransport::enqueue(Peer& peer, PacketBatch& batch) {
   if (!waiting_writable_) flush();
 }
 
+std::optional<DropReason> UdpTransport::check_super_packet(const Packet& packet) noexcept {
+  if (!is_super_packet(packet)) return std::nullopt;
+  const GsoSegmenter segmenter(packet, kOverlayHeaderSize);
+  if (segmenter.status() != GsoStatus::kOk) return DropReason::kBadOffload;
+  if (kOverlayHeaderSize + segmenter.header_length() > kMaxSegmentHeader)
+    return DropReason::kTooBig;
+  return std::nullopt;
+}
+
+void UdpTransport::set_message(std::size_t m, Peer& peer, std::size_t first_iovec,
+                               std::size_t iovecs, std::size_t segments, std::size_t segment_size,
+                               std::size_t bytes, bool super) {
+  SendScratch& s = *send_;
+  msghdr& header = s.messages[m].msg_hdr;
+  header = msghdr{};
+  header.msg_name = &peer.address;
+  header.msg_namelen = sizeof(sockaddr_in);
+  header.msg_iov = &s.iovecs[first_iovec];
+  header.msg_iovlen = iovecs;
+  if (segments > 1) {
+    header.msg_control = s.control[m].data();
+    header.msg_controllen = s.control[m].size();
+    cmsghdr* control = CMSG_FIRSTHDR(&header);
+    control->cmsg_level = SOL_UDP;
+    control->cmsg_type = UDP_SEGMENT;
+    control->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto size16 = static_cast<std::uint16_t>(segment_size);
+    std::memcpy(CMSG_DATA(control), &size16, sizeof size16);
+  }
+  s.segments[m] = segments;
+  s.bytes[m] = bytes;
+  s.super[m] = super;
+}
+
 std::size_t UdpTransport::build_messages(bool gso) {
   SendScratch& s = *send_;
   std::size_t messages = 0;
   std::size_t iovecs = 0;
+  std::size_t headers = 0;
   std::size_t index = 0;  // queue position, relative to the head
   while (messages < kMaxMessages && index < queue_count_ && iovecs < kMaxIovecs) {
     Queued& first = queue_[(queue_head_ + index) % queue_.size()];
     if (first.peer == nullptr) break;  // a removed peer's packet: the caller drops it
+    if (first.super()) {
+      // Its segments: each the overlay header (partial checksum) and the segment's headers,
+      // built here, then its payload in place; as many GSO messages as the limits need.
+      const GsoSegmenter segmenter(first.packet, kOverlayHeaderSize);
+      const std::size_t header_bytes = kOverlayHeaderSize + segmenter.header_length();
+      const std::size_t segment_size = header_bytes + first.packet.meta().gso_size;
+      const std::size_t per_message =
+          gso ? std::max<std::size_t>(
+                    1, std::min(kMaxGsoSegments,
+                                kMaxGsoBytes / std::max<std::size_t>(segment_size, 1)))
+              : 1;
+      std::size_t next = first.sent;
+      while (next < first.segments && messages < kMaxMessages && iovecs + 2 <= kMaxIovecs) {
+        const std::size_t count =
+            std::min({per_message, first.segments - next, (kMaxIovecs - iovecs) / 2});
+        std::size_t bytes = 0;
+        for (std::size_t k = 0; k < count; ++k) {
+          std::uint8_t* block = s.headers[headers++].data();
+          std::memcpy(block, first.packet.data(), kOverlayHeaderSize);
+          mark_overlay_partial_checksum(block, static_cast<std::uint16_t>(segmenter.l4_offset()),
+                                        static_cast<std::uint16_t>(segmenter.checksum_offset()));
+          segmenter.write_partial_headers(next + k, block + kOverlayHeaderSize);
+          const std::span<const std::uint8_t> payload = segmenter.payload(next + k);
+          s.iovecs[iovecs + 2 * k] = iovec{block, header_bytes};
+          s.iovecs[iovecs + 2 * k + 1] =
+              iovec{const_cast<std::uint8_t*>(payload.data()), payload.size()};
+          bytes += header_bytes + payload.size();
+        }
+        set_message(messages, *first.peer, iovecs, 2 * count, count, segment_size, bytes, true);
+        iovecs += 2 * count;
+        next += count;
+        ++messages;
+      }
+      if (next < first.segments) break;  // the rest in the next call
+      ++index;
+      continue;
+    }
     const std::size_t segment_size = first.packet.size();
     std::size_t segments = 0;
     std::size_t bytes = 0;
@@ -255,7 +371,7 @@ std::size_t UdpTransport::build_messages(bool gso) {
       Queued& next = queue_[(queue_head_ + index + segments) % queue_.size()];
       if (segments > 0) {
         // A GSO message: same peer, same size (only the last may be shorter), bounded.
-        if (!gso || next.peer != first.peer || next.packet.size() > segment_size ||
+        if (!gso || next.peer != first.peer || next.super() || next.packet.size() > segment_size ||
             segments == kMaxGsoSegments || bytes + next.packet.size() > kMaxGsoBytes)
           break;
       }
@@ -264,28 +380,18 @@ std::size_t UdpTransport::build_messages(bool gso) {
       ++segments;
       if (next.packet.size() < segment_size) break;  // a shorter segment ends the message
     }
-    msghdr& header = s.messages[messages].msg_hdr;
-    header = msghdr{};
-    header.msg_name = &first.peer->address;
-    header.msg_namelen = sizeof(sockaddr_in);
-    header.msg_iov = &s.iovecs[iovecs];
-    header.msg_iovlen = segments;
-    if (segments > 1) {
-      header.msg_control = s.control[messages].data();
-      header.msg_controllen = s.control[messages].size();
-      cmsghdr* control = CMSG_FIRSTHDR(&header);
-      control->cmsg_level = SOL_UDP;
-      control->cmsg_type = UDP_SEGMENT;
-      control->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-      const auto size16 = static_cast<std::uint16_t>(segment_size);
-      std::memcpy(CMSG_DATA(control), &size16, sizeof size16);
-    }
-    s.segments[messages] = segments;
+    set_message(messages, *first.peer, iovecs, segments, segments, segment_size, bytes, false);
     iovecs += segments;
     index += segments;
     ++messages;
   }
   return messages;
+}
+
+void UdpTransport::pop_head() {
+  queue_[queue_head_].packet.reset();
+  queue_head_ = (queue_head_ + 1) % queue_.size();
+  --queue_count_;
 }
 
 void UdpTransport::flush() {
@@ -294,14 +400,11 @@ void UdpTransport::flush() {
     Queued& head = queue_[queue_head_];
     if (head.peer == nullptr) {
       counters_.drops.add(DropReason::kLinkDown);
-      head.packet.reset();
-      queue_head_ = (queue_head_ + 1) % queue_.size();
-      --queue_count_;
+      pop_head();
       continue;
     }
     const std::size_t built = build_messages(gso_);
     const int sent = sendmmsg(socket_.native_handle(), send_->messages.data(), built, MSG_DONTWAIT);
-    std::size_t done = 0;
     if (sent < 0) {
       const int error = errno;
       if (error == EAGAIN || error == EWOULDBLOCK) {
@@ -316,29 +419,40 @@ void UdpTransport::flush() {
                      std::strerror(error));
         continue;
       }
-      // The first message cannot be sent (no route, too big): drop it, keep the rest.
-      counters_.send_errors += send_->segments[0];
-      done = send_->segments[0];
-      for (std::size_t i = 0; i < done; ++i) {
-        Queued& entry = queue_[(queue_head_ + i) % queue_.size()];
-        entry.peer->counters.drops.add(DropReason::kTooBig);
-      }
-    } else {
-      ++counters_.send_calls;
-      for (int m = 0; m < sent; ++m) {
-        if (send_->segments[m] > 1) ++counters_.gso_messages;
-        for (std::size_t i = 0; i < send_->segments[m]; ++i) {
-          Queued& entry = queue_[(queue_head_ + done + i) % queue_.size()];
-          ++entry.peer->counters.tx_packets;
-          entry.peer->counters.tx_bytes += entry.packet.size();
+      // The first message cannot be sent (no route, too big): drop it (a super-packet: all of
+      // what is left of it), keep the rest.
+      if (send_->super[0]) {
+        const std::size_t lost = head.segments - head.sent;
+        counters_.send_errors += lost;
+        head.peer->counters.drops.add(DropReason::kTooBig, lost);
+        pop_head();
+      } else {
+        counters_.send_errors += send_->segments[0];
+        for (std::size_t i = 0; i < send_->segments[0]; ++i) {
+          queue_[queue_head_].peer->counters.drops.add(DropReason::kTooBig);
+          pop_head();
         }
-        done += send_->segments[m];
       }
+      continue;
     }
-    for (std::size_t i = 0; i < done; ++i) {
-      queue_[queue_head_].packet.reset();
-      queue_head_ = (queue_head_ + 1) % queue_.size();
-      --queue_count_;
+    ++counters_.send_calls;
+    for (int m = 0; m < sent; ++m) {
+      const std::size_t segments = send_->segments[m];
+      if (segments > 1) ++counters_.gso_messages;
+      Queued& entry = queue_[queue_head_];
+      if (send_->super[m]) {
+        entry.peer->counters.tx_packets += segments;
+        entry.peer->counters.tx_bytes += send_->bytes[m];
+        entry.sent += static_cast<std::uint32_t>(segments);
+        if (entry.sent >= entry.segments) pop_head();
+        continue;
+      }
+      for (std::size_t i = 0; i < segments; ++i) {
+        Queued& plain = queue_[queue_head_];
+        ++plain.peer->counters.tx_packets;
+        plain.peer->counters.tx_bytes += plain.packet.size();
+        pop_head();
+      }
     }
   }
 }
@@ -369,12 +483,15 @@ void UdpTransport::receive_ready() {
 
 std::size_t UdpTransport::receive_once() {
   ReceiveScratch& r = *receive_;
+  // With UDP_GRO a slot may receive up to 64 KB of datagrams: large buffers.
+  PacketPool& slot_pool = gro_ ? *large_pool_ : pool_;
+  const std::size_t max_slots = gro_ ? kGroSlots : kMaxMessages;
   std::size_t slots = 0;
-  for (; slots < kMaxMessages; ++slots) {
+  for (; slots < max_slots; ++slots) {
     Packet& packet = r.packets[slots];
-    if (!packet.valid()) packet = pool_.acquire();
+    if (!packet.valid()) packet = slot_pool.acquire();
     if (!packet.valid()) break;
-    packet.clear(pool_.headroom());
+    packet.clear(slot_pool.headroom());
     packet.meta() = PacketMeta{};
     r.iovecs[slots] = iovec{packet.data(), packet.room()};
     msghdr& header = r.messages[slots].msg_hdr;
@@ -383,6 +500,10 @@ std::size_t UdpTransport::receive_once() {
     header.msg_namelen = sizeof(sockaddr_in);
     header.msg_iov = &r.iovecs[slots];
     header.msg_iovlen = 1;
+    if (gro_) {
+      header.msg_control = r.control[slots].data();
+      header.msg_controllen = r.control[slots].size();
+    }
   }
   const int fd = socket_.native_handle();
   if (slots == 0) {
@@ -399,6 +520,11 @@ std::size_t UdpTransport::receive_once() {
   auto deliver = [&] {
     if (current != nullptr && !r.batch.empty()) on_receive_(current->id, r.batch);
     r.batch.clear();  // on_receive took the packets it keeps
+  };
+  auto push = [&](Packet&& packet) {
+    if (r.batch.full()) deliver();
+    packet.meta().ingress_neighbor = current->id;
+    r.batch.push(std::move(packet));
   };
   for (int i = 0; i < received; ++i) {
     const mmsghdr& message = r.messages[i];
@@ -423,13 +549,63 @@ std::size_t UdpTransport::receive_once() {
     }
     Packet& packet = r.packets[i];
     packet.resize(message.msg_len);
-    packet.meta().ingress_neighbor = peer->id;
-    ++peer->counters.rx_packets;
     peer->counters.rx_bytes += message.msg_len;
-    r.batch.push(std::move(packet));
+    if (!gro_) {
+      ++peer->counters.rx_packets;
+      push(std::move(packet));
+      continue;
+    }
+    const std::size_t datagram_size = gro_segment_size(message.msg_hdr);
+    const std::size_t count = datagram_count(message.msg_len, datagram_size);
+    peer->counters.rx_packets += count;
+    if (count > 1) ++counters_.gro_receives;
+    if (count > 1 && regroup_datagrams(packet, datagram_size)) {
+      ++counters_.regrouped;
+      push(std::move(packet));
+      continue;
+    }
+    split_datagrams(packet, datagram_size, count, push);
   }
   deliver();
   return static_cast<std::size_t>(received);
+}
+
+std::size_t UdpTransport::gro_segment_size(const msghdr& header) noexcept {
+  for (const cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr;
+       control = CMSG_NXTHDR(const_cast<msghdr*>(&header), const_cast<cmsghdr*>(control))) {
+    if (control->cmsg_level == SOL_UDP && control->cmsg_type == UDP_GRO &&
+        control->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(control), sizeof size);
+      return size > 0 ? static_cast<std::size_t>(size) : 0;
+    }
+  }
+  return 0;
+}
+
+template <typename Push>
+void UdpTransport::split_datagrams(Packet& packet, std::size_t datagram_size, std::size_t count,
+                                   Push& push) {
+  // One datagram that fits no small buffer keeps its large one.
+  if (count == 1 && packet.size() > pool_.buffer_size() - pool_.headroom()) {
+    push(std::move(packet));
+    return;
+  }
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::span<const std::uint8_t> datagram = datagram_at(packet.bytes(), datagram_size, k);
+    Packet copy = pool_.acquire();
+    if (!copy.valid()) {
+      counters_.drops.add(DropReason::kPoolExhausted);
+      continue;
+    }
+    if (!copy.resize(datagram.size())) {
+      counters_.drops.add(DropReason::kTooBig);
+      continue;
+    }
+    std::memcpy(copy.data(), datagram.data(), datagram.size());
+    push(std::move(copy));
+  }
+  // The slot keeps its large buffer for the next receive.
 }
 
 }  // namespace nextmini::dataplane

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
+#include "nextmini/dataplane/core/gso.hpp"
+#include "nextmini/dataplane/core/overlay_header.hpp"
 #include "nextmini/test_support/bytes.hpp"
 #include "nextmini/test_support/run_until.hpp"
 
@@ -19,6 +22,10 @@ using nextmini::test_support::Bytes;
 using nextmini::test_support::pattern;
 using namespace std::chrono_literals;
 
+using nextmini::dataplane::test_support::ipv4_header_ok;
+using nextmini::dataplane::test_support::l4_checksum_ok;
+using nextmini::dataplane::test_support::make_super_packet;
+using nextmini::dataplane::test_support::SuperPacket;
 using nextmini::test_support::run_until;
 
 // Sends `contents` through `sink` in batches of at most kMaxBatch.
@@ -51,20 +58,23 @@ struct Received {
   }
 };
 
-UdpTransportConfig loopback_config(bool gso = true, std::size_t queue = 4096) {
+UdpTransportConfig loopback_config(bool gso = true, std::size_t queue = 4096, bool gro = true) {
   UdpTransportConfig config;
   config.listen_address = "127.0.0.1";
   config.gso = gso;
+  config.gro = gro;
   config.send_queue_packets = queue;
   return config;
 }
 
 // Node 1 and node 2, each with a transport on loopback, peered with each other.
 struct Pair {
-  explicit Pair(bool gso = true, std::size_t queue = 4096, std::size_t pool_buffers = 1024)
+  explicit Pair(bool gso = true, std::size_t queue = 4096, std::size_t pool_buffers = 1024,
+                bool gro = true)
       : pool(pool_buffers, 2048),
-        one(io, pool, loopback_config(gso, queue), at_one.handler()),
-        two(io, pool, loopback_config(gso, queue), at_two.handler()) {
+        large(32, 70'000),
+        one(io, pool, loopback_config(gso, queue, gro), at_one.handler(), &large),
+        two(io, pool, loopback_config(gso, queue, gro), at_two.handler(), &large) {
     EXPECT_TRUE(one.open());
     EXPECT_TRUE(two.open());
     EXPECT_TRUE(one.set_peer(2, "127.0.0.1", two.port()));
@@ -75,10 +85,12 @@ struct Pair {
     two.close();
     io.poll();
     EXPECT_EQ(pool.in_use(), 0u) << "a packet buffer leaked";
+    EXPECT_EQ(large.in_use(), 0u) << "a large buffer leaked";
   }
 
   asio::io_context io;
   PacketPool pool;
+  PacketPool large;
   Received at_one;
   Received at_two;
   UdpTransport one;
@@ -136,7 +148,7 @@ TEST(UdpTransport, BothDirectionsAndManyPeers) {
 }
 
 TEST(UdpTransport, DatagramsFromStrangersAreCountedNotDelivered) {
-  Pair pair;
+  Pair pair(true, 4096, 1024, /*gro=*/false);  // small receive slots: 3,000 bytes are too big
   udp::socket stranger(pair.io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const udp::endpoint target(asio::ip::make_address("127.0.0.1"), pair.two.port());
   const Bytes junk = pattern(64, 7);
@@ -183,19 +195,128 @@ TEST(UdpTransport, PeersAreBoundedSinksThatReportRoomAndCallBack) {
   EXPECT_GT(pair.two.counters().send_buffer_bytes, 0);
 }
 
-TEST(UdpTransport, GsoSuperPacketsAreCountedNotSent) {
+// A super-packet as the Processor hands it to a udp link: overlay header (offload fields from
+// its meta) in front of a TSO super-packet.
+Packet overlay_super_packet(PacketPool& large, const SuperPacket& spec) {
+  Packet super = make_super_packet(large, spec);
+  EXPECT_TRUE(super.push_front(kOverlayHeaderSize));
+  OverlayHeader header;
+  header.flags = kOverlayFlagGso;
+  header.hop_limit = 32;
+  header.src = 1;
+  header.dst = 2;
+  header.route_id = 12;
+  header.gso_size = super.meta().gso_size;
+  header.gso_type = super.meta().gso_type;
+  header.csum_start = super.meta().csum_start;
+  header.csum_offset = super.meta().csum_offset;
+  write_overlay_header(
+      header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(), kOverlayHeaderSize));
+  return super;
+}
+
+// The plain segments software GSO makes of `super` (overlay headers without offload fields,
+// complete checksums): what the far node must end up with, however the segments travelled.
+std::vector<Bytes> software_segments(PacketPool& pool, const Packet& super) {
+  PacketBatch out;
+  EXPECT_EQ(gso_segment(super, pool, out, kOverlayHeaderSize), GsoStatus::kOk);
+  std::vector<Bytes> segments;
+  for (Packet& p : out) segments.emplace_back(p.data(), p.data() + p.size());
+  return segments;
+}
+
+// A received packet as the Processor makes it plain: overlay offload fields to meta, then
+// segmented / completed by software_offload; the bytes of every plain packet.
+std::vector<Bytes> made_plain(PacketPool& large, PacketPool& pool, const Bytes& received) {
+  Packet packet = large.acquire();
+  EXPECT_TRUE(packet.resize(received.size()));
+  std::memcpy(packet.data(), received.data(), received.size());
+  const auto header = read_overlay_header(packet.bytes());
+  EXPECT_TRUE(header);
+  PacketMeta& meta = packet.meta();
+  const bool offload = (header->flags & kOverlayFlagGso) != 0;
+  meta.gso_valid = offload && header->gso_type != 0 && header->gso_size != 0;
+  meta.gso_type = header->gso_type;
+  meta.gso_size = header->gso_size;
+  meta.needs_csum = offload && header->csum_offset != 0;
+  meta.csum_start = header->csum_start;
+  meta.csum_offset = header->csum_offset;
+  std::vector<Bytes> plain;
+  software_offload(
+      packet, pool, [&](Packet&& p) { plain.emplace_back(p.data(), p.data() + p.size()); },
+      kOverlayHeaderSize);
+  return plain;
+}
+
+// A GSO super-packet crosses as one datagram per segment, its payload never copied by the
+// sender; the far side, with UDP_GRO, gets it back as one super-packet (loopback hands the UDP
+// GSO message over whole), and without UDP_GRO or UDP GSO as partial-checksum segments. Either
+// way, made plain, the bytes are exactly what software GSO would have sent.
+TEST(UdpTransport, SuperPacketsCrossWithoutCopiesAndAreRegrouped) {
+  struct Case {
+    bool gso;
+    bool gro;
+    bool ipv6;
+    bool tcp;
+  };
+  for (const Case c :
+       {Case{true, true, false, true}, Case{true, true, true, true}, Case{true, false, false, true},
+        Case{false, true, false, true}, Case{true, true, false, false}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << "gso " << c.gso << " gro " << c.gro << " ipv6 " << c.ipv6 << " tcp " << c.tcp);
+    Pair pair(c.gso, 4096, 1024, c.gro);
+    // 64,000 bytes of TCP payload with 1,348-byte segments: 48 segments, more than one UDP GSO
+    // message can carry (64 KB), so two messages.
+    Packet super = overlay_super_packet(pair.large, {c.ipv6, c.tcp, 64'000, 1348});
+    const std::vector<Bytes> expected = software_segments(pair.pool, super);
+    ASSERT_EQ(expected.size(), 48u);
+    PacketBatch batch;
+    batch.push(std::move(super));
+    pair.one.peer(2)->send(batch);
+    ASSERT_TRUE(run_until(
+        pair.io, [&] { return pair.two.peer_counters(1)->rx_packets >= expected.size(); }));
+    pair.io.poll();
+    std::vector<Bytes> got;
+    for (const Bytes& received : pair.at_two.packets) {
+      for (Bytes& plain : made_plain(pair.large, pair.pool, received))
+        got.push_back(std::move(plain));
+    }
+    ASSERT_EQ(got.size(), expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i], expected[i]) << "segment " << i;
+      // Checked against the reference checksum too, not only against software GSO's bytes.
+      const std::uint8_t* ip = got[i].data() + kOverlayHeaderSize;
+      const std::size_t ip_size = got[i].size() - kOverlayHeaderSize;
+      EXPECT_TRUE(l4_checksum_ok(ip, ip_size, c.ipv6 ? 40 : 20, c.ipv6, c.tcp ? 6 : 17)) << i;
+      if (!c.ipv6) EXPECT_TRUE(ipv4_header_ok(ip)) << i;
+    }
+    EXPECT_EQ(pair.one.peer_counters(2)->tx_packets, 48u);
+    if (c.gso && c.gro && c.tcp) {
+      // Two GSO messages, each regrouped into one super-packet.
+      EXPECT_EQ(pair.at_two.packets.size(), 2u);
+      EXPECT_EQ(pair.two.counters().regrouped, 2u);
+      EXPECT_TRUE(pair.two.counters().gro_enabled);
+    } else {
+      EXPECT_EQ(pair.at_two.packets.size(), 48u);
+    }
+  }
+}
+
+TEST(UdpTransport, SuperPacketsWhoseHeadersDoNotParseAreDropped) {
   Pair pair;
   PacketBatch batch;
   Packet super = pair.pool.acquire();
   ASSERT_TRUE(super.resize(1800));
+  std::memset(super.data(), 0, 1800);
   super.meta().gso_valid = true;
+  super.meta().gso_type = kGsoTypeTcpV4;
   super.meta().gso_size = 600;
   batch.push(std::move(super));
   pair.one.peer(2)->send(batch);
   send_all(pair.pool, *pair.one.peer(2), {pattern(100, 1)});
   ASSERT_TRUE(run_until(pair.io, [&] { return pair.at_two.packets.size() == 1; }));
   EXPECT_EQ(pair.at_two.packets[0], pattern(100, 1));
-  EXPECT_EQ(pair.one.peer_counters(2)->drops[DropReason::kGsoUnsegmented], 1u);
+  EXPECT_EQ(pair.one.peer_counters(2)->drops[DropReason::kBadOffload], 1u);
 }
 
 TEST(UdpTransport, AnEmptyPoolDrainsTheSocketAndCounts) {

@@ -7,7 +7,9 @@
 //   follow each other, the same ACK number, flags and option bytes (ACK with PSH/FIN only on
 //   the last of a run), every segment but the last of the first one's payload size, each with a
 //   checksum that verifies (a corrupted segment is never merged: its checksum would be
-//   recomputed over the damaged bytes). A run stops at 64 KB.
+//   recomputed over the damaged bytes) or a partial one (needs_csum at the TCP checksum: a
+//   segment our own sender cut, whose checksum nobody computed yet; nothing to verify). A run
+//   stops at 64 KB.
 //   Output: the run's first packet is replaced by a super-packet in a large pool buffer
 //   (gso_valid, gso_type TCPV4/TCPV6, gso_size = the first segment's payload, needs_csum with the
 //   pseudo-header sum in place, IPv4 length and header checksum fixed); the others are released.
@@ -17,11 +19,41 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "nextmini/dataplane/core/packet_batch.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 
 namespace nextmini::dataplane {
+
+// The pieces of GRO, shared by GroCoalescer and the udp transport's datagram GRO
+// (core/datagram_gro.hpp). A TCP segment (IPv4 or IPv6, bytes `ip`) that could be part of a run:
+// ACK (with PSH/FIN) only, a payload, no GSO; a partial checksum only at the TCP checksum.
+struct TcpSegment {
+  bool ok = false;
+  bool ipv6 = false;
+  bool partial = false;     // its checksum is partial (needs_csum): nothing to verify
+  std::size_t l4 = 0;       // TCP header offset
+  std::size_t header = 0;   // L3 + TCP header length
+  std::size_t payload = 0;  // TCP payload bytes
+  std::uint32_t seq = 0;
+  std::uint8_t flags = 0;
+};
+TcpSegment inspect_tcp_segment(std::span<const std::uint8_t> ip, const PacketMeta& meta) noexcept;
+// True if the segment's checksum verifies (or is partial).
+bool tcp_segment_checksum_ok(std::span<const std::uint8_t> ip, const TcpSegment& s) noexcept;
+// True when segment `next` (bytes q, inspected as b) continues the run that starts with `first`
+// (bytes p, inspected as a) and so far ends at `expected_seq`: same addresses, ports, IP fields,
+// ACK, options and header size, at most the first's payload.
+bool tcp_segment_continues(const std::uint8_t* p, const TcpSegment& a, const std::uint8_t* q,
+                           const TcpSegment& b, std::uint32_t expected_seq) noexcept;
+// PSH or FIN: the segment ends a run.
+bool tcp_segment_ends_run(const TcpSegment& s) noexcept;
+// Makes the merged bytes at `out` (the first segment's headers, then every payload; `total`
+// bytes) a super-packet: the last segment's flags, IP length and header checksum, the partial
+// TCP checksum; `meta` gets gso_* (size: the first's payload) and needs_csum.
+void finish_tcp_super_packet(std::uint8_t* out, const TcpSegment& first, std::size_t total,
+                             std::uint8_t last_flags, PacketMeta& meta) noexcept;
 
 class GroCoalescer {
  public:

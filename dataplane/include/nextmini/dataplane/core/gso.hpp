@@ -7,8 +7,11 @@
 //   sequence number, FIN/PSH on the last segment only, CWR on the first only; UDP length; the
 //   L4 checksum computed in full (the segments carry no offload fields). Validation happens in
 //   the constructor (status()); next() hands out one segment per call, so a caller can feed a
-//   batch, a datagram socket or a queue without any allocation. `prefix`: bytes in front of the
-//   IP packet (0 for a raw IP packet; kOverlayHeaderSize for the Processor's output) copied in
+//   batch, a datagram socket or a queue without any allocation. Without copying the payload:
+//   write_partial_headers() writes segment i's headers (its L4 checksum partial, the pseudo-header
+//   sum) into caller memory and payload(i) is the segment's payload in place, so a gathering
+//   sender (the udp transport's UDP GSO over iovecs) sends it as it is. `prefix`: bytes in front of
+//   the IP packet (0 for a raw IP packet; kOverlayHeaderSize for the Processor's output) copied in
 //   front of every segment; an overlay header there loses its offload flag and fields.
 //   gso_segment(): all segments of one packet appended to a PacketBatch.
 //   complete_checksum(): finishes a NEEDS_CSUM packet's L4 checksum in place.
@@ -17,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <utility>
 
 #include "nextmini/dataplane/core/packet.hpp"
@@ -46,6 +50,18 @@ class GsoSegmenter {
   std::size_t remaining() const noexcept { return segments_ - next_; }
   // L3 + L4 header bytes repeated in every segment.
   std::size_t header_length() const noexcept { return header_length_; }
+  // Where the L4 header starts in the IP packet, and its checksum field in it (16 TCP, 6 UDP):
+  // a partial segment's csum_start and csum_offset.
+  std::size_t l4_offset() const noexcept { return l4_offset_; }
+  std::size_t checksum_offset() const noexcept { return tcp_ ? 16 : 6; }
+
+  // The payload of segment `index` (< segments()), in place in the super-packet.
+  std::span<const std::uint8_t> payload(std::size_t index) const noexcept;
+  // Writes the IP and L4 headers of segment `index` (< segments(); header_length() bytes) to
+  // `out`, the L4 checksum partial (the segment's pseudo-header sum, as the kernel's NEEDS_CSUM:
+  // completed by whoever gets the segment with csum_start = l4_offset(), csum_offset =
+  // checksum_offset()). Requires status() kOk.
+  void write_partial_headers(std::size_t index, std::uint8_t* out) const noexcept;
 
   // The next segment in a buffer from `pool` (pool headroom in front, meta copied without the
   // offload fields), or an invalid Packet when done or on failure (status() says which).
@@ -77,6 +93,11 @@ bool complete_checksum(Packet& packet, std::size_t prefix = 0) noexcept;
 // Clears the offload flag and fields of the overlay header at the front of `bytes` (at least
 // kOverlayHeaderSize long): the packet behind it is plain now.
 void clear_overlay_offload(std::uint8_t* bytes) noexcept;
+
+// Sets the overlay header at the front of `bytes` to say "one packet, its L4 checksum partial at
+// csum_start + csum_offset" (protocol.md, "Offload fields": gso flag, gso_size and gso_type 0).
+void mark_overlay_partial_checksum(std::uint8_t* bytes, std::uint16_t csum_start,
+                                   std::uint16_t csum_offset) noexcept;
 
 // True if `packet` is a GSO super-packet that stands for more than one wire packet, or a
 // single one whose checksum is still partial: what a consumer that takes only plain, complete

@@ -2,26 +2,23 @@
 // UdpLink: the udp transport of one link to a topology neighbour — a NeighborLink over a peer of
 // the node's one UdpTransport (one socket for every udp neighbour).
 //   Output: send(batch) goes to the transport's peer sink (one datagram per packet, sendmmsg,
-//   UDP GSO). A GSO super-packet (a TUN read with offloads) is cut here into its wire-sized
-//   segments first (software GSO, core/gso.hpp, into `pool`; each segment gets the overlay
-//   header without the offload fields and complete checksums); segments that cannot be made
-//   are dropped (pool_exhausted, too_big, bad_offload). A packet with only a partial checksum
-//   travels as it is: its overlay header carries the checksum fields for the far node.
+//   UDP GSO). A GSO super-packet (a TUN read with offloads) goes whole: the transport sends its
+//   wire-sized segments without copying them (each with partial checksums, protocol.md "Offload
+//   fields"). A packet with only a partial checksum travels as it is: its overlay header
+//   carries the checksum fields for the far node.
 //   Input: the transport hands this neighbour's datagrams to the handler it was made with.
 //   Connection: none. The link is "up" (connected()) from the moment it exists until close():
 //   a neighbour that vanishes loses what is sent to it (its datagrams simply go nowhere) and
 //   gets them again when it comes back on the same address and port; update() follows a
 //   neighbour that came back elsewhere. No hello, no dial; offer_connection() refuses tcp
 //   connections.
-//   Counters: link_counters() — the peer's tx/rx packets and bytes and drops (with the
-//   segmentation's); segmented() — super-packets cut.
+//   Counters: link_counters() — the peer's tx/rx datagrams and bytes and drops.
 //   Thread: the node's io_context thread. The transport must outlive the link.
 
 #include <cstdint>
 #include <string>
 
 #include "nextmini/common/result.hpp"
-#include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/transport/neighbor_link.hpp"
 #include "nextmini/dataplane/transport/udp_transport.hpp"
 
@@ -30,8 +27,7 @@ namespace nextmini::dataplane {
 class UdpLink final : public NeighborLink {
  public:
   // Registers `neighbor` at address:port with the transport. Error "udp.address".
-  static Result<std::unique_ptr<UdpLink>> create(UdpTransport& transport, PacketPool& pool,
-                                                 messages::NodeId neighbor,
+  static Result<std::unique_ptr<UdpLink>> create(UdpTransport& transport, messages::NodeId neighbor,
                                                  const std::string& address, std::uint16_t port);
   UdpLink(const UdpLink&) = delete;
   UdpLink& operator=(const UdpLink&) = delete;
@@ -49,23 +45,15 @@ class UdpLink final : public NeighborLink {
   LinkTransportCounters link_counters() const override;
   void close() override;
 
-  std::uint64_t segmented() const noexcept { return segmented_; }
-
  private:
-  UdpLink(UdpTransport& transport, PacketPool& pool, messages::NodeId neighbor, BoundedSink* sink)
-      : transport_(transport), pool_(pool), neighbor_(neighbor), sink_(sink) {}
-
-  // Cuts the super-packets of `batch` into segments, in order, handing full batches on.
-  void send_segmented(PacketBatch& batch);
+  UdpLink(UdpTransport& transport, messages::NodeId neighbor, BoundedSink* sink)
+      : transport_(transport), neighbor_(neighbor), sink_(sink) {}
 
   UdpTransport& transport_;
-  PacketPool& pool_;
   messages::NodeId neighbor_;
   BoundedSink* sink_;                      // the transport's peer sink; null once closed
   LinkTransportCounters closed_counters_;  // the peer's counters when it was removed
-  DropCounters drops_;                     // sends after close(), failed segmentation
-  std::uint64_t segmented_ = 0;
-  PacketBatch out_;  // plain packets on their way to the transport
+  DropCounters drops_;                     // sends after close()
 };
 
 }  // namespace nextmini::dataplane
