@@ -46,14 +46,16 @@ void run_status(const StatusArgs& args) {
               recorded.config_path.c_str());
   std::printf("launcher: %s (pid %d)\n", recorded.detached ? "detached" : "foreground",
               recorded.launcher_pid);
-  std::printf("  %-10s %-16s %-16s %-10s %-8s %-12s %s\n", "node", "overlay", "underlay",
-              "namespace", "pid", "process", "log");
-  std::printf("  %-10s %-16s %-16s %-10s %-8d %-12s %s\n", "controller",
-              fmt::format("port {}", recorded.port).c_str(), "100.127.255.254",
+  std::printf("  %-10s %-16s %-22s %-16s %-10s %-8s %-12s %s\n", "node", "overlay", "overlay6",
+              "underlay", "namespace", "pid", "process", "log");
+  std::printf("  %-10s %-16s %-22s %-16s %-10s %-8d %-12s %s\n", "controller",
+              fmt::format("port {}", recorded.port).c_str(), "", "100.127.255.254",
               recorded.controller.netns.c_str(), recorded.controller.pid,
               liveness(recorded.controller), recorded.controller.log.c_str());
   for (const auto& node : recorded.nodes) {
-    std::printf("  %-10u %-16s %-16s %-10s %-8d %-12s %s\n", node.id, node.overlay_address.c_str(),
+    std::printf("  %-10u %-16s %-22s %-16s %-10s %-8d %-12s %s\n", node.id,
+                node.overlay_address.c_str(),
+                node.overlay_address6.empty() ? "-" : node.overlay_address6.c_str(),
                 node.underlay_address.c_str(), node.process.netns.c_str(), node.process.pid,
                 liveness(node.process), node.process.log.c_str());
   }

@@ -57,6 +57,7 @@ launcher::NetworkPlan make_plan(const std::string& config_path, unsigned workers
   for (std::uint32_t id = 1; id <= topology->n_nodes(); ++id) {
     plan.node_ids.push_back(id);
     plan.overlay_addresses.push_back(controller::node_address(*config, id));
+    plan.overlay_addresses6.push_back(controller::node_address6(*config, id));
   }
   for (const auto& [a, b] : topology->edges()) plan.links.emplace_back(a, b);
   for (const auto& node : config->nodes) {

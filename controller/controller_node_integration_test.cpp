@@ -295,7 +295,7 @@ delay = "30ms"
     const auto all = nodes[to]->delivered();
     const auto arrivals = nodes[to]->arrivals();
     for (std::size_t i = 0; i < all.size(); ++i) {
-      if (all[i] == packet)
+      if (NodeThread::routed_equal(all[i], packet))
         return std::chrono::duration<double, std::milli>(arrivals[i] - sent).count();
     }
     return -1.0;

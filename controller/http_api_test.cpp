@@ -90,6 +90,7 @@ TEST_F(HttpApiTest, TopologyListsNodesAddressesAndEdges) {
   const auto& nodes = topology.at("nodes").as_array();
   ASSERT_EQ(nodes.size(), 4u);
   EXPECT_EQ(nodes[2].at("address").as_string(), "10.0.0.3");
+  EXPECT_EQ(nodes[2].at("address6").as_string(), "fd00:6e6d::3");
   EXPECT_EQ(nodes[2].at("underlay_address").as_string(), "100.127.0.3");
   EXPECT_TRUE(nodes[2].at("connected").as_bool());
   EXPECT_FALSE(nodes[0].at("connected").as_bool());

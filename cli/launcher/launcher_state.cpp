@@ -141,10 +141,10 @@ std::string encode_state(const LauncherState& state) {
     const auto& node = state.nodes[i];
     out += i == 0 ? "\n" : ",\n";
     out += fmt::format(
-        "    {{\n      \"id\": {},\n      \"overlay\": {},\n      \"underlay\": {},\n"
-        "      \"process\": {}\n    }}",
-        node.id, json_quote(node.overlay_address), json_quote(node.underlay_address),
-        encode_process(node.process, "      "));
+        "    {{\n      \"id\": {},\n      \"overlay\": {},\n      \"overlay6\": {},\n"
+        "      \"underlay\": {},\n      \"process\": {}\n    }}",
+        node.id, json_quote(node.overlay_address), json_quote(node.overlay_address6),
+        json_quote(node.underlay_address), encode_process(node.process, "      "));
   }
   out += state.nodes.empty() ? "]\n" : "\n  ]\n";
   out += "}\n";
@@ -187,6 +187,7 @@ Result<LauncherState> decode_state(const std::string& text) {
       if (!id) return Failure{id.error()};
       node.id = *id;
       node.overlay_address = json_string_or(node_object, "overlay", "");
+      node.overlay_address6 = json_string_or(node_object, "overlay6", "");
       node.underlay_address = json_string_or(node_object, "underlay", "");
       auto process_object = required_object(node_object, "process", where);
       if (!process_object) return Failure{process_object.error()};

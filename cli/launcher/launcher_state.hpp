@@ -27,6 +27,7 @@ struct ManagedProcess {
 struct NodeRecord {
   std::uint32_t id = 0;
   std::string overlay_address;   // the node's TUN address, e.g. 10.0.0.3
+  std::string overlay_address6;  // its IPv6 TUN address, e.g. fd00:6e6d::3 ("" = no IPv6)
   std::string underlay_address;  // eth0 in its namespace, e.g. 100.127.0.3
   ManagedProcess process;
 };

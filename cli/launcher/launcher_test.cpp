@@ -85,6 +85,7 @@ LauncherState sample_state() {
     NodeRecord node;
     node.id = id;
     node.overlay_address = "10.0.0." + std::to_string(id);
+    node.overlay_address6 = id == 1 ? "fd00:6e6d::1" : "";  // node 2: IPv6 off
     node.underlay_address = UnderlayPlan::node_underlay_address(id);
     node.process = {"node " + std::to_string(id),
                     static_cast<pid_t>(200 + id),
@@ -116,6 +117,8 @@ TEST(LauncherStateTest, RoundTripsThroughJson) {
   ASSERT_EQ(decoded->nodes.size(), 2u);
   EXPECT_EQ(decoded->nodes[1].id, 2u);
   EXPECT_EQ(decoded->nodes[1].overlay_address, "10.0.0.2");
+  EXPECT_EQ(decoded->nodes[0].overlay_address6, "fd00:6e6d::1");
+  EXPECT_EQ(decoded->nodes[1].overlay_address6, "");
   EXPECT_EQ(decoded->nodes[1].underlay_address, "100.127.0.2");
   EXPECT_EQ(decoded->nodes[1].process.argv, state.nodes[1].process.argv);
   EXPECT_EQ(decoded->nodes[1].process.log, state.nodes[1].process.log);

@@ -159,6 +159,7 @@ Result<void> NetworkLauncher::start_processes(const NetworkPlan& plan, LauncherS
     NodeRecord node;
     node.id = id;
     node.overlay_address = plan.overlay_addresses[i];
+    if (i < plan.overlay_addresses6.size()) node.overlay_address6 = plan.overlay_addresses6[i];
     node.underlay_address = UnderlayPlan::node_underlay_address(id);
     node.process.name = fmt::format("node {}", id);
     node.process.netns = UnderlayPlan::node_namespace(id);
@@ -286,17 +287,19 @@ void NetworkLauncher::print_summary(const NetworkPlan& plan, const LauncherState
   std::printf("network ready in %.2f s: %zu nodes, %zu links, %u routes (config %s)\n",
               state.ready_seconds, state.nodes.size(), plan.links.size(), routes,
               state.config_path.c_str());
-  std::printf("  %-10s %-16s %-16s %-10s %s\n", "node", "overlay", "underlay", "namespace", "pid");
+  std::printf("  %-10s %-16s %-22s %-16s %-10s %s\n", "node", "overlay", "overlay6", "underlay",
+              "namespace", "pid");
   for (const auto& node : state.nodes) {
-    std::printf("  %-10u %-16s %-16s %-10s %d\n", node.id, node.overlay_address.c_str(),
+    std::printf("  %-10u %-16s %-22s %-16s %-10s %d\n", node.id, node.overlay_address.c_str(),
+                node.overlay_address6.empty() ? "-" : node.overlay_address6.c_str(),
                 node.underlay_address.c_str(), node.process.netns.c_str(), node.process.pid);
   }
   if (!plan.external_nodes.empty()) {
     std::printf("python-mode nodes (pid 0, not started by the launcher): %s\n",
                 list_ids(plan.external_nodes).c_str());
   }
-  std::printf("  %-10s %-16s %-16s %-10s %d\n", "controller",
-              fmt::format("ws port {}", state.port).c_str(),
+  std::printf("  %-10s %-16s %-22s %-16s %-10s %d\n", "controller",
+              fmt::format("ws port {}", state.port).c_str(), "",
               std::string(kControllerUnderlayAddress).c_str(), state.controller.netns.c_str(),
               state.controller.pid);
   std::string links;

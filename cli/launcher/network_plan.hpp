@@ -15,8 +15,9 @@ struct NetworkPlan {
   std::uint16_t port = 3000;
   std::string token;  // passed to the controller's nodes when the config sets one
   std::vector<std::uint32_t> node_ids;
-  std::vector<std::string> overlay_addresses;  // parallel to node_ids
-  std::vector<unsigned> workers;               // parallel to node_ids: `nextmini node --workers`
+  std::vector<std::string> overlay_addresses;   // parallel to node_ids
+  std::vector<std::string> overlay_addresses6;  // parallel to node_ids ("" = no IPv6); may be empty
+  std::vector<unsigned> workers;                // parallel to node_ids: `nextmini node --workers`
   // Nodes in python operating mode: they get a namespace and an underlay address, but no
   // process; the user runs the Python node inside (`nextmini exec N -- python3 …`).
   std::vector<std::uint32_t> external_nodes;

@@ -353,6 +353,7 @@ HttpResponse HttpApi::topology() const {
     const bool known = it != records.end();
     nodes.push_back(json::object{{"id", id},
                                  {"address", node_address(config, id)},
+                                 {"address6", node_address6(config, id)},
                                  {"underlay_address", known ? it->second.underlay_address : ""},
                                  {"link_port", known ? it->second.link_port : 0},
                                  {"operating_mode", known ? it->second.operating_mode : "tun"},

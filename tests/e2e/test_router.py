@@ -1,8 +1,10 @@
 """Nextmini nodes behave like routers for the traffic of their hosts: IPv6 works through the
-TUN as IPv4 does (ping -6, iperf3 -6 across two hops), every forwarding node decrements the
-TTL / hop limit and answers an expired packet with ICMP Time Exceeded from its own address
-(so TTL-limited pings show each hop, like traceroute), and an address no node owns is answered
-with ICMP Destination Unreachable. Line of four nodes: 1 - 2 - 3 - 4."""
+TUN as IPv4 does (ping -6, iperf3 -6 across two hops), every node that forwards a packet — the
+source node (its host's first router) and each transit node — decrements the TTL / hop limit
+and answers an expired packet with ICMP Time Exceeded from its own address (so TTL-limited
+pings show each hop, like traceroute), and an address no node owns is answered with ICMP
+Destination Unreachable. `nextmini up`, `nextmini status` and the HTTP API show each node's
+IPv6 address beside its IPv4 one. Line of four nodes: 1 - 2 - 3 - 4."""
 
 import re
 
@@ -21,7 +23,15 @@ def v6(node):
 
 
 def test_ping6_and_iperf3_6_through_two_hops(network):
-    network.up(LINE4)
+    summary = network.up(LINE4).stdout
+    # The IPv6 addresses are shown where the IPv4 ones are: up's summary and status.
+    for node in (1, 4):
+        assert re.search(rf"\b{node}\s+{re.escape(v4(node))}\s+{re.escape(v6(node))}\s", summary), \
+            summary
+    nodes = {node["id"]: node for node in network.status()["state"]["nodes"]}
+    assert nodes[3]["overlay"] == v4(3) and nodes[3]["overlay6"] == v6(3), nodes[3]
+    text = network.cmd("status", check=True).stdout
+    assert re.search(rf"\b2\s+{re.escape(v4(2))}\s+{re.escape(v6(2))}\s", text), text
     first = network.wait_for_ping(1, v6(3))
     assert first.returncode == 0, f"ping -6 1 -> 3 failed:\n{first.stdout}\n{network.logs()}"
     result = network.ping(1, v6(3), count=5)
@@ -67,14 +77,20 @@ def test_ttl_limited_pings_show_each_hop(network):
     network.up(LINE4)
     for ipv6, address in ((False, v4), (True, v6)):
         assert network.wait_for_ping(1, address(4)).returncode == 0, network.logs()
-        # TTL 1 expires at node 2 (the first node that forwards), 2 at node 3; 3 reaches node 4.
-        path = [hop_reporting(network, address(4), ttl, ipv6) for ttl in (1, 2, 3)]
+        # TTL 1 expires at node 1 (the host's own router, the first to forward), 2 at node 2,
+        # 3 at node 3; 4 reaches node 4.
+        path = [hop_reporting(network, address(4), ttl, ipv6) for ttl in (1, 2, 3, 4)]
         print(f"{'IPv6' if ipv6 else 'IPv4'} path 1 -> 4: {path}")
-        assert path == [(address(2), True), (address(3), True), (address(4), False)], path
+        assert path == [(address(1), True), (address(2), True), (address(3), True),
+                        (address(4), False)], path
+        # A direct neighbour is one router away: TTL 1 does not reach it, TTL 2 does.
+        neighbour = [hop_reporting(network, address(2), ttl, ipv6) for ttl in (1, 2)]
+        assert neighbour == [(address(1), True), (address(2), False)], neighbour
     network.down()
-    log = (RUN_DIR / "logs" / "node-2.log").read_text(errors="replace")
-    sent = re.search(r"node 2: icmp errors: (\d+) time exceeded", log)
-    assert sent and int(sent.group(1)) >= 2, log[-2000:]
+    for node in (1, 2, 3):
+        log = (RUN_DIR / "logs" / f"node-{node}.log").read_text(errors="replace")
+        sent = re.search(rf"node {node}: icmp errors: (\d+) time exceeded", log)
+        assert sent and int(sent.group(1)) >= 2, log[-2000:]
 
 
 def test_unreachable_destination_is_answered(network):

@@ -22,10 +22,11 @@ std::uint64_t stage_seed(std::uint64_t seed, std::uint64_t stage) noexcept {
   return seed * 0x9E3779B97F4A7C15ULL + stage * 0xBF58476D1CE4E5B9ULL + 1;
 }
 
-// `overhead`: framing bytes in front of the IP packet that the MTU does not count.
-bool too_big(const Packet& packet, std::uint32_t mtu, std::size_t overhead) noexcept {
+// The MTU counts the IP packet, not the framing in front of it (PacketMeta::l3_offset).
+bool too_big(const Packet& packet, std::uint32_t mtu) noexcept {
   if (mtu == 0) return false;
   const PacketMeta& meta = packet.meta();
+  const std::size_t overhead = meta.l3_offset;
   const std::size_t size = packet.size() > overhead ? packet.size() - overhead : packet.size();
   // A GSO super-packet leaves as segments of gso_size payload bytes each.
   if (meta.gso_valid && meta.gso_size > 0 && size > meta.gso_size) return meta.gso_size > mtu;
@@ -174,7 +175,7 @@ bool LinkPipeline::must_go_plain(const Packet& packet) const noexcept {
   const PacketMeta& meta = packet.meta();
   if (meta.gso_valid && meta.gso_size != 0)
     return acts_per_packet() ||
-           (config_.mtu != 0 && packet.size() > config_.framing_overhead + config_.mtu);
+           (config_.mtu != 0 && packet.size() > std::size_t{meta.l3_offset} + config_.mtu);
   // A partial checksum would be completed over corrupted bytes: complete it first.
   return meta.needs_csum && config_.corrupt_percent > 0.0;
 }
@@ -187,7 +188,7 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       // super-packet into its segments first (software GSO), each admitted on its own.
       const SoftwareOffload done = software_offload(
           packet, pool_, [&](Packet&& plain) { admit(std::move(plain), now); },
-          config_.framing_overhead);
+          packet.meta().l3_offset);
       if (done.segmented) ++counters_.segmented;
       if (done.lost > 0)
         counters_.drops.add(done.status == GsoStatus::kPoolExhausted ? DropReason::kPoolExhausted
@@ -197,13 +198,22 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
       continue;
     }
     admit(std::move(packet), now);
+    // A link that can hold nothing back (no rate, no trace, no delay) lets each packet go as it
+    // arrives: a batch of 64 super-packets (~2,900 segments) must not overflow a queue that
+    // would never hold them (the default 1,000 segments) before poll() drains it.
+    if (passes_at_once()) transmit(now, ready_);
   }
   batch.clear();
 }
 
+bool LinkPipeline::passes_at_once() const noexcept {
+  const DelayParams& delay = delay_line_.params();
+  return !trace_shaper_ && bucket_.unlimited() && delay.delay_ns == 0 && delay.jitter_ns == 0;
+}
+
 void LinkPipeline::admit(Packet&& packet, TimeNs now) noexcept {
   {
-    if (too_big(packet, config_.mtu, config_.framing_overhead)) {
+    if (too_big(packet, config_.mtu)) {
       counters_.drops.add(DropReason::kTooBig, packet_segments(packet));
       packet = Packet{};
     } else if (!config_.up) {
@@ -220,9 +230,12 @@ void LinkPipeline::admit(Packet&& packet, TimeNs now) noexcept {
   }
 }
 
-std::uint64_t LinkPipeline::shaped_size(const Packet& packet) const noexcept {
-  const std::uint64_t size = packet.size();
-  return size > config_.framing_overhead ? size - config_.framing_overhead : size;
+void LinkPipeline::take_head(Packet&& packet) noexcept {
+  head_ = std::move(packet);
+  if (!head_.valid()) return;
+  const WireSize wire = wire_size(head_);
+  head_segments_ = wire.segments;
+  head_bytes_ = wire.bytes;
 }
 
 bool LinkPipeline::shaper_ready(std::uint64_t bytes, TimeNs now) noexcept {
@@ -235,12 +248,12 @@ TimeNs LinkPipeline::shaper_next(std::uint64_t bytes, TimeNs now) noexcept {
   return bucket_.unlimited() ? now : bucket_.next_send_time(bytes, now);
 }
 
-void LinkPipeline::shaper_consume(std::uint64_t bytes, std::uint32_t segments,
-                                  TimeNs now) noexcept {
+void LinkPipeline::shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now,
+                                  bool more_waiting) noexcept {
   if (trace_shaper_) {
     trace_shaper_->consume(bytes, now, segments);
   } else if (!bucket_.unlimited()) {
-    bucket_.consume(bytes, now, segments);
+    bucket_.consume(bytes, now, segments, more_waiting);
   }
 }
 
@@ -249,15 +262,20 @@ bool LinkPipeline::lose() noexcept {
   return bernoulli_.probability() > 0.0 && bernoulli_.lose();
 }
 
-void LinkPipeline::transmit(TimeNs now) noexcept {
+void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
+  // Without delay or jitter, and nothing in the delay line ahead of them, packets skip it (its
+  // heap costs more than every other pass-through stage together) and go straight to `out`.
+  const DelayParams& delay = delay_line_.params();
+  const bool no_delay = delay.delay_ns == 0 && delay.jitter_ns == 0;
   while (delay_line_.size() < delay_line_.capacity()) {
+    const bool bypass = no_delay && delay_line_.empty() && !out.full();
     if (!head_.valid()) {
-      head_ = scheduler_->dequeue(now);
+      take_head(scheduler_->dequeue(now));
       if (!head_.valid()) return;
-      head_segments_ = packet_segments(head_);
     }
-    if (!shaper_ready(shaped_size(head_), now)) return;
-    shaper_consume(shaped_size(head_), head_segments_, now);
+    if (!shaper_ready(head_bytes_, now)) return;
+    // Packets still waiting keep the shaper backlogged: what it earns meanwhile is theirs.
+    shaper_consume(head_bytes_, head_segments_, now, !scheduler_->empty());
     Packet packet = std::move(head_);
     if (lose()) {
       counters_.lost += head_segments_;
@@ -267,7 +285,16 @@ void LinkPipeline::transmit(TimeNs now) noexcept {
     if (duplicator_.probability() > 0.0 && duplicator_.should_duplicate())
       copy = duplicator_.duplicate(packet, pool_);
     if (corruptor_.probability() > 0.0 && corruptor_.maybe_corrupt(packet)) ++counters_.corrupted;
-    delay_line_.enqueue(std::move(packet), now);  // there is room (loop condition)
+    if (bypass) {
+      out.push(std::move(packet));
+      if (copy.valid() && !out.full()) {
+        out.push(std::move(copy));
+        ++counters_.duplicated;
+        continue;
+      }
+    } else {
+      delay_line_.enqueue(std::move(packet), now);  // there is room (loop condition)
+    }
     if (copy.valid()) {
       if (delay_line_.enqueue(std::move(copy), now)) {
         ++counters_.duplicated;
@@ -279,36 +306,45 @@ void LinkPipeline::transmit(TimeNs now) noexcept {
 }
 
 std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
-  std::size_t released = 0;
-  while (!out.full()) {
-    transmit(now);
-    const std::size_t before = out.size();
-    delay_line_.release(now, out);
-    const std::size_t moved = out.size() - before;
-    if (moved == 0) break;
-    for (std::size_t i = before; i < out.size(); ++i) {
-      counters_.packets_out += packet_segments(out[i]);
-      counters_.bytes_out += out[i].size();
-    }
-    released += moved;
+  const std::size_t start = out.size();
+  // What passed at enqueue (passes_at_once()) leaves first: it is ahead of the delay line.
+  std::size_t taken = 0;
+  while (taken < ready_.size() && !out.full()) out.push(std::move(ready_[taken++]));
+  if (taken == ready_.size()) {
+    ready_.clear();
+  } else if (taken > 0) {  // `out` had less room: the rest moves to the front, in order
+    const std::size_t left = ready_.size() - taken;
+    for (std::size_t i = 0; i < left; ++i) ready_[i] = std::move(ready_[taken + i]);
+    while (ready_.size() > left) ready_.pop_back();
   }
-  return released;
+  while (!out.full() && ready_.empty()) {
+    const std::size_t before = out.size();
+    transmit(now, out);
+    delay_line_.release(now, out);
+    if (out.size() == before) break;
+  }
+  for (std::size_t i = start; i < out.size(); ++i) {
+    counters_.packets_out += packet_segments(out[i]);
+    counters_.bytes_out += out[i].size();
+  }
+  return out.size() - start;
 }
 
 TimeNs LinkPipeline::next_wakeup(TimeNs now) noexcept {
+  if (!ready_.empty()) return now;
   TimeNs wake = delay_line_.next_release_time();
   if (delay_line_.size() < delay_line_.capacity()) {
-    if (!head_.valid() && !scheduler_->empty()) {
-      head_ = scheduler_->dequeue(now);
-      if (head_.valid()) head_segments_ = packet_segments(head_);
-    }
-    if (head_.valid()) wake = std::min(wake, shaper_next(shaped_size(head_), now));
+    if (!head_.valid() && !scheduler_->empty()) take_head(scheduler_->dequeue(now));
+    if (head_.valid()) wake = std::min(wake, shaper_next(head_bytes_, now));
   }
   if (wake != kNever && wake < now) wake = now;
   return wake;
 }
 
 void LinkPipeline::drop_everything(DropReason reason) noexcept {
+  for (const Packet& packet : ready_)
+    if (packet.valid()) counters_.drops.add(reason, packet_segments(packet));
+  ready_.clear();
   scheduler_->drop_all(reason);
   if (head_.valid()) {
     counters_.drops.add(reason, head_segments_);
@@ -381,7 +417,10 @@ LinkPipelineCounters LinkPipeline::counters() const noexcept {
 }
 
 std::uint64_t LinkPipeline::queued_packets() const noexcept {
-  return scheduler_->packets() + (head_.valid() ? head_segments_ : 0) + delay_line_.size();
+  std::uint64_t ready = 0;
+  for (std::size_t i = 0; i < ready_.size(); ++i)
+    if (ready_[i].valid()) ready += packet_segments(ready_[i]);
+  return scheduler_->packets() + (head_.valid() ? head_segments_ : 0) + delay_line_.size() + ready;
 }
 
 }  // namespace nextmini::dataplane

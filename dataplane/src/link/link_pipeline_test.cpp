@@ -404,10 +404,10 @@ TEST(LinkPipeline, SegmentsBehindAnOverlayHeaderKeepItWithoutTheOffloadFields) {
   PacketPool large(4, 70'000);
   LinkPipelineConfig config;
   config.loss_percent = 0.001;  // a stage that acts per packet; loses nothing here (seeded)
-  config.framing_overhead = kOverlayHeaderSize;
   LinkPipeline pipeline(config, pool, 7);
   Packet super = test_support::make_super_packet(large, {true, true, 5'000, 1000});
   ASSERT_TRUE(super.push_front(kOverlayHeaderSize));
+  super.meta().l3_offset = kOverlayHeaderSize;
   OverlayHeader header;
   header.flags = kOverlayFlagGso;
   header.hop_limit = 9;
@@ -757,11 +757,11 @@ TEST(LinkPipeline, ApplyReadsGilbertElliottAndTraceFields) {
 }
 
 TEST(LinkPipeline, FramingOverheadIsNotShaped) {
-  // 8 Mbit/s = 1 byte/us. Packets of 1036 bytes with 36 bytes of framing: 1000 shaped bytes.
+  // 8 Mbit/s = 1 byte/us. Packets of 1036 bytes with 36 bytes of framing (PacketMeta::
+  // l3_offset, as the Processor sets it): 1000 shaped bytes.
   PacketPool pool(4096, 2048);
   LinkPipelineConfig config;
   config.rate_bps = 8'000'000;
-  config.framing_overhead = 36;
   LinkPipeline pipeline(config, pool, 7);
   std::uint64_t packets = 0;
   run(
@@ -769,6 +769,7 @@ TEST(LinkPipeline, FramingOverheadIsNotShaped) {
       [&](TimeNs now) {
         if (pipeline.queued_packets() < 200) {
           PacketBatch in = batch_of(pool, PacketBatch::kMaxBatch, 1036);
+          for (Packet& packet : in) packet.meta().l3_offset = 36;
           pipeline.enqueue(in, now);
         }
       },
@@ -776,6 +777,64 @@ TEST(LinkPipeline, FramingOverheadIsNotShaped) {
         if (now < kSecond) ++packets;
       });
   EXPECT_NEAR(static_cast<double>(packets), 1000.0, 10.0);  // 1 MB/s of 1000-byte packets
+}
+
+// A link that holds nothing back (no rate, no delay: e.g. only `rate = unlimited` was set) lets
+// a whole batch of super-packets through, although their segments (64 x 45) are far more than
+// the queue's limit: the queue would never hold them. Before, the batch was queued whole before
+// poll() drained it and all but the first 22 were dropped as link_queue_full.
+TEST(LinkPipeline, APassThroughLinkTakesABatchLargerThanItsQueue) {
+  PacketPool pool(80, 70'000);
+  LinkPipelineConfig config;
+  config.queue.queue.limit.packets = 1000;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  for (std::size_t i = 0; i < PacketBatch::kMaxBatch; ++i)
+    in.push(link_test::make_gso_packet(pool, 60'000, 1348, static_cast<std::uint32_t>(i)));
+  pipeline.enqueue(in, 0);
+  EXPECT_EQ(pipeline.next_wakeup(0), 0u);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(0, out), PacketBatch::kMaxBatch);
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i].meta().flow_hash, i) << "order";
+  const LinkPipelineCounters counters = pipeline.counters();
+  EXPECT_EQ(counters.drops[DropReason::kLinkQueueFull], 0u);
+  EXPECT_EQ(counters.packets_out, PacketBatch::kMaxBatch * 45u);
+  EXPECT_EQ(pipeline.queued_packets(), 0u);
+}
+
+// A GSO super-packet leaves a real link as segments that each carry the IP and TCP headers, so
+// the shaper charges them all: 3 segments of 52 + 1000 bytes are 3156 wire bytes, not the 3052
+// of the super-packet. Charging the super-packet's own size let TCP goodput exceed the rate.
+TEST(LinkPipeline, SuperPacketsAreChargedTheirSegmentsHeaders) {
+  PacketPool pool(64, 70'000);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;  // 1 byte/us
+  LinkPipeline pipeline(config, pool, 7);
+  std::uint64_t segments = 0;
+  std::uint64_t bytes = 0;
+  run(
+      pipeline, 0, kSecond,
+      [&](TimeNs now) {
+        if (pipeline.queued_packets() < 30) {
+          PacketBatch in;
+          for (int i = 0; i < 8; ++i) {
+            Packet super = link_test::make_gso_packet(pool, 3000, 1000);
+            ASSERT_TRUE(super.push_front(36));  // the overlay header in front
+            super.meta().l3_offset = 36;
+            in.push(std::move(super));
+          }
+          pipeline.enqueue(in, now);
+        }
+      },
+      [&](const Packet& packet, TimeNs now) {
+        if (now >= kSecond) return;
+        segments += packet_segments(packet);
+        bytes += packet.size();
+      });
+  // 1,000,000 wire bytes in a second (plus the starting burst) / 1052 per segment.
+  EXPECT_NEAR(static_cast<double>(segments), 1'000'000.0 / 1052, 6.0);
+  EXPECT_EQ(pipeline.counters().packets_out % 3, 0u);  // whole super-packets, 3 segments each
+  EXPECT_GT(bytes, 0u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "link_test_support.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/link/packet_segments.hpp"
@@ -79,6 +81,37 @@ TEST(PacketSegmentsTest, GsoSuperPacketCountsItsSegments) {
     bad.meta().csum_start = 60'000;
     EXPECT_EQ(packet_segments(bad), 4u);  // 3052 bytes / 1000
   }
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(PacketSegmentsTest, WireBytesRepeatTheHeadersInEverySegment) {
+  PacketPool pool(4, 70'000);
+  // 3000 payload bytes of gso_size 1000 behind 20 + 32 header bytes: 3 segments of 1052.
+  const WireSize three = wire_size(make_gso_packet(pool, 3000, 1000));
+  EXPECT_EQ(three.segments, 3u);
+  EXPECT_EQ(three.bytes, 3u * 1052u);
+  const WireSize plain = wire_size(make_packet(pool, 1400));
+  EXPECT_EQ(plain.segments, 1u);
+  EXPECT_EQ(plain.bytes, 1400u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// A super-packet with the overlay header in front (as the Processor hands it to a link):
+// csum_start counts from the IP packet, l3_offset bytes in. Counting from the front of the
+// buffer read an overlay byte as the TCP data offset and counted 4 segments, not 3.
+TEST(PacketSegmentsTest, CountsFromTheIpPacketBehindAPrefix) {
+  PacketPool pool(4, 70'000);
+  constexpr std::size_t kPrefix = 36;
+  Packet packet = make_gso_packet(pool, 3000, 1000);
+  ASSERT_TRUE(packet.push_front(kPrefix));
+  std::memset(packet.data(), 0, kPrefix);
+  packet.data()[20 + 12] = 5 << 4;  // an overlay byte where the TCP data offset is not
+  packet.meta().l3_offset = kPrefix;
+  const WireSize size = wire_size(packet);
+  EXPECT_EQ(size.segments, 3u);
+  EXPECT_EQ(size.bytes, 3u * 1052u) << "the prefix is not wire bytes of the IP packet";
+  EXPECT_EQ(packet_segments(packet), 3u);
+  packet.reset();
   EXPECT_EQ(pool.in_use(), 0u);
 }
 

@@ -53,14 +53,14 @@ bool TokenBucketShaper::can_send(std::uint64_t size_bytes, TimeNs now) noexcept 
   return false;
 }
 
-void TokenBucketShaper::consume(std::uint64_t size_bytes, TimeNs now,
-                                std::uint64_t segments) noexcept {
+void TokenBucketShaper::consume(std::uint64_t size_bytes, TimeNs now, std::uint64_t segments,
+                                bool more_waiting) noexcept {
   bytes_sent_ += size_bytes;
   packets_sent_ += segments;
   if (unlimited()) return;
   refill(now);
   tokens_ -= static_cast<Units>(size_bytes) * kUnitsPerByte;
-  backlogged_ = false;  // the next packet, if any, says again whether it waits
+  backlogged_ = more_waiting;
 }
 
 TimeNs TokenBucketShaper::next_send_time(std::uint64_t size_bytes, TimeNs now) noexcept {

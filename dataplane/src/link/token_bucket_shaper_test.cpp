@@ -138,5 +138,31 @@ TEST(TokenBucketShaper, ALateWakeUpCatchesUpWhileBackloggedButNotAfterIdling) {
   EXPECT_EQ(sent, 10);
 }
 
+// A caller that sends a packet and knows more wait behind it (its queue is not empty) but asks
+// again only later — it had no room downstream — keeps what the bucket earned meanwhile, as a
+// link that never stopped sending would have. Without more_waiting the bucket is capped at its
+// burst, as after idling (previous test).
+TEST(TokenBucketShaper, TokensEarnedWhilePacketsWaitAreKeptAfterConsume) {
+  TokenBucketShaper shaper(8'000'000, 1500, 0);  // one byte per microsecond
+  ASSERT_TRUE(shaper.can_send(1000, 0));
+  shaper.consume(1000, 0, 1, /*more_waiting=*/true);
+  int sent = 0;
+  while (shaper.can_send(1000, 10'000'000)) {  // asked again 10 ms later
+    shaper.consume(1000, 10'000'000, 1, /*more_waiting=*/true);
+    ++sent;
+  }
+  EXPECT_EQ(sent, 10);  // 500 left + 10,000 earned = 10 packets of 1000
+
+  TokenBucketShaper idle(8'000'000, 1500, 0);
+  ASSERT_TRUE(idle.can_send(1000, 0));
+  idle.consume(1000, 0, 1, /*more_waiting=*/false);
+  sent = 0;
+  while (idle.can_send(1000, 10'000'000)) {
+    idle.consume(1000, 10'000'000);
+    ++sent;
+  }
+  EXPECT_EQ(sent, 1);  // capped at the burst: 1500 bytes
+}
+
 }  // namespace
 }  // namespace nextmini::dataplane

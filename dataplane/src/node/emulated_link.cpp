@@ -4,8 +4,6 @@
 #include <chrono>
 #include <utility>
 
-#include "nextmini/dataplane/core/overlay_header.hpp"
-
 namespace nextmini::dataplane {
 
 EmulatedLink::EmulatedLink(boost::asio::io_context& io, PacketPool& pool, std::uint64_t seed,
@@ -83,9 +81,7 @@ void EmulatedLink::arm(TimeNs wake, TimeNs now) {
 Result<void> EmulatedLink::apply(const messages::LinkParams& params) {
   const TimeNs now = clock_();
   if (!pipeline_) {
-    LinkPipelineConfig config;
-    config.framing_overhead = kOverlayHeaderSize;  // `rate` applies to the IP packets
-    auto created = LinkPipeline::create(config, pool_, seed_, now);
+    auto created = LinkPipeline::create(LinkPipelineConfig{}, pool_, seed_, now);
     if (!created) return Failure{created.error()};
     if (auto applied = (*created)->apply(params, now); !applied) return applied;
     pipeline_ = std::move(*created);

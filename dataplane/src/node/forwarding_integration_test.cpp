@@ -160,10 +160,10 @@ class Ring : public ::testing::Test {
   std::map<std::pair<NodeId, NodeId>, std::unique_ptr<Wire>> wires_;
 };
 
-// `sent` as it arrives after `transit_nodes` routers: TTL - 1 at each (ip_ttl.hpp), the rest
-// untouched.
-std::vector<std::uint8_t> as_routed(std::vector<std::uint8_t> sent, int transit_nodes) {
-  for (int i = 0; i < transit_nodes; ++i) decrement_ip_ttl(sent);
+// `sent` as it arrives after `routers` routers (the source node and every transit node): TTL - 1
+// at each (ip_ttl.hpp), the rest untouched.
+std::vector<std::uint8_t> as_routed(std::vector<std::uint8_t> sent, int routers) {
+  for (int i = 0; i < routers; ++i) decrement_ip_ttl(sent);
   return sent;
 }
 
@@ -176,9 +176,10 @@ TEST_F(Ring, EveryPairReachesEveryOtherIntact) {
       Packet packet = make_udp(node(s).pool, node_ip(s), node_ip(d), static_cast<std::uint16_t>(s),
                                static_cast<std::uint16_t>(d), 200 + 10 * s + d,
                                static_cast<std::uint8_t>(s * 16 + d));
-      // Shortest paths on the ring: a node two hops away is reached through one transit node.
+      // Shortest paths on the ring: a node two hops away is reached through one transit node;
+      // every node that forwards (the source too) is a router.
       const int distance = std::min<int>((s + kNodes - d) % kNodes, (d + kNodes - s) % kNodes);
-      expected[d].push_back(as_routed(testing::bytes_of(packet), distance - 1));
+      expected[d].push_back(as_routed(testing::bytes_of(packet), distance));
       send(s, std::move(packet));
     }
   }
@@ -235,7 +236,7 @@ TEST_F(Ring, DagRouteSendsACopyAlongEveryBranch) {
   run();
   ASSERT_EQ(node(3).tun.packets.size(), 2u);
   for (const Packet& p : node(3).tun.packets)
-    EXPECT_EQ(testing::bytes_of(p), as_routed(original, 1));
+    EXPECT_EQ(testing::bytes_of(p), as_routed(original, 2));
   EXPECT_EQ(tx(1, 2), 1u);
   EXPECT_EQ(tx(1, 4), 1u);
   EXPECT_EQ(node(1).pool.peak_in_use(), 2u);  // one copy made at the fork, none elsewhere

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fake_controller.hpp"
+#include "nextmini/dataplane/core/ip_ttl.hpp"
 #include "nextmini/dataplane/node/node.hpp"
 #include "nextmini/test_support/run_until.hpp"
 
@@ -28,6 +29,19 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 using nextmini::test_support::run_until;
+
+// `packet` as it arrives after `routers` nodes forwarded it (the source node is the first):
+// TTL - 1 at each, header checksum updated (core/ip_ttl.hpp).
+inline Bytes routed(Bytes packet, int routers = 1) {
+  for (int i = 0; i < routers; ++i) decrement_ip_ttl(packet);
+  return packet;
+}
+
+// `packets`, each as it arrives after one router.
+inline std::vector<Bytes> routed(std::vector<Bytes> packets) {
+  for (Bytes& packet : packets) packet = routed(std::move(packet));
+  return packets;
+}
 
 // An IPv4/UDP packet (no checksums needed by the overlay) between two overlay addresses.
 inline Bytes udp_packet(const char* src, const char* dst, std::uint16_t src_port,

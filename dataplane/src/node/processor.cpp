@@ -17,6 +17,7 @@
 #include "nextmini/dataplane/core/ip_packet.hpp"
 #include "nextmini/dataplane/core/ip_ttl.hpp"
 #include "nextmini/dataplane/core/overlay_header.hpp"
+#include "nextmini/dataplane/link/packet_segments.hpp"
 
 namespace nextmini::dataplane {
 
@@ -107,16 +108,18 @@ struct Processor::State {
     return *it->second;
   }
 
+  // Drops count wire packets, as every packet counter does (a super-packet: its segments).
   void drop(Packet& packet, DropReason reason, LinkStats* stats) noexcept {
-    drops.add(reason);
-    if (stats != nullptr) stats->drops.add(reason);
+    const std::uint32_t segments = packet_segments(packet);
+    drops.add(reason, segments);
+    if (stats != nullptr) stats->drops.add(reason, segments);
     packet.reset();
   }
 
   // Queues `packet` for `output` (whose sink is attached); sends early if its batch is full.
   void emit(Output& output, Packet&& packet) {
     if (output.out.full()) flush(output);
-    ++output.stats.tx_packets;
+    output.stats.tx_packets += packet_segments(packet);  // wire packets: a super-packet's segments
     output.stats.tx_bytes += packet.size();
     output.out.push(std::move(packet));
     if (!output.pending) {
@@ -153,8 +156,8 @@ struct Processor::State {
       reason = DropReason::kPoolExhausted;
     }
     if (!copy.valid()) {
-      drops.add(reason);
-      if (stats != nullptr) stats->drops.add(reason);
+      drops.add(reason, packet_segments(packet));
+      if (stats != nullptr) stats->drops.add(reason, packet_segments(packet));
       return copy;
     }
     // Keep the pool's usual headroom when it fits, less (but >= min_headroom) when it does not.
@@ -180,8 +183,8 @@ struct Processor::State {
     for (std::size_t i = 0; i < hops.size(); ++i) {
       Output& output = link(hops[i]);
       if (output.sink == nullptr) {
-        drops.add(DropReason::kLinkDown);
-        output.stats.drops.add(DropReason::kLinkDown);
+        drops.add(DropReason::kLinkDown, packet_segments(packet));
+        output.stats.drops.add(DropReason::kLinkDown, packet_segments(packet));
         continue;
       }
       if (!local_delivery && i == last_attached) {
@@ -193,6 +196,7 @@ struct Processor::State {
     }
     if (local_delivery) {
       packet.pull_front(strip);
+      packet.meta().l3_offset = 0;
       deliver_local(std::move(packet));
       return;
     }
@@ -254,15 +258,17 @@ struct Processor::State {
     }
     reply.resize(size);
     ++(kind == IcmpErrorKind::kTimeExceeded ? icmp.time_exceeded : icmp.unreachable);
-    process_local_packet(reply);
+    process_local_packet(reply, /*own=*/true);
   }
 
-  void process_local_packet(Packet& packet);
+  // `own`: the packet was made here (an ICMP error), not sent by the host through the TUN.
+  void process_local_packet(Packet& packet, bool own = false);
   void process_link_packet(Output& ingress, NodeId neighbor, Packet& packet);
 };
 
-void Processor::State::process_local_packet(Packet& packet) {
+void Processor::State::process_local_packet(Packet& packet, bool own) {
   packet.meta().ingress_neighbor = 0;
+  packet.meta().l3_offset = 0;
   IpPacketView view;
   const IpParseStatus status = parse_ip_packet(packet.bytes(), view);
   if (status != IpParseStatus::kOk) return drop(packet, ip_drop_reason(status), nullptr);
@@ -281,7 +287,8 @@ void Processor::State::process_local_packet(Packet& packet) {
   packet.meta().flow_weight = weight_of(key);
   const std::size_t ip_bytes = packet.size();
   if (*dst == config.self) {
-    if (local.sink != nullptr) flows.count(key, config.self, config.self, ip_bytes, now_ns);
+    if (local.sink != nullptr)
+      flows.count(key, config.self, config.self, ip_bytes, now_ns, packet_segments(packet));
     return deliver_local(std::move(packet));
   }
   const auto route = selector.select(hash, *dst, table->routes_to(*dst));
@@ -289,6 +296,13 @@ void Processor::State::process_local_packet(Packet& packet) {
   if (hop == nullptr || hop->next_hops.empty()) {
     send_icmp_error(IcmpErrorKind::kNetUnreachable, packet.bytes());
     return drop(packet, DropReason::kNoRoute, nullptr);
+  }
+  // As the host's first router, the node forwards the host's packet on: the TTL / hop limit goes
+  // down by one here (so `ping -t 1` to a neighbour is answered with Time Exceeded from this
+  // node, as a router answers). A packet this node made itself leaves with its TTL as it is.
+  if (!own && decrement_ip_ttl(packet.bytes()) == TtlStatus::kExpired) {
+    send_icmp_error(IcmpErrorKind::kTimeExceeded, packet.bytes());
+    return drop(packet, DropReason::kTtlExpired, nullptr);
   }
 
   if (!packet.push_front(kOverlayHeaderSize)) {
@@ -299,6 +313,7 @@ void Processor::State::process_local_packet(Packet& packet) {
     packet = std::move(copy);
     packet.push_front(kOverlayHeaderSize);
   }
+  packet.meta().l3_offset = kOverlayHeaderSize;
   const PacketMeta& meta = packet.meta();
   OverlayHeader header;
   const bool offload = meta.gso_valid || meta.needs_csum;
@@ -318,27 +333,19 @@ void Processor::State::process_local_packet(Packet& packet) {
   }
   write_overlay_header(
       header, std::span<std::uint8_t, kOverlayHeaderSize>(packet.data(), kOverlayHeaderSize));
-  flows.count(key, config.self, *dst, ip_bytes, now_ns);
+  flows.count(key, config.self, *dst, ip_bytes, now_ns, packet_segments(packet));
   fan_out(std::move(packet), hop->next_hops, 0);
 }
 
 void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Packet& packet) {
   packet.meta().ingress_neighbor = neighbor;
-  ++ingress.stats.rx_packets;
   ingress.stats.rx_bytes += packet.size();
   const OverlayDecode decoded = decode_overlay_header(packet.bytes());
-  if (!decoded.ok()) return drop(packet, overlay_drop_reason(decoded.status), &ingress.stats);
+  if (!decoded.ok()) {
+    ++ingress.stats.rx_packets;
+    return drop(packet, overlay_drop_reason(decoded.status), &ingress.stats);
+  }
   const OverlayHeader& header = decoded.header;
-  // Multicast trees and control packets are not this stage's (yet): no route for them here.
-  if ((header.flags & (kOverlayFlagMulticast | kOverlayFlagControl)) != 0 || !table) {
-    return drop(packet, DropReason::kNoRoute, &ingress.stats);
-  }
-  const RouteHop* hop = table->hop(header.route_id);
-  if (hop == nullptr) {
-    send_icmp_error(IcmpErrorKind::kNetUnreachable, packet.bytes().subspan(header.header_length));
-    return drop(packet, DropReason::kNoRoute, &ingress.stats);
-  }
-
   PacketMeta& meta = packet.meta();
   meta.flow_hash = header.flow_hash;
   meta.flow_weight = header.flow_weight;
@@ -351,11 +358,22 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
   meta.needs_csum = offload && header.csum_offset != 0;
   meta.csum_start = meta.needs_csum ? header.csum_start : 0;
   meta.csum_offset = meta.needs_csum ? header.csum_offset : 0;
+  meta.l3_offset = header.header_length;
+  ingress.stats.rx_packets += packet_segments(packet);
+  // Multicast trees and control packets are not this stage's (yet): no route for them here.
+  if ((header.flags & (kOverlayFlagMulticast | kOverlayFlagControl)) != 0 || !table) {
+    return drop(packet, DropReason::kNoRoute, &ingress.stats);
+  }
+  const RouteHop* hop = table->hop(header.route_id);
+  if (hop == nullptr) {
+    send_icmp_error(IcmpErrorKind::kNetUnreachable, packet.bytes().subspan(header.header_length));
+    return drop(packet, DropReason::kNoRoute, &ingress.stats);
+  }
 
   std::span<const NodeId> hops = hop->next_hops;
   if (!hops.empty() && header.hop_limit <= 1) {
-    drops.add(DropReason::kHopLimit);
-    ingress.stats.drops.add(DropReason::kHopLimit);
+    drops.add(DropReason::kHopLimit, packet_segments(packet));
+    ingress.stats.drops.add(DropReason::kHopLimit, packet_segments(packet));
     hops = {};
   }
   if (!hops.empty()) {
@@ -363,8 +381,8 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
     // here and forwarded reaches the local sink decremented too).
     const auto inner = packet.bytes().subspan(header.header_length);
     if (decrement_ip_ttl(inner) == TtlStatus::kExpired) {
-      drops.add(DropReason::kTtlExpired);
-      ingress.stats.drops.add(DropReason::kTtlExpired);
+      drops.add(DropReason::kTtlExpired, packet_segments(packet));
+      ingress.stats.drops.add(DropReason::kTtlExpired, packet_segments(packet));
       send_icmp_error(IcmpErrorKind::kTimeExceeded, inner);
       hops = {};
     }
@@ -379,7 +397,8 @@ void Processor::State::process_link_packet(Output& ingress, NodeId neighbor, Pac
       ingress.stats.drops.add(ip_drop_reason(status));
       local_delivery = false;
     } else if (local.sink != nullptr) {  // (a detached local sink is counted as link_down)
-      flows.count(FlowKey::from(view), header.src, config.self, inner.size(), now_ns);
+      flows.count(FlowKey::from(view), header.src, config.self, inner.size(), now_ns,
+                  packet_segments(packet));
     }
   }
   if (hops.empty() && !local_delivery) {

@@ -7,9 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include "../core/offload_test_support.hpp"
 #include "nextmini/dataplane/core/flow_key.hpp"
 #include "nextmini/dataplane/core/ip_packet.hpp"
+#include "nextmini/dataplane/core/ip_ttl.hpp"
 #include "nextmini/dataplane/core/overlay_header.hpp"
+#include "nextmini/dataplane/core/virtio_net_header.hpp"
 #include "processor_test_support.hpp"
 
 namespace nextmini::dataplane {
@@ -48,6 +51,12 @@ Packet framed(Packet packet, const OverlayHeader& header) {
       header, std::span<std::uint8_t, kOverlayHeaderSize>(packet.data(), kOverlayHeaderSize));
   std::fill(packet.data() + kOverlayHeaderSize, packet.data() + kOverlayHeaderSize + extra, 0x77);
   return packet;
+}
+
+// `ip` as it leaves a router: TTL / hop limit one lower (the source node is the host's router).
+std::vector<std::uint8_t> routed(std::vector<std::uint8_t> ip) {
+  EXPECT_EQ(decrement_ip_ttl(ip), TtlStatus::kDecremented);
+  return ip;
 }
 
 OverlayHeader header_for(NodeId src, NodeId dst, RouteId route, std::uint8_t hop_limit = 32) {
@@ -150,7 +159,7 @@ TEST_F(ProcessorTest, SourceStampsTheFlowWeightAndHopsCopyItIntoTheMetadata) {
 TEST_F(ProcessorTest, SourcePrependsHeaderInHeadroomWithoutCopy) {
   processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
   Packet packet = make_udp(pool_, node_ip(1), node_ip(3), 1000, 2000, 100);
-  const auto original = testing::bytes_of(packet);
+  const auto original = routed(testing::bytes_of(packet));
   const std::uint8_t* payload_address = packet.data();
   IpPacketView view;
   ASSERT_EQ(parse_ip_packet(packet.bytes(), view), IpParseStatus::kOk);
@@ -189,7 +198,7 @@ TEST_F(ProcessorTest, SourcePrependsHeaderInHeadroomWithoutCopy) {
 TEST_F(ProcessorTest, EveryNextHopGetsAnIntactCopy) {
   processor_.set_routes(table(1, {entry(10, 1, 4, {2, 3})}));
   Packet packet = make_udp(pool_, node_ip(1), node_ip(4), 1000, 2000, 300, 0x5a);
-  const auto original = testing::bytes_of(packet);
+  const auto original = routed(testing::bytes_of(packet));
   send_local(std::move(packet));
   ASSERT_EQ(link2_.packets.size(), 1u);
   ASSERT_EQ(link3_.packets.size(), 1u);
@@ -362,7 +371,7 @@ TEST_F(ProcessorTest, PacketWithoutHeadroomIsMovedIntoAPoolBuffer) {
   PacketPool no_headroom(4, kBufferSize, 0);
   processor_.set_routes(table(1, {entry(10, 1, 3, {2})}));
   Packet packet = make_udp(no_headroom, node_ip(1), node_ip(3), 1, 2, 50);
-  const auto original = testing::bytes_of(packet);
+  const auto original = routed(testing::bytes_of(packet));
   send_local(std::move(packet));
   EXPECT_EQ(no_headroom.in_use(), 0u);
   ASSERT_EQ(link2_.packets.size(), 1u);
@@ -705,7 +714,7 @@ bool ipv4_header_checksum_ok(std::span<const std::uint8_t> ip) {
 TEST_F(ProcessorTest, Ipv6DestinationsMapToTheirNodes) {
   processor_.set_routes(dual_table(1, {entry(10, 1, 3, {2})}));
   Packet packet = make_udp6(pool_, 1, 3, 100);
-  const auto original = testing::bytes_of(packet);
+  const auto original = routed(testing::bytes_of(packet));
   send_local(std::move(packet));
   ASSERT_EQ(link2_.packets.size(), 1u);
   const auto header = read_overlay_header(link2_.packets[0].bytes());
@@ -720,15 +729,20 @@ TEST_F(ProcessorTest, Ipv6DestinationsMapToTheirNodes) {
   EXPECT_EQ(local_.packets.size(), 1u);
 }
 
-TEST_F(ProcessorTest, TransitDecrementsTheInnerTtlAndHopLimit) {
-  processor_.set_routes(dual_table(1, {entry(20, 2, 3, {3})}));
-  Packet v4 = make_udp(pool_, node_ip(2), node_ip(3), 5, 6, 40);
+// `v4` with its IPv4 header checksum filled in.
+Packet with_header_checksum(Packet v4) {
   v4.data()[10] = v4.data()[11] = 0;
   std::uint32_t sum = 0;
   for (std::size_t i = 0; i < 20; i += 2) sum += (v4.data()[i] << 8) | v4.data()[i + 1];
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   v4.data()[10] = static_cast<std::uint8_t>(~sum >> 8);
   v4.data()[11] = static_cast<std::uint8_t>(~sum);
+  return v4;
+}
+
+TEST_F(ProcessorTest, TransitDecrementsTheInnerTtlAndHopLimit) {
+  processor_.set_routes(dual_table(1, {entry(20, 2, 3, {3})}));
+  Packet v4 = with_header_checksum(make_udp(pool_, node_ip(2), node_ip(3), 5, 6, 40));
   send_from(2, framed(std::move(v4), header_for(2, 3, 20)));
   send_from(2, framed(make_udp6(pool_, 2, 3, 40, 2), header_for(2, 3, 20)));
   ASSERT_EQ(link3_.packets.size(), 2u);
@@ -785,6 +799,76 @@ TEST_F(ProcessorTest, ExpiredTtlIsAnsweredWithTimeExceededTowardTheSource) {
   EXPECT_TRUE(std::equal(own.begin(), own.end(), view.src_address.begin()));
   EXPECT_EQ(error6[40], 3);
   EXPECT_TRUE(std::equal(original6.begin(), original6.end(), error6.begin() + 48));
+}
+
+// The source node is its host's first router: it decrements the TTL / hop limit of what it
+// forwards, and answers a packet whose TTL runs out with Time Exceeded from its own address,
+// straight to its host (so `ping -t 1` to a neighbour is not answered by the neighbour).
+TEST_F(ProcessorTest, SourceDecrementsTheTtlAndAnswersAnExpiredOneItself) {
+  processor_.set_routes(dual_table(1, {entry(10, 1, 3, {2})}));
+  Packet two = make_udp(pool_, node_ip(1), node_ip(3), 5, 6, 40);
+  two.data()[8] = 2;
+  send_local(with_header_checksum(std::move(two)));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  const auto inner = inner_of(link2_.packets[0]);
+  EXPECT_EQ(inner[8], 1);
+  EXPECT_TRUE(ipv4_header_checksum_ok(inner));
+  link2_.clear();
+
+  Packet v4 = make_udp(pool_, node_ip(1), node_ip(3), 5, 6, 40);
+  v4.data()[8] = 1;
+  send_local(std::move(v4));
+  send_local(make_udp6(pool_, 1, 3, 40, 1));
+  EXPECT_TRUE(link2_.packets.empty());
+  EXPECT_EQ(dropped(DropReason::kTtlExpired), 2u);
+  EXPECT_EQ(processor_.icmp_counters().time_exceeded, 2u);
+  ASSERT_EQ(local_.packets.size(), 2u);
+  IpPacketView view;
+  const auto error4 = testing::bytes_of(local_.packets[0]);
+  ASSERT_EQ(parse_ip_packet(error4, view), IpParseStatus::kOk);
+  EXPECT_EQ(view.src_ipv4(), node_ip(1));
+  EXPECT_EQ(error4[8], 64) << "an error this node makes leaves with a full TTL";
+  EXPECT_EQ(error4[20], 11);
+  const auto error6 = testing::bytes_of(local_.packets[1]);
+  ASSERT_EQ(parse_ip_packet(error6, view), IpParseStatus::kOk);
+  EXPECT_EQ(view.protocol, kIpProtoIcmpv6);
+  EXPECT_EQ(error6[40], 3);
+}
+
+// Packet counters count wire packets: a GSO super-packet of 5 segments counts 5 on the link
+// it leaves by, on the link it arrives on, and in its flow (bytes stay bytes).
+TEST_F(ProcessorTest, PacketCountersCountASuperPacketsSegments) {
+  PacketPool large(4, 70'000);
+  processor_.set_routes(table(1, {entry(10, 1, 2, {2})}));
+  Packet super = test_support::make_super_packet(large, {false, true, 5'000, 1000});
+  const std::size_t ip_bytes = super.size();
+  send_local(std::move(super));
+  ASSERT_EQ(link2_.packets.size(), 1u);
+  const LinkStats* out = processor_.link_stats(2);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(out->tx_packets, 5u);
+  EXPECT_EQ(out->tx_bytes, ip_bytes + kOverlayHeaderSize);
+  const messages::Metrics metrics = processor_.metrics();
+  ASSERT_EQ(metrics.flows.size(), 1u);
+  EXPECT_EQ(metrics.flows[0].packets, 5u);
+  EXPECT_EQ(metrics.flows[0].bytes, ip_bytes);
+
+  // Node 2 receives it (the overlay header in front) and delivers it to its host.
+  Processor sink({2, 32}, pool_);
+  CollectSink tun;
+  sink.attach_local(&tun);
+  sink.set_routes(table(2, {entry(10, 1, 2, {}, true)}));
+  PacketBatch batch;
+  batch.push(std::move(link2_.packets[0]));
+  link2_.clear();
+  sink.process_from_link(1, batch);
+  ASSERT_EQ(tun.packets.size(), 1u);
+  EXPECT_EQ(tun.packets[0].meta().l3_offset, 0u);
+  EXPECT_EQ(sink.link_stats(1)->rx_packets, 5u);
+  EXPECT_EQ(sink.local_stats().tx_packets, 5u);
+  const messages::Metrics received = sink.metrics();
+  ASSERT_EQ(received.flows.size(), 1u);
+  EXPECT_EQ(received.flows[0].packets, 5u);
 }
 
 TEST_F(ProcessorTest, IcmpErrorsAreRateLimited) {

@@ -29,6 +29,10 @@ struct PacketMeta {
   std::uint16_t gso_size = 0;
   std::uint16_t csum_start = 0;
   std::uint16_t csum_offset = 0;
+  // Bytes in front of the IP packet in data(): the overlay header on a packet the Processor sent
+  // toward a link or took from one, 0 on a plain IP packet. csum_start counts from the IP packet,
+  // so a stage reading its L4 header adds this (packet_segments()).
+  std::uint16_t l3_offset = 0;
 };
 
 class Packet {

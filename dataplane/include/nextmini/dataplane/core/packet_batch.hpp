@@ -25,6 +25,7 @@ class PacketBatch {
   void pop_back() noexcept { packets_.pop_back(); }
 
   Packet& operator[](std::size_t i) noexcept { return packets_[i]; }
+  const Packet& operator[](std::size_t i) const noexcept { return packets_[i]; }
   auto begin() noexcept { return packets_.begin(); }
   auto end() noexcept { return packets_.end(); }
 

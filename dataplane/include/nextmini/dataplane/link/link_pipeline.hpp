@@ -20,16 +20,19 @@
 //   rate/burst or trace, delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott),
 //   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a
 //   GSO super-packet is checked by its gso_size), up. Super-packets (PacketMeta GSO fields; the
-//   IP packet starts framing_overhead bytes in) are cut into segments at enqueue (software GSO,
-//   core/gso.hpp, into `pool`; counted in `segmented`) when loss, duplicate or corrupt is set or
-//   they exceed the MTU, so those stages act per wire packet; otherwise they pass whole. A rate of
-//   0 means unlimited. With nothing set the pipeline is a pass-through: poll releases everything at
-//   once. The packet next in line for the shaper is taken out of the scheduler (by poll or
-//   next_wakeup) and held until the shaper lets it go; queued_packets() includes it. Random
-//   decisions are per packet (a GSO super-packet is lost, duplicated or corrupted as a whole);
-//   counters count its segments. Counters: counters(): drops by reason (the pipeline's own plus the
-//   scheduler's), random losses, duplicates, corruptions, packets (segments) and bytes out. Thread:
-//   the link's worker; not thread-safe. apply() allocates (control path); enqueue and poll do not.
+//   IP packet starts PacketMeta::l3_offset bytes in, behind the overlay header) are cut into
+//   segments at enqueue (software GSO, core/gso.hpp, into `pool`; counted in `segmented`) when
+//   loss, duplicate or corrupt is set or they exceed the MTU, so those stages act per wire packet;
+//   otherwise they pass whole. A rate of 0 means unlimited; the shaper charges the IP bytes a
+//   packet puts on the wire (a super-packet: its segments with their headers, wire_size(); never
+//   the overlay header in front), so `rate` is the rate of the IP packets a real link of that rate
+//   would carry. With nothing set the pipeline is a pass-through: poll releases everything at once.
+//   The packet next in line for the shaper is taken out of the scheduler (by poll or next_wakeup)
+//   and held until the shaper lets it go; queued_packets() includes it. Random decisions are per
+//   packet (a GSO super-packet is lost, duplicated or corrupted as a whole); counters count its
+//   segments. Counters: counters(): drops by reason (the pipeline's own plus the scheduler's),
+//   random losses, duplicates, corruptions, packets (segments) and bytes out. Thread: the link's
+//   worker; not thread-safe. apply() allocates (control path); enqueue and poll do not.
 
 #include <cstddef>
 #include <cstdint>
@@ -70,9 +73,6 @@ struct LinkPipelineConfig {
   std::uint32_t mtu = 0;                                // 0 = no MTU check
   bool up = true;
   std::size_t delay_capacity = kDefaultDelayCapacity;  // packets the delay line can hold
-  // Bytes at the front of every packet that the emulated link does not carry (the overlay
-  // header on a node): the shaper paces the rest, so `rate` applies to the IP packets.
-  std::uint32_t framing_overhead = 0;
 };
 
 // Ok, or an error naming the first bad key and its value: "link_params.invalid" for a rule of
@@ -138,12 +138,19 @@ class LinkPipeline {
   bool must_go_plain(const Packet& packet) const noexcept;
   // The MTU and up checks, then the scheduler.
   void admit(Packet&& packet, TimeNs now) noexcept;
-  std::uint64_t shaped_size(const Packet& packet) const noexcept;
+  // Makes `packet` the head waiting for the shaper, with its segments and wire bytes.
+  void take_head(Packet&& packet) noexcept;
   bool shaper_ready(std::uint64_t bytes, TimeNs now) noexcept;
   TimeNs shaper_next(std::uint64_t bytes, TimeNs now) noexcept;
-  void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now) noexcept;
+  void shaper_consume(std::uint64_t bytes, std::uint32_t segments, TimeNs now,
+                      bool more_waiting) noexcept;
   bool lose() noexcept;
-  void transmit(TimeNs now) noexcept;
+  // Moves what the shaper allows through the impairments into the delay line (or, with no
+  // delay set and the delay line empty, straight into `out` while it has room).
+  void transmit(TimeNs now, PacketBatch& out) noexcept;
+  // True when nothing can hold a packet back (no rate, trace or delay): enqueue() transmits
+  // each packet into ready_ (then the delay line) at once instead of leaving it in the queue.
+  bool passes_at_once() const noexcept;
   void drop_everything(DropReason reason) noexcept;
   void add_scheduler_drops(DropCounters& into, const Scheduler& scheduler) const noexcept;
 
@@ -158,8 +165,10 @@ class LinkPipeline {
   Duplicator duplicator_;
   Corruptor corruptor_;
   DelayLine delay_line_;
-  Packet head_;  // taken from the scheduler, waiting for the shaper
+  PacketBatch ready_;  // transmitted at enqueue (passes_at_once()), handed out first by poll()
+  Packet head_;        // taken from the scheduler, waiting for the shaper
   std::uint32_t head_segments_ = 0;
+  std::uint64_t head_bytes_ = 0;  // the IP bytes its segments put on the wire (wire_size())
   LinkPipelineCounters counters_;
 };
 

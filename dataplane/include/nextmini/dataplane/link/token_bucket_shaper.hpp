@@ -11,10 +11,11 @@
 // Packets larger than the bucket (64-KB GSO super-packets on a small burst) may go once the
 // bucket holds min(size, burst) bytes; the rest is borrowed (tokens go negative), so the long-run
 // rate stays exact and a large packet is never stuck forever.
-// Catch-up: while a packet waits for tokens (can_send said no, or next_send_time had to wait)
-// the bucket is not capped at `burst` but at kCatchUpNs of the rate, so a caller that wakes up
-// late (a busy machine) sends what the link would have sent meanwhile and the long-run rate
-// holds; while idle (nothing waiting) the usual `burst` cap applies.
+// Catch-up: while packets wait (can_send said no, next_send_time had to wait, or the caller
+// said more_waiting when it consumed) the bucket is not capped at `burst` but at kCatchUpNs of
+// the rate, so a caller that wakes up late (a busy machine, a transport that had no room) sends
+// what the link would have sent meanwhile and the long-run rate holds; while idle (nothing
+// waiting) the usual `burst` cap applies.
 // Counters: bytes_sent(), packets_sent() (segments: pass a super-packet's segment count),
 // throttled() (can_send answered false).
 // Thread: the link's worker; no I/O, no clock reads, no allocation.
@@ -40,8 +41,10 @@ class TokenBucketShaper {
   void set_rate(std::uint64_t rate_bps, std::uint64_t burst_bytes, TimeNs now) noexcept;
 
   bool can_send(std::uint64_t size_bytes, TimeNs now) noexcept;
-  // Takes size_bytes from the bucket (it may go negative; see above).
-  void consume(std::uint64_t size_bytes, TimeNs now, std::uint64_t segments = 1) noexcept;
+  // Takes size_bytes from the bucket (it may go negative; see above). `more_waiting`: packets
+  // still wait behind this one, so the bucket stays backlogged (see "Catch-up").
+  void consume(std::uint64_t size_bytes, TimeNs now, std::uint64_t segments = 1,
+               bool more_waiting = false) noexcept;
   // The earliest time at which can_send(size_bytes) will be true (now if it already is).
   TimeNs next_send_time(std::uint64_t size_bytes, TimeNs now) noexcept;
 

@@ -9,8 +9,9 @@
 //   arm the timer at next_wakeup(now). The timer's handler pumps again. Every wake-up polls
 //   everything due, so a late wake-up never loses time (the delay line releases by due time and
 //   the shaper's bucket kept earning).
-//   The pipeline shapes the IP packet: the overlay header in front is not counted against
-//   `rate` (LinkPipelineConfig::framing_overhead), so iperf3 sees the rate a real link gives.
+//   The pipeline shapes the IP packets on the wire: the overlay header in front (the Processor
+//   sets PacketMeta::l3_offset) is not counted against `rate`, and a GSO super-packet is charged
+//   for every segment's headers (wire_size()), so iperf3 sees the rate a real link gives.
 //   Timer: one asio steady_timer per link, armed at the pipeline's exact next wake-up (relative
 //   to the injected clock), re-armed only when the new wake-up is earlier than the armed one —
 //   no fixed tick. One timer per link rather than one per node: asio already keeps its timers

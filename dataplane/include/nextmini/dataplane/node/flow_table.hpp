@@ -31,19 +31,20 @@ class FlowTable {
     flows_.reserve(max_flows);
   }
 
-  // Adds one packet of `bytes`, seen at `now_ns`, to the flow (inserting it if there is room).
+  // Adds `packets` wire packets (a GSO super-packet's segments) of `bytes` together, seen at
+  // `now_ns`, to the flow (inserting it if there is room).
   void count(const FlowKey& key, messages::NodeId src, messages::NodeId dst, std::size_t bytes,
-             std::uint64_t now_ns = 0) {
+             std::uint64_t now_ns = 0, std::uint64_t packets = 1) {
     auto it = flows_.find(key);
     if (it == flows_.end()) {
       if (flows_.size() >= max_flows_) {
-        ++untracked_packets_;
+        untracked_packets_ += packets;
         untracked_bytes_ += bytes;
         return;
       }
       it = flows_.emplace(key, FlowStats{src, dst, 0, 0, now_ns}).first;
     }
-    ++it->second.packets;
+    it->second.packets += packets;
     it->second.bytes += bytes;
     it->second.last_seen_ns = now_ns;
   }
