@@ -27,19 +27,20 @@
 namespace nextmini::dataplane {
 namespace {
 
-TEST(Node, TwoNodesComeUpForwardBothWaysReportAndResync) {
-  asio::io_context io;
-  FakeController controller(io);
-  TestNode first(controller.port());
-  TestNode second(controller.port());
+// Starts `first`, then `second`, against `controller` (connections 0 and 1), checks the first
+// StartUp, brings them up as nodes 1 and 2 joined by one link and waits until both are
+// topology-ready. Their StartUps are left in `startup1` and `startup2`.
+void bring_two_nodes_up(asio::io_context& io, FakeController& controller, TestNode& first,
+                        TestNode& second, messages::StartUp& startup1,
+                        messages::StartUp& startup2) {
   first.start();
   ASSERT_TRUE(run_until(
       io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
   second.start();
   ASSERT_TRUE(run_until(
       io, [&] { return controller.connections() == 2 && !controller.received(1).empty(); }));
-  const auto startup1 = std::get<messages::StartUp>(controller.received(0)[0]);
-  const auto startup2 = std::get<messages::StartUp>(controller.received(1)[0]);
+  startup1 = std::get<messages::StartUp>(controller.received(0)[0]);
+  startup2 = std::get<messages::StartUp>(controller.received(1)[0]);
   EXPECT_EQ(startup1.node_id, 0u);
   EXPECT_EQ(startup1.underlay_address, "127.0.0.1");
   EXPECT_EQ(startup1.link_port, first.node.link_port());
@@ -58,6 +59,16 @@ TEST(Node, TwoNodesComeUpForwardBothWaysReportAndResync) {
   controller.send(1, messages::TopologyReady{2});
   ASSERT_TRUE(
       run_until(io, [&] { return first.node.topology_ready() && second.node.topology_ready(); }));
+}
+
+TEST(Node, TwoNodesComeUpForwardBothWaysReportAndResync) {
+  asio::io_context io;
+  FakeController controller(io);
+  TestNode first(controller.port());
+  TestNode second(controller.port());
+  messages::StartUp startup1;
+  messages::StartUp startup2;
+  ASSERT_NO_FATAL_FAILURE(bring_two_nodes_up(io, controller, first, second, startup1, startup2));
 
   const Bytes forward = udp_packet("10.0.0.1", "10.0.0.2", 5000, 6000, "over the link");
   const Bytes backward = udp_packet("10.0.0.2", "10.0.0.1", 6000, 5000, "and back");
@@ -111,32 +122,9 @@ TEST(Node, ASuperPacketCrossesWholeAndIsDeliveredLocallyAsSegments) {
   FakeController controller(io);
   TestNode first(controller.port());
   TestNode second(controller.port());
-  first.start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return controller.connections() == 1 && !controller.received(0).empty(); }));
-  second.start();
-  ASSERT_TRUE(run_until(
-      io, [&] { return controller.connections() == 2 && !controller.received(1).empty(); }));
-  const auto startup1 = std::get<messages::StartUp>(controller.received(0)[0]);
-  const auto startup2 = std::get<messages::StartUp>(controller.received(1)[0]);
-  EXPECT_EQ(startup1.node_id, 0u);
-  EXPECT_EQ(startup1.underlay_address, "127.0.0.1");
-  EXPECT_EQ(startup1.link_port, first.node.link_port());
-  EXPECT_NE(startup1.link_port, 0);
-  EXPECT_EQ(startup1.operating_mode, "python");
-
-  bring_up(controller, 0, 1, startup2);
-  bring_up(controller, 1, 2, startup1);
-  ASSERT_TRUE(run_until(io, [&] {
-    return count_of<messages::NodeTopologyReady>(controller.received(0)) == 1 &&
-           count_of<messages::NodeTopologyReady>(controller.received(1)) == 1;
-  }));
-  EXPECT_EQ(first.node.id(), 1u);
-  EXPECT_EQ(second.node.id(), 2u);
-  controller.send(0, messages::TopologyReady{2});
-  controller.send(1, messages::TopologyReady{2});
-  ASSERT_TRUE(
-      run_until(io, [&] { return first.node.topology_ready() && second.node.topology_ready(); }));
+  messages::StartUp startup1;
+  messages::StartUp startup2;
+  ASSERT_NO_FATAL_FAILURE(bring_two_nodes_up(io, controller, first, second, startup1, startup2));
 
   // A TCP super-packet (20,000 bytes of payload, MSS 1,448, partial checksum) from node 1's
   // "TUN": it crosses the tcp link whole (a 20 KB frame) and node 2's local delivery, which
