@@ -21,25 +21,6 @@ using Bytes = std::vector<std::uint8_t>;
 
 Bytes bytes_of(const Packet& packet) { return Bytes(packet.data(), packet.data() + packet.size()); }
 
-// `super` with an overlay header in front (flags gso, offload fields from its meta).
-void prepend_overlay(Packet& super) {
-  ASSERT_TRUE(super.push_front(kOverlayHeaderSize));
-  OverlayHeader header;
-  header.flags = kOverlayFlagGso;
-  header.hop_limit = 32;
-  header.src = 1;
-  header.dst = 2;
-  header.route_id = 12;
-  header.flow_hash = 77;
-  header.send_time_ns = 123456789;
-  header.gso_size = super.meta().gso_size;
-  header.gso_type = super.meta().gso_type;
-  header.csum_start = super.meta().csum_start;
-  header.csum_offset = super.meta().csum_offset;
-  write_overlay_header(
-      header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(), kOverlayHeaderSize));
-}
-
 // The datagrams the udp transport sends for `super` (overlay + partial headers + payload), back
 // to back; `datagram_size` gets the size of each but the last.
 Bytes transport_datagrams(const Packet& super, std::size_t& datagram_size) {

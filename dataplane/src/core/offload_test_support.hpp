@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <vector>
 
+#include "nextmini/dataplane/core/overlay_header.hpp"
 #include "nextmini/dataplane/core/packet_pool.hpp"
 #include "nextmini/dataplane/core/virtio_net_header.hpp"
 
@@ -138,6 +140,26 @@ inline Packet make_super_packet(PacketPool& pool, const SuperPacket& spec) {
   meta.csum_offset = static_cast<std::uint16_t>(checksum_offset);
   meta.flow_hash = 77;
   return packet;
+}
+
+// `super` as the Processor hands it to a link: an overlay header (flag gso, offload fields from
+// its meta) pushed in front of it.
+inline void prepend_overlay(Packet& super) {
+  ASSERT_TRUE(super.push_front(kOverlayHeaderSize));
+  OverlayHeader header;
+  header.flags = kOverlayFlagGso;
+  header.hop_limit = 32;
+  header.src = 1;
+  header.dst = 2;
+  header.route_id = 12;
+  header.flow_hash = 77;
+  header.send_time_ns = 123456789;
+  header.gso_size = super.meta().gso_size;
+  header.gso_type = super.meta().gso_type;
+  header.csum_start = super.meta().csum_start;
+  header.csum_offset = super.meta().csum_offset;
+  write_overlay_header(
+      header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(), kOverlayHeaderSize));
 }
 
 }  // namespace nextmini::dataplane::test_support

@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 using nextmini::dataplane::test_support::ipv4_header_ok;
 using nextmini::dataplane::test_support::l4_checksum_ok;
 using nextmini::dataplane::test_support::make_super_packet;
+using nextmini::dataplane::test_support::prepend_overlay;
 using nextmini::dataplane::test_support::SuperPacket;
 using nextmini::test_support::run_until;
 
@@ -199,19 +200,7 @@ TEST(UdpTransport, PeersAreBoundedSinksThatReportRoomAndCallBack) {
 // its meta) in front of a TSO super-packet.
 Packet overlay_super_packet(PacketPool& large, const SuperPacket& spec) {
   Packet super = make_super_packet(large, spec);
-  EXPECT_TRUE(super.push_front(kOverlayHeaderSize));
-  OverlayHeader header;
-  header.flags = kOverlayFlagGso;
-  header.hop_limit = 32;
-  header.src = 1;
-  header.dst = 2;
-  header.route_id = 12;
-  header.gso_size = super.meta().gso_size;
-  header.gso_type = super.meta().gso_type;
-  header.csum_start = super.meta().csum_start;
-  header.csum_offset = super.meta().csum_offset;
-  write_overlay_header(
-      header, std::span<std::uint8_t, kOverlayHeaderSize>(super.data(), kOverlayHeaderSize));
+  prepend_overlay(super);
   return super;
 }
 
