@@ -22,15 +22,10 @@ std::uint64_t stage_seed(std::uint64_t seed, std::uint64_t stage) noexcept {
   return seed * 0x9E3779B97F4A7C15ULL + stage * 0xBF58476D1CE4E5B9ULL + 1;
 }
 
-// The MTU counts the IP packet, not the framing in front of it (PacketMeta::l3_offset).
+// The MTU counts the IP packets on the wire, not the framing in front of them (PacketMeta::
+// l3_offset); a GSO super-packet leaves as its segments, so its largest segment must fit.
 bool too_big(const Packet& packet, std::uint32_t mtu) noexcept {
-  if (mtu == 0) return false;
-  const PacketMeta& meta = packet.meta();
-  const std::size_t overhead = meta.l3_offset;
-  const std::size_t size = packet.size() > overhead ? packet.size() - overhead : packet.size();
-  // A GSO super-packet leaves as segments of gso_size payload bytes each.
-  if (meta.gso_valid && meta.gso_size > 0 && size > meta.gso_size) return meta.gso_size > mtu;
-  return size > mtu;
+  return mtu != 0 && wire_size(packet).largest > mtu;
 }
 
 std::string_view distribution_name(JitterDistribution distribution) noexcept {
@@ -173,22 +168,32 @@ bool LinkPipeline::acts_per_packet() const noexcept {
 
 bool LinkPipeline::must_go_plain(const Packet& packet) const noexcept {
   const PacketMeta& meta = packet.meta();
+  // Segments that fit the MTU cross whole (they leave a real link at that size anyway); those
+  // that do not are cut, so that each is judged as a plain packet (too big ones are dropped).
   if (meta.gso_valid && meta.gso_size != 0)
-    return acts_per_packet() ||
-           (config_.mtu != 0 && packet.size() > std::size_t{meta.l3_offset} + config_.mtu);
+    return acts_per_packet() || too_big(packet, config_.mtu);
   // A partial checksum would be completed over corrupted bytes: complete it first.
   return meta.needs_csum && config_.corrupt_percent > 0.0;
 }
 
-void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
+void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now, bool output_ready) noexcept {
+  // A link that can hold nothing back sends whatever its output; otherwise only a ready output
+  // takes what the shaper allows now. Once the shaper (or the delay line's room) holds the head
+  // back, the rest of the batch can only queue behind it: `now`, and so the bucket, stays.
+  bool sending = output_ready || passes_at_once();
+  const auto admit_and_send = [&](Packet&& packet) {
+    admit(std::move(packet), now);
+    if (!sending) return;
+    transmit(now, ready_);
+    sending = !head_.valid();
+  };
   for (Packet& packet : batch) {
     if (!packet.valid()) continue;
     if (must_go_plain(packet)) {
       // Loss, duplication, corruption and a smaller MTU act per wire packet: cut the
       // super-packet into its segments first (software GSO), each admitted on its own.
-      const SoftwareOffload done = software_offload(
-          packet, pool_, [&](Packet&& plain) { admit(std::move(plain), now); },
-          packet.meta().l3_offset);
+      const SoftwareOffload done =
+          software_offload(packet, pool_, admit_and_send, packet.meta().l3_offset);
       if (done.segmented) ++counters_.segmented;
       if (done.lost > 0)
         counters_.drops.add(done.status == GsoStatus::kPoolExhausted ? DropReason::kPoolExhausted
@@ -197,11 +202,7 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now) noexcept {
                             done.lost);
       continue;
     }
-    admit(std::move(packet), now);
-    // A link that can hold nothing back (no rate, no trace, no delay) lets each packet go as it
-    // arrives: a batch of 64 super-packets (~2,900 segments) must not overflow a queue that
-    // would never hold them (the default 1,000 segments) before poll() drains it.
-    if (passes_at_once()) transmit(now, ready_);
+    admit_and_send(std::move(packet));
   }
   batch.clear();
 }
@@ -307,7 +308,7 @@ void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
 
 std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
   const std::size_t start = out.size();
-  // What passed at enqueue (passes_at_once()) leaves first: it is ahead of the delay line.
+  // What passed at enqueue with no delay leaves first: it is ahead of the delay line.
   std::size_t taken = 0;
   while (taken < ready_.size() && !out.full()) out.push(std::move(ready_[taken++]));
   if (taken == ready_.size()) {

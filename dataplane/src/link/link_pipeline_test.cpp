@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "../core/offload_test_support.hpp"
 #include "link_test_support.hpp"
@@ -365,37 +367,30 @@ TEST(LinkPipeline, SuperPacketsPassWholeWhenNoStageActsPerPacket) {
   EXPECT_EQ(large.in_use(), 0u);
 }
 
-TEST(LinkPipeline, SuperPacketsAreCutBeforePerPacketStagesAndASmallerMtu) {
+TEST(LinkPipeline, SuperPacketsAreCutBeforePerPacketStages) {
   PacketPool pool(64, 2048);
   PacketPool large(4, 70'000);
-  for (const bool by_mtu : {false, true}) {
-    SCOPED_TRACE(by_mtu ? "mtu" : "duplicate");
-    LinkPipelineConfig config;
-    if (by_mtu) {
-      config.mtu = 1500;
-    } else {
-      config.duplicate_percent = 100.0;
+  LinkPipelineConfig config;
+  config.duplicate_percent = 100.0;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  in.push(test_support::make_super_packet(large, {false, true, 20'000, 1448}));
+  pipeline.enqueue(in, 0);
+  EXPECT_EQ(large.in_use(), 0u);  // the super-packet is gone, its segments are queued
+  PacketBatch out;
+  std::size_t released = 0;
+  while (pipeline.poll(0, out) > 0) {
+    for (Packet& packet : out) {
+      EXPECT_FALSE(packet.meta().gso_valid);
+      EXPECT_LE(packet.size(), 1500u);
+      EXPECT_TRUE(test_support::l4_checksum_ok(packet.data(), packet.size(), 20, false, 6));
     }
-    LinkPipeline pipeline(config, pool, 7);
-    PacketBatch in;
-    in.push(test_support::make_super_packet(large, {false, true, 20'000, 1448}));
-    pipeline.enqueue(in, 0);
-    EXPECT_EQ(large.in_use(), 0u);  // the super-packet is gone, its segments are queued
-    PacketBatch out;
-    std::size_t released = 0;
-    while (pipeline.poll(0, out) > 0) {
-      for (Packet& packet : out) {
-        EXPECT_FALSE(packet.meta().gso_valid);
-        EXPECT_LE(packet.size(), 1500u);
-        EXPECT_TRUE(test_support::l4_checksum_ok(packet.data(), packet.size(), 20, false, 6));
-      }
-      released += out.size();
-      out.clear();
-    }
-    EXPECT_EQ(released, by_mtu ? 14u : 28u);
-    EXPECT_EQ(pipeline.counters().segmented, 1u);
-    EXPECT_EQ(pipeline.counters().drops[DropReason::kTooBig], 0u);
+    released += out.size();
+    out.clear();
   }
+  EXPECT_EQ(released, 28u);  // 14 segments, each duplicated
+  EXPECT_EQ(pipeline.counters().segmented, 1u);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kTooBig], 0u);
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
@@ -471,7 +466,7 @@ TEST(LinkPipeline, LowerQueueLimitAtRunTimeDropsOnlyTheExcess) {
   config.rate_bps = 1'000'000;
   LinkPipeline pipeline(config, pool, 7);
   PacketBatch in = batch_of(pool, 50, 1000);
-  pipeline.enqueue(in, 0);
+  pipeline.enqueue(in, 0, /*output_ready=*/false);  // all 50 wait in the queue
   messages::LinkParams limit;
   limit.queue_packets = 10;
   ASSERT_TRUE(pipeline.apply(limit, 0));
@@ -835,6 +830,180 @@ TEST(LinkPipeline, SuperPacketsAreChargedTheirSegmentsHeaders) {
   EXPECT_NEAR(static_cast<double>(segments), 1'000'000.0 / 1052, 6.0);
   EXPECT_EQ(pipeline.counters().packets_out % 3, 0u);  // whole super-packets, 3 segments each
   EXPECT_GT(bytes, 0u);
+}
+
+// A rate-limited link sends the first packets of a burst at once, as a real link does: a batch
+// larger than the queue passes what the bucket holds as it is enqueued, the next packet waits
+// at the head of the line for the shaper, the queue takes what fits behind it, and only the
+// rest is dropped. Before, the batch was queued whole before the shaper let anything go, so
+// the queue's limit applied to the whole batch: 44 of 64 dropped here instead of 33.
+TEST(LinkPipeline, ARateLimitedLinkPassesWhatItsBucketHoldsAsABatchArrives) {
+  PacketPool pool(128, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;  // 1 byte/us: a 1000-byte packet every ms
+  config.burst_bytes = 10'000;  // 10 packets in the bucket (it starts full)
+  config.queue.queue.limit.packets = 20;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  for (std::uint32_t i = 0; i < PacketBatch::kMaxBatch; ++i) in.push(make_packet(pool, 1000, i));
+  pipeline.enqueue(in, 0);
+  constexpr std::uint64_t kPassed = 10;  // the bucket's 10,000 bytes
+  constexpr std::uint64_t kHead = 1;     // waiting for the shaper, out of the queue
+  constexpr std::uint64_t kQueued = 20;  // the queue's limit
+  const std::uint64_t dropped = PacketBatch::kMaxBatch - kPassed - kHead - kQueued;
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], dropped);
+  EXPECT_EQ(pipeline.queued_packets(), kPassed + kHead + kQueued);
+
+  // The first ten leave at once, in order; then one a millisecond, in order.
+  PacketBatch out;
+  ASSERT_EQ(pipeline.poll(0, out), kPassed);
+  for (std::uint32_t i = 0; i < kPassed; ++i) EXPECT_EQ(out[i].meta().flow_hash, i);
+  out.clear();
+  EXPECT_EQ(pipeline.next_wakeup(0), kMs);
+  std::uint32_t next = kPassed;
+  run(
+      pipeline, kMs, kSecond, [](TimeNs) {},
+      [&](const Packet& packet, TimeNs now) {
+        EXPECT_EQ(packet.meta().flow_hash, next) << "order";
+        EXPECT_EQ(now, (next - kPassed + 1) * kMs);
+        ++next;
+      });
+  EXPECT_EQ(next, kPassed + kHead + kQueued);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], dropped);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// A new batch never overtakes packets queued before it, although the bucket has refilled by
+// the time it arrives: the shaper serves the queue's head first.
+TEST(LinkPipeline, ANewBatchQueuesBehindPacketsThatWaitForTheShaper) {
+  PacketPool pool(128, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;
+  config.burst_bytes = 2'000;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch first;
+  for (std::uint32_t i = 0; i < 6; ++i) first.push(make_packet(pool, 1000, i));
+  pipeline.enqueue(first, 0);  // 0 and 1 pass, 2..5 wait
+  PacketBatch second;
+  for (std::uint32_t i = 6; i < 9; ++i) second.push(make_packet(pool, 1000, i));
+  pipeline.enqueue(second, 2 * kMs);  // tokens for 2 more: they go to 2 and 3, not to 6 and 7
+  std::vector<std::uint32_t> order;
+  PacketBatch out;
+  pipeline.poll(2 * kMs, out);
+  for (const Packet& packet : out) order.push_back(packet.meta().flow_hash);
+  out.clear();
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{0, 1, 2, 3}));
+  run(
+      pipeline, 2 * kMs, kSecond, [](TimeNs) {},
+      [&](const Packet& packet, TimeNs) { order.push_back(packet.meta().flow_hash); });
+  EXPECT_EQ(order, (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// A delay still delays the packets the shaper lets go at enqueue: only the shaper's wait is
+// skipped when the bucket has the tokens.
+TEST(LinkPipeline, PacketsPassedAtEnqueueStillCrossTheDelay) {
+  PacketPool pool(128, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;
+  config.burst_bytes = 3'000;
+  config.delay.delay_ns = 10 * kMs;
+  config.queue.queue.limit.packets = 2;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  for (std::uint32_t i = 0; i < 8; ++i) in.push(make_packet(pool, 1000, i));
+  pipeline.enqueue(in, 0);  // 3 pass into the delay line, 1 waits, 2 queued, 2 dropped
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 2u);
+  PacketBatch out;
+  EXPECT_EQ(pipeline.poll(0, out), 0u);
+  std::vector<std::pair<std::uint32_t, TimeNs>> seen;
+  run(
+      pipeline, 0, kSecond, [](TimeNs) {},
+      [&](const Packet& packet, TimeNs now) { seen.emplace_back(packet.meta().flow_hash, now); });
+  const std::vector<std::pair<std::uint32_t, TimeNs>> expected = {
+      {0, 10 * kMs}, {1, 10 * kMs}, {2, 10 * kMs}, {3, 11 * kMs}, {4, 12 * kMs}, {5, 13 * kMs}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// A link whose output is busy (EmulatedLink: its transport has no room) lets nothing pass at
+// enqueue: the packets wait in the queue, whose limit decides, and the bucket keeps its tokens.
+TEST(LinkPipeline, ABusyOutputKeepsPacketsInTheQueue) {
+  PacketPool pool(128, 2048);
+  LinkPipelineConfig config;
+  config.rate_bps = 8'000'000;
+  config.burst_bytes = 10'000;
+  config.queue.queue.limit.packets = 20;
+  LinkPipeline pipeline(config, pool, 7);
+  PacketBatch in;
+  for (std::uint32_t i = 0; i < 30; ++i) in.push(make_packet(pool, 1000, i));
+  pipeline.enqueue(in, 0, /*output_ready=*/false);
+  EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 10u);
+  PacketBatch out;
+  ASSERT_EQ(pipeline.poll(0, out), 10u);  // the output is ready again: the bucket's 10
+  for (std::uint32_t i = 0; i < 10; ++i) EXPECT_EQ(out[i].meta().flow_hash, i);
+  out.clear();
+  EXPECT_EQ(drain(pipeline, 0, kSecond), 10u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// A super-packet whose segments fit the link's MTU crosses whole: it leaves the real link as
+// segments of that size anyway. One whose segments do not fit is cut, and each segment is
+// judged as a plain packet: too big ones are dropped (too_big), a last short one passes.
+TEST(LinkPipeline, TheMtuCutsOnlySuperPacketsWhoseSegmentsDoNotFit) {
+  PacketPool pool(64, 2048);
+  PacketPool large(4, 70'000);
+  {
+    SCOPED_TRACE("segments of 20 + 32 + 1448 = 1500 bytes, mtu 1500: whole");
+    LinkPipelineConfig config;
+    config.mtu = 1500;
+    LinkPipeline pipeline(config, pool, 7);
+    PacketBatch in;
+    in.push(test_support::make_super_packet(large, {false, true, 20'000, 1448}));
+    pipeline.enqueue(in, 0);
+    PacketBatch out;
+    ASSERT_EQ(pipeline.poll(0, out), 1u);
+    EXPECT_TRUE(out[0].meta().gso_valid);
+    EXPECT_EQ(out[0].size(), 20'052u);
+    const LinkPipelineCounters counters = pipeline.counters();
+    EXPECT_EQ(counters.segmented, 0u);
+    EXPECT_EQ(counters.packets_out, 14u);
+    EXPECT_EQ(counters.drops[DropReason::kTooBig], 0u);
+  }
+  {
+    SCOPED_TRACE("the same behind a 36-byte overlay header: the mtu counts the IP packet");
+    LinkPipelineConfig config;
+    config.mtu = 1500;
+    LinkPipeline pipeline(config, pool, 7);
+    Packet super = test_support::make_super_packet(large, {false, true, 20'000, 1448});
+    ASSERT_TRUE(super.push_front(kOverlayHeaderSize));
+    super.meta().l3_offset = kOverlayHeaderSize;
+    PacketBatch in;
+    in.push(std::move(super));
+    pipeline.enqueue(in, 0);
+    PacketBatch out;
+    ASSERT_EQ(pipeline.poll(0, out), 1u);
+    EXPECT_TRUE(out[0].meta().gso_valid);
+    EXPECT_EQ(pipeline.counters().segmented, 0u);
+  }
+  {
+    SCOPED_TRACE("mtu 1499: cut, 13 full segments too big, the last (52 + 1176 bytes) passes");
+    LinkPipelineConfig config;
+    config.mtu = 1499;
+    LinkPipeline pipeline(config, pool, 7);
+    PacketBatch in;
+    in.push(test_support::make_super_packet(large, {false, true, 20'000, 1448}));
+    pipeline.enqueue(in, 0);
+    PacketBatch out;
+    ASSERT_EQ(pipeline.poll(0, out), 1u);
+    EXPECT_FALSE(out[0].meta().gso_valid);
+    EXPECT_EQ(out[0].size(), 52u + 20'000u - 13u * 1448u);
+    const LinkPipelineCounters counters = pipeline.counters();
+    EXPECT_EQ(counters.segmented, 1u);
+    EXPECT_EQ(counters.drops[DropReason::kTooBig], 13u);
+  }
+  EXPECT_EQ(large.in_use(), 0u);
+  EXPECT_EQ(pool.in_use(), 0u);
 }
 
 }  // namespace

@@ -90,9 +90,16 @@ TEST(PacketSegmentsTest, WireBytesRepeatTheHeadersInEverySegment) {
   const WireSize three = wire_size(make_gso_packet(pool, 3000, 1000));
   EXPECT_EQ(three.segments, 3u);
   EXPECT_EQ(three.bytes, 3u * 1052u);
+  EXPECT_EQ(three.largest, 1052u);
+  // A short last segment: the largest is still a full one.
+  const WireSize short_last = wire_size(make_gso_packet(pool, 2500, 1000));
+  EXPECT_EQ(short_last.segments, 3u);
+  EXPECT_EQ(short_last.bytes, 2500u + 3u * 52u);
+  EXPECT_EQ(short_last.largest, 1052u);
   const WireSize plain = wire_size(make_packet(pool, 1400));
   EXPECT_EQ(plain.segments, 1u);
   EXPECT_EQ(plain.bytes, 1400u);
+  EXPECT_EQ(plain.largest, 1400u);
   EXPECT_EQ(pool.in_use(), 0u);
 }
 

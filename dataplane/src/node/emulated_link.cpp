@@ -41,14 +41,19 @@ void EmulatedLink::send(PacketBatch& batch) {
     return;
   }
   const TimeNs now = clock_();
-  pipeline_->enqueue(batch, now);
+  pipeline_->enqueue(batch, now, transport_has_room());
   pump(now);
+}
+
+bool EmulatedLink::transport_has_room() const noexcept {
+  return transport_ == nullptr ||
+         (!waiting_for_room_ && transport_->send_room() >= PacketBatch::kMaxBatch);
 }
 
 void EmulatedLink::pump(TimeNs now) {
   if (waiting_for_room_) return;  // the room handler pumps
   for (;;) {
-    if (transport_ != nullptr && transport_->send_room() < PacketBatch::kMaxBatch) {
+    if (!transport_has_room()) {
       waiting_for_room_ = true;
       transport_->want_room();
       return;

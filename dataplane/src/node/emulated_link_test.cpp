@@ -1,8 +1,9 @@
 // EmulatedLink on a real io_context with a fake transport (a BoundedSink that records what it
 // gets and when, with a settable room): the pass-through when no knob is set, delay measured on
 // the real clock, timer wake-ups driven by an injected clock, back-pressure from a full
-// transport, a transport swap that keeps the queued packets, link down, weights from the
-// packet metadata, and refusal of invalid params. Every test ends with no buffer in use.
+// transport, a rate-limited link sending what its bucket holds as a batch arrives, a transport swap
+// that keeps the queued packets, link down, weights from the packet metadata, and refusal of
+// invalid params. Every test ends with no buffer in use.
 
 #include "nextmini/dataplane/node/emulated_link.hpp"
 
@@ -258,6 +259,64 @@ TEST_F(EmulatedLinkTest, WeightFromThePacketMetadataReachesTheScheduler) {
   link.send(batch);
   EXPECT_EQ(link.pipeline()->flow_weight(0xabcd), 3u);
   EXPECT_EQ(transport.packets.size(), 1u);
+}
+
+messages::LinkParams rate_with_queue(std::uint64_t rate_bps, std::uint64_t burst_bytes,
+                                     std::uint64_t queue_packets) {
+  messages::LinkParams params;
+  params.rate_bps = rate_bps;
+  params.burst_bytes = burst_bytes;
+  params.queue_packets = queue_packets;
+  return params;
+}
+
+// A TUN read batch larger than a rate-limited link's queue: what the bucket holds reaches the
+// transport within send(), the next packet waits for the shaper, the queue holds 20 behind it
+// and only the rest is dropped; then one packet a millisecond, in order. Before, the whole batch
+// was queued before the shaper let anything go and 44 of the 64 were dropped.
+TEST_F(EmulatedLinkTest, ABatchLargerThanTheQueueSendsWhatTheBucketHoldsAtOnce) {
+  std::atomic<TimeNs> fake_now{1'000'000'000};
+  EmulatedLink fake(io, pool, 7, [&] { return fake_now.load(); });
+  fake.set_transport(&other);
+  // 8 Mbit/s: a 1000-byte packet a millisecond; a bucket of 10 packets; a queue of 20.
+  ASSERT_TRUE(fake.apply(rate_with_queue(8'000'000, 10'000, 20)));
+  PacketBatch batch;
+  for (std::size_t i = 0; i < PacketBatch::kMaxBatch; ++i) batch.push(packet());
+  fake.send(batch);
+  ASSERT_EQ(other.packets.size(), 10u);  // at once, no timer
+  EXPECT_EQ(fake.pipeline()->counters().drops[DropReason::kLinkQueueFull], 64u - 10u - 1u - 20u);
+  EXPECT_EQ(fake.pipeline()->queued_packets(), 21u);
+  for (std::size_t i = 1; i <= 21; ++i) {
+    fake_now += 1'000'000;
+    ASSERT_TRUE(run_until(other, 10 + i)) << i;
+    EXPECT_EQ(other.packets.size(), 10 + i);  // one a millisecond
+  }
+  for (std::size_t i = 0; i < other.packets.size(); ++i)
+    EXPECT_EQ(other.packets[i].data()[0], i) << "order";
+  EXPECT_EQ(fake.pipeline()->counters().drops[DropReason::kLinkQueueFull], 33u);
+  fake.close();
+  io.poll();
+}
+
+// While the transport has no room for a batch, a rate-limited link sends nothing at enqueue:
+// the packets wait in its queue (whose limit decides) and the bucket keeps its tokens for them.
+TEST_F(EmulatedLinkTest, ABusyTransportKeepsARateLimitedLinksPacketsInItsQueue) {
+  std::atomic<TimeNs> fake_now{1'000'000'000};
+  EmulatedLink fake(io, pool, 7, [&] { return fake_now.load(); });
+  fake.set_transport(&other);
+  ASSERT_TRUE(fake.apply(rate_with_queue(8'000'000, 10'000, 20)));
+  other.room = 10;
+  PacketBatch batch;
+  for (std::size_t i = 0; i < 30; ++i) batch.push(packet());
+  fake.send(batch);
+  EXPECT_TRUE(other.packets.empty());
+  EXPECT_TRUE(other.wants_room);
+  EXPECT_EQ(fake.pipeline()->counters().drops[DropReason::kLinkQueueFull], 10u);
+  other.free_room(1000);
+  ASSERT_EQ(other.packets.size(), 10u);  // the bucket's 10, the first in line
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(other.packets[i].data()[0], i);
+  fake.close();
+  io.poll();
 }
 
 }  // namespace

@@ -5,11 +5,19 @@
 //           -> duplicate -> corrupt -> DelayLine (delay, jitter, reorder) -> out
 // Pure: no I/O, no timers, no clock reads; the caller passes `now` (monotonic ns) and arms one
 // timer at next_wakeup(now).
-//   Inputs: enqueue(batch, now) takes every packet: too big for the MTU -> dropped kTooBig;
-//   link down -> dropped kLinkDown; otherwise into the scheduler (which may drop per its limit
-//   and policy). A packet whose PacketMeta carries a flow_weight (from the overlay header)
-//   sets its flow's scheduler weight (overriding set_flow_weight for that flow's bucket). The
-//   batch is left empty.
+//   Inputs: enqueue(batch, now, output_ready) takes every packet: too big for the MTU ->
+//   dropped kTooBig; link down -> dropped kLinkDown; otherwise into the scheduler (which may drop
+//   per its limit and policy). A packet whose PacketMeta carries a flow_weight (from the overlay
+//   header) sets its flow's scheduler weight (overriding set_flow_weight for that flow's bucket).
+//   As each packet is queued, what the shaper allows now goes on at once (through the scheduler,
+//   shaper and impairments into the delay line, or ready for poll() when no delay is set), as a
+//   real link starts sending the first packet of a burst at once: so a batch larger than the
+//   queue (a TUN read of 64 super-packets is ~2,900 segments) loses only what exceeds the
+//   bucket's tokens, the one packet waiting for the shaper and the queue's limit, and a delay
+//   still delays. Not when `output_ready` is false (the caller's output is busy; EmulatedLink:
+//   its transport has no room): then the packets wait in the queue, as on a real link whose wire
+//   is busy — except on a link that can hold nothing back (no rate, trace or delay), whose queue
+//   would never hold them. The batch is left empty.
 //   Outputs: poll(now, out) moves what the shaper allows from the scheduler through the
 //   impairments into the delay line (while the delay line has room: it back-pressures, never
 //   drops), then appends to `out` what is due, until `out` is full (call again when it is).
@@ -18,21 +26,24 @@
 //   restarting the trace); only the fields that are set change, queued packets stay — except what a
 //   lower limit cannot hold, and a link going down drops everything it holds, counted kLinkDown):
 //   rate/burst or trace, delay/jitter/distribution/reorder, loss (Bernoulli %, or Gilbert-Elliott),
-//   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check; a
-//   GSO super-packet is checked by its gso_size), up. Super-packets (PacketMeta GSO fields; the
-//   IP packet starts PacketMeta::l3_offset bytes in, behind the overlay header) are cut into
-//   segments at enqueue (software GSO, core/gso.hpp, into `pool`; counted in `segmented`) when
-//   loss, duplicate or corrupt is set or they exceed the MTU, so those stages act per wire packet;
-//   otherwise they pass whole. A rate of 0 means unlimited; the shaper charges the IP bytes a
-//   packet puts on the wire (a super-packet: its segments with their headers, wire_size(); never
-//   the overlay header in front), so `rate` is the rate of the IP packets a real link of that rate
-//   would carry. With nothing set the pipeline is a pass-through: poll releases everything at once.
-//   The packet next in line for the shaper is taken out of the scheduler (by poll or next_wakeup)
-//   and held until the shaper lets it go; queued_packets() includes it. Random decisions are per
-//   packet (a GSO super-packet is lost, duplicated or corrupted as a whole); counters count its
-//   segments. Counters: counters(): drops by reason (the pipeline's own plus the scheduler's),
-//   random losses, duplicates, corruptions, packets (segments) and bytes out. Thread: the link's
-//   worker; not thread-safe. apply() allocates (control path); enqueue and poll do not.
+//   duplicate %, corrupt %, queue limit/drop policy/scheduler/flow weights, mtu (0 = no check;
+//   a GSO super-packet is checked by its largest segment, headers included), up. Super-packets
+//   (PacketMeta GSO fields; the IP packet starts PacketMeta::l3_offset bytes in, behind the
+//   overlay header) are cut into segments at enqueue (software GSO, core/gso.hpp, into `pool`;
+//   counted in `segmented`) when loss, duplicate or corrupt is set or their segments do not fit
+//   the MTU, so those stages act per wire packet (and each segment over the MTU is dropped
+//   kTooBig, as a plain packet would be); otherwise they pass whole, also across an MTU their
+//   segments fit (they leave a real link as those segments anyway). A rate of 0 means unlimited;
+//   the shaper charges the IP bytes a packet puts on the wire (a super-packet: its segments with
+//   their headers, wire_size(); never the overlay header in front), so `rate` is the rate of the IP
+//   packets a real link of that rate would carry. With nothing set the pipeline is a pass-through:
+//   poll releases everything at once. The packet next in line for the shaper is taken out of the
+//   scheduler (by poll or next_wakeup) and held until the shaper lets it go; queued_packets()
+//   includes it. Random decisions are per packet (a GSO super-packet is lost, duplicated or
+//   corrupted as a whole); counters count its segments. Counters: counters(): drops by reason (the
+//   pipeline's own plus the scheduler's), random losses, duplicates, corruptions, packets
+//   (segments) and bytes out. Thread: the link's worker; not thread-safe. apply() allocates
+//   (control path); enqueue and poll do not.
 
 #include <cstddef>
 #include <cstdint>
@@ -106,7 +117,8 @@ class LinkPipeline {
   LinkPipeline(const LinkPipeline&) = delete;
   LinkPipeline& operator=(const LinkPipeline&) = delete;
 
-  void enqueue(PacketBatch& batch, TimeNs now) noexcept;
+  // `output_ready`: the caller's output takes packets now (see "Inputs" above).
+  void enqueue(PacketBatch& batch, TimeNs now, bool output_ready = true) noexcept;
   // Returns how many packets were appended to `out`.
   std::size_t poll(TimeNs now, PacketBatch& out) noexcept;
   // The earliest time poll() can make progress: `now` when something is ready, kNever when
@@ -149,7 +161,7 @@ class LinkPipeline {
   // delay set and the delay line empty, straight into `out` while it has room).
   void transmit(TimeNs now, PacketBatch& out) noexcept;
   // True when nothing can hold a packet back (no rate, trace or delay): enqueue() transmits
-  // each packet into ready_ (then the delay line) at once instead of leaving it in the queue.
+  // each packet into ready_ (then the delay line) at once even when the output is busy.
   bool passes_at_once() const noexcept;
   void drop_everything(DropReason reason) noexcept;
   void add_scheduler_drops(DropCounters& into, const Scheduler& scheduler) const noexcept;
@@ -165,7 +177,7 @@ class LinkPipeline {
   Duplicator duplicator_;
   Corruptor corruptor_;
   DelayLine delay_line_;
-  PacketBatch ready_;  // transmitted at enqueue (passes_at_once()), handed out first by poll()
+  PacketBatch ready_;  // transmitted at enqueue with no delay, handed out first by poll()
   Packet head_;        // taken from the scheduler, waiting for the shaper
   std::uint32_t head_segments_ = 0;
   std::uint64_t head_bytes_ = 0;  // the IP bytes its segments put on the wire (wire_size())

@@ -5,8 +5,10 @@
 //   Emulation off (no knob was ever set): send() hands the batch straight to the transport —
 //   no pipeline, no timer, no clock read; one branch per batch.
 //   Emulation on (the first apply() with a knob creates the LinkPipeline): send() enqueues the
-//   batch into the pipeline at `now` and pumps: poll() everything due into the transport, then
-//   arm the timer at next_wakeup(now). The timer's handler pumps again. Every wake-up polls
+//   batch into the pipeline at `now` (which lets what the shaper allows go on at once while the
+//   transport has room, so a batch larger than the queue is not dropped in part before the
+//   shaper sends anything) and pumps: poll() everything due into the transport, then arm the
+//   timer at next_wakeup(now). The timer's handler pumps again. Every wake-up polls
 //   everything due, so a late wake-up never loses time (the delay line releases by due time and
 //   the shaper's bucket kept earning).
 //   The pipeline shapes the IP packets on the wire: the overlay header in front (the Processor
@@ -87,6 +89,8 @@ class EmulatedLink final : public PacketSink {
   std::uint64_t wakeups() const noexcept { return wakeups_; }
 
  private:
+  // False while the transport cannot take a whole batch (then packets wait in the pipeline).
+  bool transport_has_room() const noexcept;
   void pump(TimeNs now);
   void arm(TimeNs wake, TimeNs now);
   void forward(PacketBatch& batch);
