@@ -271,6 +271,7 @@ void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
   while (delay_line_.size() < delay_line_.capacity()) {
     const bool bypass = no_delay && delay_line_.empty() && !out.full();
     if (!head_.valid()) {
+      if (scheduler_->empty()) return;
       take_head(scheduler_->dequeue(now));
       if (!head_.valid()) return;
     }
@@ -309,6 +310,7 @@ void LinkPipeline::transmit(TimeNs now, PacketBatch& out) noexcept {
 std::size_t LinkPipeline::poll(TimeNs now, PacketBatch& out) noexcept {
   const std::size_t start = out.size();
   // What passed at enqueue with no delay leaves first: it is ahead of the delay line.
+  if (out.empty()) out.swap(ready_);  // the whole of it, without moving a packet
   std::size_t taken = 0;
   while (taken < ready_.size() && !out.full()) out.push(std::move(ready_[taken++]));
   if (taken == ready_.size()) {

@@ -23,6 +23,8 @@ class PacketBatch {
   void clear() noexcept { packets_.clear(); }
   // Removes (and releases) the last packet of a non-empty batch.
   void pop_back() noexcept { packets_.pop_back(); }
+  // Exchanges the packets of two batches without moving any (both keep kMaxBatch capacity).
+  void swap(PacketBatch& other) noexcept { packets_.swap(other.packets_); }
 
   Packet& operator[](std::size_t i) noexcept { return packets_[i]; }
   const Packet& operator[](std::size_t i) const noexcept { return packets_[i]; }
