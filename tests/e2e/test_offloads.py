@@ -1,7 +1,8 @@
 """TUN offloads with real kernel TCP (issue 5): GSO super-packets from node 1's TUN cross the
 tcp link whole and are written whole into node 2's TUN; with loss on the link they are cut
-into segments first (software GSO) and merged again before node 2's TUN write (GRO), and the
-receiving kernel's checksum checks pass (iperf3 moves its data)."""
+into segments first (software GSO) and merged again before node 2's TUN write (GRO); a link
+mtu their segments fit does not cut them; and the receiving kernel's checksum checks pass
+(iperf3 moves its data)."""
 
 import re
 from pathlib import Path
@@ -68,3 +69,24 @@ def test_loss_cuts_super_packets_and_gro_merges_them_again(network):
     print(f"link 1 -> 2: out {out}, lost {lost}, segmented {segmented}; node 2 tun: {receiver}")
     assert segmented > 100 and lost > 0, (out, lost, segmented)
     assert receiver["coalesced"] > 0 and receiver["tx_super"] > 0, receiver
+
+
+def test_a_link_mtu_the_segments_fit_lets_super_packets_cross_whole(network):
+    """A link `mtu` of the TUN's 1400 bytes: every segment of the kernel's super-packets fits
+    (it cut them to that MTU), so they cross the link whole instead of being cut and merged."""
+    network.up(LINE2)
+    result = network.cmd("ctl", "link", "set", "1", "2", "--mtu", "1400", timeout=30)
+    assert result.returncode == 0, result.stderr
+    received = iperf_1_to_2(network, 3)
+    assert received["bytes"] > 50 * 1024 * 1024, received
+    down = network.down()
+    assert down.returncode == 0, down.stderr
+    link = re.search(r"node 1: emulated link 2: out (\d+) pkts .*?segmented (\d+), .*?drops:(.*)",
+                     node_log(1))
+    assert link, node_log(1)[-2000:]
+    out, segmented, drops = int(link.group(1)), int(link.group(2)), link.group(3)
+    receiver = tun_counters(2)
+    print(f"link 1 -> 2: out {out}, segmented {segmented}, drops:{drops}; node 2 tun: {receiver}")
+    assert out > 10_000 and segmented == 0, (out, segmented)
+    assert "too_big" not in drops, drops
+    assert receiver["tx_super"] > 100, receiver
