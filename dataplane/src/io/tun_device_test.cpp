@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -921,6 +922,17 @@ TEST(TunDeviceRoot, FlowSteeringKeepsEveryFlowOnItsQueueOfFour) {
   expect_every_flow_on_its_queue(4);
 }
 
+// Flows of a run without idle gap seen on more than one queue.
+std::size_t moved_flows(const SteeringObserved& observed) {
+  std::size_t moved = 0;
+  for (std::size_t f = 0; f < observed.flows.size(); ++f) {
+    std::set<int> both = observed.queues_seen[0][f];
+    both.insert(observed.queues_seen[1][f].begin(), observed.queues_seen[1][f].end());
+    if (both.size() > 1) ++moved;
+  }
+  return moved;
+}
+
 // The same run without the program: the kernel's automatic steering moves the flows whose
 // answers were written on another queue (what the program is there to prevent), so the test
 // above can fail.
@@ -929,13 +941,28 @@ TEST(TunDeviceRoot, WithoutFlowSteeringAnswersMoveFlowsToOtherQueues) {
   const SteeringObserved observed = steer_flows(2, false, false);
   if (observed.skipped) GTEST_SKIP() << "the kernel refuses IFF_MULTI_QUEUE";
   ASSERT_EQ(observed.queues_seen.size(), 2u);
-  std::size_t moved = 0;
-  for (std::size_t f = 0; f < observed.flows.size(); ++f) {
-    std::set<int> both = observed.queues_seen[0][f];
-    both.insert(observed.queues_seen[1][f].begin(), observed.queues_seen[1][f].end());
-    if (both.size() > 1) ++moved;
+  EXPECT_GT(moved_flows(observed), observed.flows.size() / 4);
+}
+
+int refuse_steering_ioctl(int fd, unsigned long request, void* argument) {
+  if (request == TUNSETSTEERINGEBPF) {
+    errno = EINVAL;
+    return -1;
   }
-  EXPECT_GT(moved, observed.flows.size() / 4);
+  return ::ioctl(fd, request, argument);
+}
+
+// A kernel that refuses the program (TUNSETSTEERINGEBPF fails): the queues open all the same
+// and the kernel steers by itself, as before the program existed.
+TEST(TunDeviceRoot, WhenTheProgramCannotBeAttachedTheQueuesOpenWithTheKernelsSteering) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  SyscallTable table = syscall_table();
+  table.ioctl = &refuse_steering_ioctl;
+  ScopedSyscallOverride override_table(table);
+  const SteeringObserved observed = steer_flows(2, true, false);
+  if (observed.skipped) GTEST_SKIP() << "the kernel refuses IFF_MULTI_QUEUE";
+  ASSERT_EQ(observed.queues_seen.size(), 2u);
+  EXPECT_GT(moved_flows(observed), observed.flows.size() / 4);
 }
 
 TEST(TunDeviceRoot, OpenFailsWithAClearErrorForABadName) {

@@ -360,8 +360,9 @@ std::string errno_text(long rc) { return std::strerror(static_cast<int>(-rc)); }
 
 }  // namespace
 
-Result<TunSteeringProgram> TunSteeringProgram::load() {
-  const std::vector<bpf_insn> code = steering_program();
+namespace detail {
+
+Result<UniqueFd> load_socket_filter(std::span<const bpf_insn> code) {
   static const char kLicense[] = "GPL";
   const auto load_with_log = [&](char* log, std::uint32_t log_size) {
     bpf_attr attr{};
@@ -376,14 +377,14 @@ Result<TunSteeringProgram> TunSteeringProgram::load() {
     return bpf(BPF_PROG_LOAD, attr);
   };
   const long fd = load_with_log(nullptr, 0);
-  if (fd >= 0) return TunSteeringProgram(UniqueFd(static_cast<int>(fd)));
+  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
   std::string message =
       "cannot load the TUN queue steering program (bpf BPF_PROG_LOAD): " + errno_text(fd) +
       (fd == -EPERM ? "; are you root (CAP_BPF, CAP_NET_ADMIN)?" : "");
   if (fd != -EPERM && fd != -ENOSYS) {  // ask again with the verifier's log
     std::vector<char> log(1 << 20, '\0');
     const long again = load_with_log(log.data(), static_cast<std::uint32_t>(log.size()));
-    if (again >= 0) return TunSteeringProgram(UniqueFd(static_cast<int>(again)));
+    if (again >= 0) return UniqueFd(static_cast<int>(again));
     std::string text(log.data(), ::strnlen(log.data(), log.size()));
     while (!text.empty() && text.back() == '\n') text.pop_back();
     constexpr std::size_t kTail = 2000;  // where the verifier says what it refused
@@ -391,6 +392,15 @@ Result<TunSteeringProgram> TunSteeringProgram::load() {
     if (!text.empty()) message += "; verifier log:\n" + text;
   }
   return fail("io.tun_steering", message);
+}
+
+}  // namespace detail
+
+Result<TunSteeringProgram> TunSteeringProgram::load() {
+  const std::vector<bpf_insn> code = steering_program();
+  auto fd = detail::load_socket_filter(code);
+  if (!fd) return Failure{fd.error()};
+  return TunSteeringProgram(std::move(*fd));
 }
 
 Result<void> TunSteeringProgram::attach(int tun_fd) const {

@@ -161,6 +161,18 @@ TEST(TunSteeringRoot, TheProgramAndTheCppFunctionAgree) {
   EXPECT_GT(compared, 5000);
 }
 
+TEST(TunSteeringRoot, ARefusedProgramComesBackWithTheVerifiersLog) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  bpf_insn exit_without_r0{};
+  exit_without_r0.code = BPF_JMP | BPF_EXIT;
+  auto loaded = detail::load_socket_filter(std::span(&exit_without_r0, 1));
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, "io.tun_steering");
+  EXPECT_NE(loaded.error().message.find("verifier log:"), std::string::npos)
+      << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("R0"), std::string::npos) << loaded.error().message;
+}
+
 TEST(TunSteeringRoot, AttachingToSomethingThatIsNoTunFailsWithAClearError) {
   ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
   auto program = TunSteeringProgram::load();

@@ -23,6 +23,8 @@
 //   instructions, no libbpf); a refused load carries the verifier's log in its error.
 // Thread: any; attach before the queues are read.
 
+#include <linux/bpf.h>
+
 #include <cstdint>
 #include <span>
 
@@ -57,6 +59,12 @@ class TunSteeringProgram {
   explicit TunSteeringProgram(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;
 };
+
+namespace detail {
+// Loads `code` as a BPF_PROG_TYPE_SOCKET_FILTER; a refusal carries the verifier's log (its last
+// 2,000 characters). TunSteeringProgram::load's loader, exposed for its test.
+Result<UniqueFd> load_socket_filter(std::span<const bpf_insn> code);
+}  // namespace detail
 
 // Loads the program and attaches it to `tun_fd` (TunSteeringProgram::load + attach).
 Result<void> attach_tun_steering(int tun_fd);
