@@ -835,6 +835,18 @@ SteeringObserved steer_flows(unsigned queue_count, bool flow_steering, bool idle
       });
     }
 
+    {  // the IPv6 address takes a moment to leave the tentative state (sends fail till then)
+      sockaddr_in6 own{};
+      own.sin6_family = AF_INET6;
+      ::inet_pton(AF_INET6, "fd00:6e6d::1", &own.sin6_addr);
+      bool usable = false;
+      for (int i = 0; i < 200 && !usable; ++i) {
+        UniqueFd probe(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        usable = ::bind(probe.get(), reinterpret_cast<sockaddr*>(&own), sizeof(own)) == 0;
+        if (!usable) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      ASSERT_TRUE(usable) << "fd00:6e6d::1 did not become usable";
+    }
     UniqueFd raw4(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
     UniqueFd raw6(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
     ASSERT_TRUE(raw4.valid() && raw6.valid()) << std::strerror(errno);
