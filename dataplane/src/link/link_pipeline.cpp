@@ -177,8 +177,8 @@ bool LinkPipeline::must_go_plain(const Packet& packet) const noexcept {
 }
 
 void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now, bool output_ready) noexcept {
-  // A link that can hold nothing back sends whatever its output; otherwise only a ready output
-  // takes what the shaper allows now. Once the shaper (or the delay line's room) holds the head
+  // What the shaper allows now goes on as it is queued, if the output is ready (a link that can
+  // hold nothing back: even if not). Once the shaper (or the delay line's room) holds the head
   // back, the rest of the batch can only queue behind it: `now`, and so the bucket, stays.
   bool sending = output_ready || passes_at_once();
   const auto admit_and_send = [&](Packet&& packet) {
@@ -190,8 +190,8 @@ void LinkPipeline::enqueue(PacketBatch& batch, TimeNs now, bool output_ready) no
   for (Packet& packet : batch) {
     if (!packet.valid()) continue;
     if (must_go_plain(packet)) {
-      // Loss, duplication, corruption and a smaller MTU act per wire packet: cut the
-      // super-packet into its segments first (software GSO), each admitted on its own.
+      // Loss, duplication, corruption and an MTU the segments exceed act per wire packet: cut
+      // the super-packet into its segments first (software GSO), each admitted on its own.
       const SoftwareOffload done =
           software_offload(packet, pool_, admit_and_send, packet.meta().l3_offset);
       if (done.segmented) ++counters_.segmented;
