@@ -27,6 +27,8 @@ packages=(
   iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest
   # bench/fidelity's kernel FIFO reference (offloads off on its veths)
   ethtool
+  # bench/profile: perf record / perf script
+  linux-perf
 )
 
 missing=()
