@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "nextmini/dataplane/core/gso.hpp"
 #include "nextmini/dataplane/core/virtio_net_header.hpp"
 #include "nextmini/dataplane/io/syscalls.hpp"
+#include "nextmini/dataplane/io/tun_steering.hpp"
 
 namespace nextmini::dataplane {
 namespace {
@@ -120,6 +122,23 @@ Result<UniqueFd> open_tun_fd(const std::string& name, bool offloads, short extra
   return fd;
 }
 
+// Attaches the flow steering program to the multi-queue TUN `fd` belongs to (tun_steering.hpp);
+// when it cannot, warns once per process and leaves the kernel's automatic steering. Returns the
+// state for the start log.
+std::string steer_queues(int fd, bool flow_steering) {
+  if (!flow_steering) return "kernel automatic (flow steering off)";
+  auto attached = attach_tun_steering(fd);
+  if (attached) return "flow hash (eBPF)";
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    spdlog::warn(
+        "tun: no flow steering, the kernel steers flows to queues by itself (a flow may change "
+        "queue and worker after its first answer or an idle gap, and be reordered): {}",
+        attached.error().message);
+  }
+  return "kernel automatic (no eBPF program)";
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, PacketPool& pool,
@@ -135,7 +154,8 @@ Result<std::unique_ptr<TunDevice>> TunDevice::open(boost::asio::io_context& io, 
 }
 
 Result<std::vector<std::unique_ptr<TunDevice>>> TunDevice::open_queues(
-    const std::vector<QueueContext>& queues, const std::string& name, bool offloads) {
+    const std::vector<QueueContext>& queues, const std::string& name, bool offloads,
+    bool flow_steering) {
   std::vector<std::unique_ptr<TunDevice>> devices;
   if (queues.size() == 1) {
     auto device = open(*queues[0].io, *queues[0].pool, name, queues[0].large_pool, offloads);
@@ -143,6 +163,7 @@ Result<std::vector<std::unique_ptr<TunDevice>>> TunDevice::open_queues(
     devices.push_back(std::move(*device));
     return devices;
   }
+  std::string steering;
   for (const QueueContext& queue : queues) {
     std::string actual;
     // Every queue attaches with the same flags (the kernel insists); the first one decides
@@ -151,13 +172,15 @@ Result<std::vector<std::unique_ptr<TunDevice>>> TunDevice::open_queues(
     auto fd = open_tun_fd(devices.empty() ? name : devices.front()->name(), vnet, IFF_MULTI_QUEUE,
                           actual);
     if (!fd) return Failure{fd.error()};
+    if (devices.empty()) steering = steer_queues(fd->get(), flow_steering);
     devices.push_back(std::make_unique<TunDevice>(*queue.io, *queue.pool, std::move(*fd),
                                                   std::move(actual), kDefaultWriteQueueLimit,
                                                   queue.large_pool));
   }
   if (!devices.empty()) {
-    spdlog::info("tun {}: {} queues (IFF_MULTI_QUEUE), offloads: {}", devices.front()->name(),
-                 devices.size(), devices.front()->offloads().describe());
+    spdlog::info("tun {}: {} queues (IFF_MULTI_QUEUE), queue steering: {}, offloads: {}",
+                 devices.front()->name(), devices.size(), steering,
+                 devices.front()->offloads().describe());
   }
   return devices;
 }

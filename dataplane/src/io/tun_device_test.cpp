@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -21,8 +22,11 @@
 #include <vector>
 
 #include "../core/offload_test_support.hpp"
+#include "nextmini/dataplane/core/ip_packet.hpp"
 #include "nextmini/dataplane/core/virtio_net_header.hpp"
 #include "nextmini/dataplane/io/syscalls.hpp"
+#include "nextmini/dataplane/io/tun_steering.hpp"
+#include "steering_test_packets.hpp"
 
 namespace nextmini::dataplane {
 namespace {
@@ -757,6 +761,221 @@ TEST(TunDeviceRoot, MultiQueueKeepsEachFlowOnOneQueue) {
     queues.clear();
     EXPECT_EQ(pool.in_use(), 0u);
   });
+}
+
+// Flow steering on a real multi-queue TUN: TCP and UDP flows over IPv4 and IPv6 (raw sockets,
+// so the kernel routes them out of the TUN), each read back on its queues. Phase 0: the flows
+// start; then the node writes every flow's answer on another queue (queue + 1) and phase 1
+// sends again; with `idle_gap`, phase 2 sends after 3.5 s of silence (the kernel's automatic
+// steering forgets a flow after 3 s). Returns, per phase and flow, the queues it came out of.
+struct SteeringObserved {
+  std::vector<test_support::FlowSpec> flows;
+  std::vector<unsigned> expected;                       // tun_steering_queue() of each flow
+  std::vector<std::vector<std::set<int>>> queues_seen;  // [phase][flow]
+  bool skipped = false;
+};
+
+SteeringObserved steer_flows(unsigned queue_count, bool flow_steering, bool idle_gap) {
+  SteeringObserved observed;
+  in_private_netns([&] {
+    boost::asio::io_context io;
+    PacketPool pool(1024, 2048);
+    PacketPool large(4, 69'632);
+    std::vector<TunDevice::QueueContext> contexts(queue_count, {&io, &pool, &large});
+    auto opened = TunDevice::open_queues(contexts, "mqtun", true, flow_steering);
+    if (!opened && opened.error().message.find("IFF_MULTI_QUEUE") != std::string::npos) {
+      observed.skipped = true;
+      return;
+    }
+    ASSERT_TRUE(opened) << opened.error().message;
+    auto& queues = *opened;
+    auto configured = queues[0]->configure({"10.0.0.1", 16, 1400, 4096, "fd00:6e6d::1", 64});
+    ASSERT_TRUE(configured) << configured.error().message;
+
+    // 16 flows of each (family, protocol): ephemeral-like source ports, three server ports.
+    for (const bool ipv6 : {false, true}) {
+      for (const std::uint8_t protocol : {kIpProtoTcp, kIpProtoUdp}) {
+        for (int i = 0; i < 16; ++i) {
+          test_support::FlowSpec spec;
+          spec.ipv6 = ipv6;
+          spec.protocol = protocol;
+          ::inet_pton(ipv6 ? AF_INET6 : AF_INET, ipv6 ? "fd00:6e6d::1" : "10.0.0.1",
+                      spec.src.data());
+          ::inet_pton(ipv6 ? AF_INET6 : AF_INET, ipv6 ? "fd00:6e6d::2" : "10.0.0.2",
+                      spec.dst.data());
+          spec.src_port = static_cast<std::uint16_t>(40000 + 7 * i);
+          spec.dst_port = static_cast<std::uint16_t>(5201 + i % 3);
+          observed.flows.push_back(spec);
+          observed.expected.push_back(
+              tun_steering_queue(test_support::build_flow_packet(spec), queue_count));
+        }
+      }
+    }
+    const std::size_t flows = observed.flows.size();
+    const auto flow_of = [&](const IpPacketView& view) -> int {
+      for (std::size_t f = 0; f < flows; ++f) {
+        const auto& spec = observed.flows[f];
+        if ((view.version == 6) == spec.ipv6 && view.protocol == spec.protocol &&
+            view.src_port == spec.src_port && view.dst_port == spec.dst_port)
+          return static_cast<int>(f);
+      }
+      return -1;
+    };
+    std::size_t phase = 0;
+    std::size_t seen_in_phase = 0;
+    for (unsigned q = 0; q < queue_count; ++q) {
+      queues[q]->start([&, q](PacketBatch& batch) {
+        for (Packet& packet : batch) {
+          IpPacketView view;
+          if (parse_ip_packet({packet.data(), packet.size()}, view) != IpParseStatus::kOk) continue;
+          const int flow = flow_of(view);
+          if (flow < 0) continue;  // neighbour discovery, ICMP errors for the answers, ...
+          observed.queues_seen[phase][static_cast<std::size_t>(flow)].insert(static_cast<int>(q));
+          ++seen_in_phase;
+        }
+      });
+    }
+
+    {  // the IPv6 address takes a moment to leave the tentative state (sends fail till then)
+      sockaddr_in6 own{};
+      own.sin6_family = AF_INET6;
+      ::inet_pton(AF_INET6, "fd00:6e6d::1", &own.sin6_addr);
+      bool usable = false;
+      for (int i = 0; i < 200 && !usable; ++i) {
+        UniqueFd probe(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        usable = ::bind(probe.get(), reinterpret_cast<sockaddr*>(&own), sizeof(own)) == 0;
+        if (!usable) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      ASSERT_TRUE(usable) << "fd00:6e6d::1 did not become usable";
+    }
+    UniqueFd raw4(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+    UniqueFd raw6(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+    ASSERT_TRUE(raw4.valid() && raw6.valid()) << std::strerror(errno);
+    constexpr int kPerFlow = 4;
+    const auto send_phase = [&] {
+      observed.queues_seen.emplace_back(flows);
+      seen_in_phase = 0;
+      for (int round = 0; round < kPerFlow; ++round) {
+        for (const auto& spec : observed.flows) {
+          const auto bytes = test_support::build_flow_packet(spec);
+          sockaddr_storage to{};
+          socklen_t size = 0;
+          if (spec.ipv6) {
+            auto* to6 = reinterpret_cast<sockaddr_in6*>(&to);
+            to6->sin6_family = AF_INET6;
+            std::memcpy(&to6->sin6_addr, spec.dst.data(), 16);
+            size = sizeof(sockaddr_in6);
+          } else {
+            auto* to4 = reinterpret_cast<sockaddr_in*>(&to);
+            to4->sin_family = AF_INET;
+            std::memcpy(&to4->sin_addr, spec.dst.data(), 4);
+            size = sizeof(sockaddr_in);
+          }
+          const int fd = spec.ipv6 ? raw6.get() : raw4.get();
+          ASSERT_EQ(
+              ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), size),
+              static_cast<ssize_t>(bytes.size()))
+              << std::strerror(errno);
+        }
+        for (int i = 0; i < 5; ++i) io.poll();
+      }
+      for (int i = 0; i < 300 && seen_in_phase < flows * kPerFlow; ++i)
+        io.run_one_for(std::chrono::milliseconds(10));
+      EXPECT_GE(seen_in_phase, flows * kPerFlow) << "phase " << phase;
+      ++phase;
+    };
+
+    send_phase();
+    // The node answers every flow on a queue the steering program did not pick for it.
+    for (std::size_t f = 0; f < flows; ++f) {
+      PacketBatch batch;
+      batch.push(make_packet(pool, test_support::build_flow_packet(observed.flows[f].answer())));
+      queues[(observed.expected[f] + 1) % queue_count]->send(batch);
+    }
+    for (int i = 0; i < 20; ++i) io.run_one_for(std::chrono::milliseconds(5));
+    send_phase();
+    if (idle_gap) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+      send_phase();
+    }
+
+    for (auto& queue : queues) queue->close();
+    io.run();
+    queues.clear();
+    EXPECT_EQ(pool.in_use(), 0u);
+  });
+  return observed;
+}
+
+void expect_every_flow_on_its_queue(unsigned queue_count) {
+  const SteeringObserved observed = steer_flows(queue_count, true, true);
+  if (observed.skipped) GTEST_SKIP() << "the kernel refuses IFF_MULTI_QUEUE";
+  ASSERT_EQ(observed.queues_seen.size(), 3u);
+  std::set<unsigned> used;
+  for (std::size_t phase = 0; phase < observed.queues_seen.size(); ++phase) {
+    for (std::size_t f = 0; f < observed.flows.size(); ++f) {
+      const auto& spec = observed.flows[f];
+      EXPECT_EQ(observed.queues_seen[phase][f], std::set<int>{int(observed.expected[f])})
+          << "phase " << phase << ": " << (spec.ipv6 ? "IPv6 " : "IPv4 ")
+          << (spec.protocol == kIpProtoTcp ? "TCP" : "UDP") << " flow " << spec.src_port << " -> "
+          << spec.dst_port;
+    }
+  }
+  for (const unsigned queue : observed.expected) used.insert(queue);
+  EXPECT_EQ(used.size(), queue_count) << "64 flows should use every queue";
+}
+
+TEST(TunDeviceRoot, FlowSteeringKeepsEveryFlowOnItsQueueOfTwo) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  expect_every_flow_on_its_queue(2);
+}
+
+TEST(TunDeviceRoot, FlowSteeringKeepsEveryFlowOnItsQueueOfFour) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  expect_every_flow_on_its_queue(4);
+}
+
+// Flows of a run without idle gap seen on more than one queue.
+std::size_t moved_flows(const SteeringObserved& observed) {
+  std::size_t moved = 0;
+  for (std::size_t f = 0; f < observed.flows.size(); ++f) {
+    std::set<int> both = observed.queues_seen[0][f];
+    both.insert(observed.queues_seen[1][f].begin(), observed.queues_seen[1][f].end());
+    if (both.size() > 1) ++moved;
+  }
+  return moved;
+}
+
+// The same run without the program: the kernel's automatic steering moves the flows whose
+// answers were written on another queue (what the program is there to prevent), so the test
+// above can fail.
+TEST(TunDeviceRoot, WithoutFlowSteeringAnswersMoveFlowsToOtherQueues) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  const SteeringObserved observed = steer_flows(2, false, false);
+  if (observed.skipped) GTEST_SKIP() << "the kernel refuses IFF_MULTI_QUEUE";
+  ASSERT_EQ(observed.queues_seen.size(), 2u);
+  EXPECT_GT(moved_flows(observed), observed.flows.size() / 4);
+}
+
+int refuse_steering_ioctl(int fd, unsigned long request, void* argument) {
+  if (request == TUNSETSTEERINGEBPF) {
+    errno = EINVAL;
+    return -1;
+  }
+  return ::ioctl(fd, request, argument);
+}
+
+// A kernel that refuses the program (TUNSETSTEERINGEBPF fails): the queues open all the same
+// and the kernel steers by itself, as before the program existed.
+TEST(TunDeviceRoot, WhenTheProgramCannotBeAttachedTheQueuesOpenWithTheKernelsSteering) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test needs root (CI runs it as root)";
+  SyscallTable table = syscall_table();
+  table.ioctl = &refuse_steering_ioctl;
+  ScopedSyscallOverride override_table(table);
+  const SteeringObserved observed = steer_flows(2, true, false);
+  if (observed.skipped) GTEST_SKIP() << "the kernel refuses IFF_MULTI_QUEUE";
+  ASSERT_EQ(observed.queues_seen.size(), 2u);
+  EXPECT_GT(moved_flows(observed), observed.flows.size() / 4);
 }
 
 TEST(TunDeviceRoot, OpenFailsWithAClearErrorForABadName) {

@@ -9,9 +9,12 @@
 //   64 KB). A descriptor that is no TUN (a test's socketpair) or has no vnet header: plain mode,
 //   one raw IP packet per read/write, as before.
 //   Multi-queue (open_queues, one queue per node worker): the same interface opened N times with
-//   IFF_MULTI_QUEUE, one TunDevice per queue, each on its worker's io_context and pools. The
-//   kernel picks a queue per flow (its symmetric flow hash, or the queue the flow's packets were
-//   last written on), so a flow is read by one worker. One queue: exactly open().
+//   IFF_MULTI_QUEUE, one TunDevice per queue, each on its worker's io_context and pools. A
+//   steering eBPF program (tun_steering.hpp) puts every packet of a flow, and of its answers, on
+//   queue tun_steering_queue(packet, N) for as long as the flow lives, so a flow is read by one
+//   worker. When the program cannot be loaded or attached (warned once), the kernel steers by
+//   itself (a flow's hash until the node writes one of its packets, then the queue it was written
+//   on). The start log names the steering. One queue: exactly open(), no program.
 //   Input (reader): start(on_batch) waits for readability on the io_context, then reads packets
 //   until EAGAIN or a full PacketBatch and hands the batch to on_batch (the Processor's
 //   process_local). A read scatters into a small pool buffer and, past its room, a large pool
@@ -107,10 +110,12 @@ class TunDevice final : public PacketSink {
     PacketPool* large_pool = nullptr;  // as open()'s `large_pool`
   };
   // Opens `name` with one queue per context (IFF_MULTI_QUEUE when more than one; one context is
-  // open()). Errors: as open(), and "io.tun" naming IFF_MULTI_QUEUE when the kernel refuses it.
+  // open()); queue k is the k-th context. flow_steering: attach the steering program (false:
+  // leave the kernel's automatic steering, for tests and comparisons). Errors: as open(), and
+  // "io.tun" naming IFF_MULTI_QUEUE when the kernel refuses it; no steering program is no error.
   static Result<std::vector<std::unique_ptr<TunDevice>>> open_queues(
       const std::vector<QueueContext>& queues, const std::string& name = kDefaultName,
-      bool offloads = true);
+      bool offloads = true, bool flow_steering = true);
 
   // Wraps an open packet descriptor (made non-blocking here); tests pass a SOCK_SEQPACKET end.
   // `offloads`: what the descriptor does; probed (probe_tun_offloads) when not given.
