@@ -1,6 +1,7 @@
 """Every user-facing command answers --help: the scripts of bench/, scripts/, examples/ and .ci/,
-the e2e helper a user may call (tests/e2e/ws_garbage.py), the benchmark binaries given on the
-command line, and the `nextmini` binary with each of its subcommands (found in its own --help).
+the e2e helpers a user may call (tests/e2e/udp_order.py, ws_garbage.py), the benchmark
+binaries given on the command line, and the `nextmini` binary with each of its subcommands
+(found in its own --help).
 
   /usr/bin/python3 tests/cli_help_test.py REPO NEXTMINI [BENCH_BINARY...]
 
@@ -32,7 +33,7 @@ def scripts(repo):
         for path in sorted(repo.glob(pattern)):
             if path.is_file() and os.access(path, os.X_OK) and path.read_bytes()[:2] == b"#!":
                 found.append(path.relative_to(repo).as_posix())
-    found.append("tests/e2e/ws_garbage.py")
+    found += ["tests/e2e/udp_order.py", "tests/e2e/ws_garbage.py"]
     return found
 
 
