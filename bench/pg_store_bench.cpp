@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench_args.hpp"
 #include "metrics_ingest.hpp"
 #include "nextmini/controller/pg/connection.hpp"
 #include "nextmini/controller/pg/listener.hpp"
@@ -40,7 +41,18 @@ double seconds_since(Clock::time_point start) {
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "Usage: pg_store_bench [METRIC_REPORTS [ROUTE_CHANGES]]   (defaults 20000 and 1000)\n"
+    "\n"
+    "The PostgreSQL store's speed against a throw-away PostgreSQL 15: metrics ingest through\n"
+    "PgStore (COPY batches) against one INSERT per row, and SQL route changes heard through\n"
+    "LISTEN/NOTIFY. Prints one line per figure and a JSON line last. No root needed.\n"
+    "\n"
+    "Options: -h, --help   this text\n"
+    "Exit status: 0 when done; 1 on failure; 2 for a bad option.\n";
+
 int main(int argc, char** argv) {
+  nextmini::bench::handle_help(argc, argv, "pg_store_bench", kUsage);
   const int reports = argc > 1 ? std::atoi(argv[1]) : 20000;
   const int route_changes = argc > 2 ? std::atoi(argv[2]) : 1000;
   auto server = testing::PgTestServer::start();

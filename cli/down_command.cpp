@@ -61,7 +61,8 @@ void setup(CLI::App& app) {
       "Stops the controller and node processes (SIGTERM, then SIGKILL after --grace), every "
       "process inside an nm-* network namespace, deletes those namespaces and any leftover "
       "nmbr*/nmv* interface, and removes the state file. Works after a launcher crash too; "
-      "safe to repeat. Logs stay in /run/nextmini/logs. Needs root.");
+      "safe to repeat. Logs stay in /run/nextmini/logs (or $NEXTMINI_RUN_DIR/logs). Needs "
+      "root. Exit status 1 when something could not be stopped or removed (it says what).");
   command->add_option("--grace", args->grace_seconds, "seconds between SIGTERM and SIGKILL")
       ->capture_default_str();
   command->callback([args] { run_down(*args); });

@@ -247,6 +247,11 @@ void setup(CLI::App& app) {
                                  "RaptorQ (RFC 6330) forward error correction: encode, "
                                  "decode and benchmark");
   fec->require_subcommand(1);
+  // The subcommands inherit this footer (CLI11 copies it when they are added).
+  fec->footer(
+      "Exit status 2 for usage errors and bad parameters or files, 1 when a file cannot be read "
+      "or written, decode has too few packets, or a benchmark block fails. docs/raptorq.md has "
+      "the .oti/.enc formats.");
 
   auto encode = std::make_shared<EncodeArgs>();
   auto* enc = fec->add_subcommand(

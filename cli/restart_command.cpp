@@ -42,7 +42,8 @@ void setup(CLI::App& app) {
       "Runs node NODE's (or the controller's) recorded command line again, stopping it first "
       "if it still runs; a node rejoins the controller and its neighbours, the nodes reconnect "
       "to a restarted controller. The controller restarts without --reset-db: with --db it "
-      "restores the network from the database. Nothing else is restarted. Needs root.");
+      "restores the network from the database. Nothing else is restarted. Needs root. Exit "
+      "status 1 when no network is up or the process cannot be started.");
   command->add_option("node", args->what, "node id, or `controller`")
       ->required()
       ->check(CLI::PositiveNumber | CLI::IsMember({"controller"}));

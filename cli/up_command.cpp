@@ -104,7 +104,8 @@ void setup(CLI::App& app) {
       "controller in nm-ctl and every node in its namespace, and waits until the controller "
       "reports the topology ready, printing progress and then a summary. Stays in the "
       "foreground until Ctrl-C unless --detach. Needs root. State and logs: /run/nextmini "
-      "(or $NEXTMINI_RUN_DIR).");
+      "(or $NEXTMINI_RUN_DIR). Exit status 2 for usage and config errors, 1 when the network "
+      "cannot be brought up (or not as root).");
   // No CLI11 file check: load_config_file() reports a missing file as a config error (exit 2).
   command->add_option("config", args->config, "controller config (TOML)")->required();
   command

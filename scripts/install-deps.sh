@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of Nextmini from Debian 12's packages.
+# Usage: scripts/install-deps.sh      (as root when something is missing)
+#
+# Installs every build and test dependency of Nextmini from Debian 12's packages (apt-get).
 # Idempotent: packages already present are skipped, so a second run does no work.
+#
+# Options: -h, --help   this text
+# Exit status: 0 when everything is installed; 1 when packages are missing and it is not run
+# as root, or apt-get fails; 2 for an unknown option.
 set -euo pipefail
+. "$(dirname "$0")/lib/help.sh"
+case "${1:-}" in
+  "") ;;
+  -h | --help) print_help "$0" && exit 0 ;;
+  *) unknown_option install-deps.sh "$0" "$1" ;;
+esac
 
 packages=(
   # toolchain
@@ -15,6 +27,8 @@ packages=(
   iproute2 iputils-ping iperf3 wireguard-go wireguard-tools curl netcat-openbsd procps kmod python3-pytest
   # bench/fidelity's kernel FIFO reference (offloads off on its veths)
   ethtool
+  # bench/profile: perf record / perf script
+  linux-perf
 )
 
 missing=()

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# The quickstart experiment, from a fresh Debian 12 machine, as root:
-#   installs what is missing and builds (scripts/build.sh), brings up the 4-node ring of
-#   examples/ring4.toml, pings node 3 from node 1 (two hops) and runs a 5-second iperf3 TCP
-#   test across the same two hops, printing the figures, then takes the network down.
-# The network is always taken down, also when a step fails or on Ctrl-C.
-# Usage: scripts/quickstart.sh [CONFIG]   (default examples/ring4.toml)
-#   NEXTMINI_BIN=path/to/nextmini skips the install-and-build step and uses that binary.
+# Usage: scripts/quickstart.sh [CONFIG]      (as root; CONFIG default examples/ring4.toml)
+#
+# The quickstart experiment, from a fresh Debian 12 machine: installs what is missing and
+# builds (scripts/build.sh), brings up the 4-node ring of examples/ring4.toml (or CONFIG),
+# pings node 3 from node 1 (two hops) and runs a 5-second iperf3 TCP test across the same two
+# hops, printing the figures, then takes the network down. The network is always taken down,
+# also when a step fails or on Ctrl-C.
+#
+# Options: -h, --help   this text
+# Environment: NEXTMINI_BIN=path/to/nextmini skips the install-and-build step and uses that
+#              binary.
+# Exit status: 0 when every step worked; 1 when one failed or when not run as root; 2 for an
+# unknown option; 130 on Ctrl-C.
 set -euo pipefail
+. "$(dirname "$0")/lib/help.sh"
+case "${1:-}" in
+  -h | --help) print_help "$0" && exit 0 ;;
+  -*) unknown_option quickstart "$0" "$1" ;;
+esac
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Per-flow order of UDP flows and their answers, for the end-to-end tests (test_workers.py).
 Run inside a node's namespace (`nextmini exec N -- /usr/bin/python3 udp_order.py ...`):
 
@@ -15,6 +16,8 @@ Run inside a node's namespace (`nextmini exec N -- /usr/bin/python3 udp_order.py
 A datagram is 64 bytes: flow number and sequence number (two big-endian u32), then padding.
 Datagrams lost on the way are allowed (they only lower "received"/"echoed"); one arriving after a
 later one of its flow is out of order.
+
+Exit status: 0 when the run finished (the JSON line says what happened), 2 for bad arguments.
 """
 
 import json
@@ -23,6 +26,10 @@ import socket
 import struct
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+import cli_help  # noqa: E402  (scripts/lib/cli_help.py)
 
 HEADER = struct.Struct("!II")
 SIZE = 64
@@ -103,8 +110,21 @@ def run_client(address, port, flows, count):
                       "flows": flows}), flush=True)
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "server":
-        serve(sys.argv[2], int(sys.argv[3]))
+def main():
+    parser = cli_help.ArgumentParser("udp_order.py", __doc__)
+    parser.add_argument("mode", choices=["server", "client"])
+    parser.add_argument("address")
+    parser.add_argument("port", type=int)
+    parser.add_argument("flows", type=int, nargs="?", help="client: sockets, one flow each")
+    parser.add_argument("count", type=int, nargs="?", help="client: datagrams per flow")
+    args = parser.parse_args()
+    if args.mode == "server":
+        serve(args.address, args.port)
+    elif args.flows is None or args.count is None:
+        parser.error("client needs FLOWS and COUNT")
     else:
-        run_client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+        run_client(args.address, args.port, args.flows, args.count)
+
+
+if __name__ == "__main__":
+    main()

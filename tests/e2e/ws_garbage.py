@@ -1,13 +1,22 @@
+#!/usr/bin/python3
 """Sends bad control traffic to a Nextmini controller: a WebSocket connection that completes
 the upgrade, then sends one well-framed binary message whose payload is not MessagePack, then a
-truncated frame (the header promises more bytes than arrive) and hangs up.
-Usage: ws_garbage.py HOST PORT   (prints what it did; exit 0 once the upgrade succeeded)"""
+truncated frame (the header promises more bytes than arrive) and hangs up. Prints what it did.
+(test_ring.py runs it inside the controller's namespace: `nextmini exec ctl`.)
+
+Exit status: 0 once the upgrade succeeded, 1 when the controller refused it or cannot be
+reached, 2 for bad arguments.
+"""
 
 import base64
 import os
 import socket
 import struct
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+import cli_help  # noqa: E402  (scripts/lib/cli_help.py)
 
 
 def masked_frame(payload, length=None):
@@ -25,7 +34,11 @@ def masked_frame(payload, length=None):
 
 
 def main():
-    host, port = sys.argv[1], int(sys.argv[2])
+    parser = cli_help.ArgumentParser("ws_garbage.py", __doc__)
+    parser.add_argument("host", help="the controller's address")
+    parser.add_argument("port", type=int, help="its WebSocket port")
+    args = parser.parse_args()
+    host, port = args.host, args.port
     sock = socket.create_connection((host, port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"

@@ -301,6 +301,7 @@ Packet TunDevice::read_one(bool& drained) {
 }
 
 void TunDevice::read_burst() {
+  ++counters_.rx_bursts;
   bool drained = false;
   while (!rx_batch_.full() && !drained) {
     Packet packet = read_one(drained);

@@ -84,6 +84,12 @@ std::string format_drops(const DropCounters& drops) {
   return text.empty() ? " none" : text;
 }
 
+// " in 12 writes" for a stop summary: the system calls a counter was spread over, when the
+// component counts them (a udp link's transport counts its calls for every peer at once).
+std::string in_calls(std::uint64_t calls, const char* what) {
+  return calls == 0 ? std::string() : fmt::format(" in {} {}", calls, what);
+}
+
 messages::LinkCounters& link_entry(messages::Metrics& metrics, messages::NodeId neighbor) {
   auto entry = std::find_if(metrics.links.begin(), metrics.links.end(),
                             [&](const auto& counters) { return counters.neighbor == neighbor; });
@@ -1013,10 +1019,11 @@ void Node::log_summary() const {
   for (const auto& [neighbor, link] : links_) {
     const LinkTransportCounters c = link->link_counters();
     spdlog::info(
-        "node {}: link {}: {} connects, {} disconnects, {} bad frames, tx {} pkts {} B, "
-        "rx {} pkts {} B, drops:{}",
+        "node {}: link {}: {} connects, {} disconnects, {} bad frames, tx {} pkts {} B{}, "
+        "rx {} pkts {} B{}, drops:{}",
         id_.load(), neighbor, c.connects, c.disconnects, c.bad_frames, c.tx_packets, c.tx_bytes,
-        c.rx_packets, c.rx_bytes, format_drops(c.drops));
+        in_calls(c.tx_writes, "writes"), c.rx_packets, c.rx_bytes, in_calls(c.rx_reads, "reads"),
+        format_drops(c.drops));
   }
   for (const auto& [neighbor, output] : outputs_) {
     const LinkPipeline* pipeline = output->pipeline();
@@ -1036,10 +1043,11 @@ void Node::log_summary() const {
       const TunCounters& c = worker->tun->counters();
       spdlog::info(
           "node {}: {}tun {}: rx {} pkts {} B ({} super), tx {} pkts {} B ({} super), "
-          "segmented {}, coalesced {}, checksums completed {}, bad vnet headers {}, drops:{}",
+          "segmented {}, coalesced {}, checksums completed {}, bad vnet headers {}, {} read "
+          "bursts, drops:{}",
           id_.load(), who, worker->tun->name(), c.rx_packets, c.rx_bytes, c.rx_super_packets,
           c.tx_packets, c.tx_bytes, c.tx_super_packets, c.segmented, c.coalesced,
-          c.checksums_completed, c.bad_vnet_headers, format_drops(c.drops));
+          c.checksums_completed, c.bad_vnet_headers, c.rx_bursts, format_drops(c.drops));
     }
     for (const auto& [neighbor, handoff] : worker->handoffs) {
       spdlog::info("node {}: {}handed {} pkts to the worker of link {}, drops:{}", id_.load(), who,

@@ -288,6 +288,7 @@ void TcpLink::start_write(const ConnectionPtr& connection) {
         const std::size_t frames = connection->in_flight.size();
         connection->in_flight.clear();
         counters_.tx_bytes += written;
+        ++counters_.tx_writes;
         if (error) {
           counters_.drops.add(DropReason::kLinkDown, frames);
           if (connection->open) fail_connection(connection);
@@ -314,6 +315,7 @@ void TcpLink::start_read(const ConnectionPtr& connection) {
         }
         connection->reader.commit(n);
         counters_.rx_bytes += n;
+        ++counters_.rx_reads;
         if (!take_frames(*connection)) {
           ++counters_.bad_frames;
           counters_.drops.add(DropReason::kBadFrame);

@@ -176,6 +176,11 @@ TEST(TcpLink, ExchangesBatchesInBothDirections) {
     EXPECT_EQ(pair.dialing.counters().tx_packets, forward.size());
     EXPECT_EQ(pair.accepting.counters().rx_packets, forward.size());
     EXPECT_EQ(pair.accepting.counters().rx_bytes, pair.dialing.counters().tx_bytes);
+    // Frames leave in gather writes (two sends: at least two) and arrive several to a read.
+    EXPECT_GE(pair.dialing.counters().tx_writes, 2u);
+    EXPECT_LT(pair.dialing.counters().tx_writes, forward.size() / 4);
+    EXPECT_GE(pair.accepting.counters().rx_reads, 1u);
+    EXPECT_LT(pair.accepting.counters().rx_reads, forward.size());
     EXPECT_EQ(pair.dialing.counters().connects, 1u);
     EXPECT_EQ(pair.listener.counters().handed_over, 1u);
 

@@ -75,6 +75,7 @@ TunOffloads probe_tun_offloads(int fd, bool want_gso) noexcept;
 struct TunCounters {
   std::uint64_t rx_packets = 0;
   std::uint64_t rx_bytes = 0;
+  std::uint64_t rx_bursts = 0;  // runs of the read loop (a wake-up, or a full batch's re-post)
   std::uint64_t tx_packets = 0;
   std::uint64_t tx_bytes = 0;
   std::uint64_t read_errors = 0;

@@ -28,6 +28,8 @@ struct LinkTransportCounters {
   std::uint64_t tx_bytes = 0;
   std::uint64_t rx_packets = 0;
   std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_writes = 0;  // completed gather writes (tcp) or send calls: packets per write
+  std::uint64_t rx_reads = 0;   // completed socket reads: bytes per read
   DropCounters drops;
 };
 
