@@ -38,11 +38,11 @@
 //   their headers, wire_size(); never the overlay header in front), so `rate` is the rate of the IP
 //   packets a real link of that rate would carry. With nothing set the pipeline is a pass-through:
 //   poll releases everything at once. The packet next in line for the shaper is taken out of the
-//   scheduler (by poll or next_wakeup) and held until the shaper lets it go; queued_packets()
-//   includes it. Random decisions are per packet (a GSO super-packet is lost, duplicated or
-//   corrupted as a whole); counters count its segments. Counters: counters(): drops by reason (the
-//   pipeline's own plus the scheduler's), random losses, duplicates, corruptions, packets
-//   (segments) and bytes out. Thread: the link's worker; not thread-safe. apply() allocates
+//   scheduler (by enqueue, poll or next_wakeup) and held until the shaper lets it go;
+//   queued_packets() includes it. Random decisions are per packet (a GSO super-packet is lost,
+//   duplicated or corrupted as a whole); counters count its segments. Counters: counters(): drops
+//   by reason (the pipeline's own plus the scheduler's), random losses, duplicates, corruptions,
+//   packets (segments) and bytes out. Thread: the link's worker; not thread-safe. apply() allocates
 //   (control path); enqueue and poll do not.
 
 #include <cstddef>
