@@ -53,14 +53,21 @@ def test_super_packets_cross_whole(network):
     assert receiver["segmented"] == 0 and receiver["bad_vnet_headers"] == 0, receiver
 
 
-def test_loss_cuts_super_packets_and_gro_merges_them_again(network):
+def flow_through_link_set(network, link_args, min_bytes):
+    """Brings LINE2 up, sets link 1 -> 2 with `nextmini ctl link set 1 2 LINK_ARGS`, moves one
+    3 s iperf3 flow 1 -> 2 (at least `min_bytes`) and brings the network down (the nodes'
+    stop summaries are then in their logs)."""
     network.up(LINE2)
-    result = network.cmd("ctl", "link", "set", "1", "2", "--loss", "0.5%", timeout=30)
+    result = network.cmd("ctl", "link", "set", "1", "2", *link_args, timeout=30)
     assert result.returncode == 0, result.stderr
     received = iperf_1_to_2(network, 3)
-    assert received["bytes"] > 5 * 1024 * 1024, received
+    assert received["bytes"] > min_bytes, received
     down = network.down()
     assert down.returncode == 0, down.stderr
+
+
+def test_loss_cuts_super_packets_and_gro_merges_them_again(network):
+    flow_through_link_set(network, ["--loss", "0.5%"], min_bytes=5 * 1024 * 1024)
     link = re.search(r"node 1: emulated link 2: out (\d+) pkts .*?lost (\d+), .*?segmented (\d+)",
                      node_log(1))
     assert link, node_log(1)[-2000:]
@@ -74,13 +81,7 @@ def test_loss_cuts_super_packets_and_gro_merges_them_again(network):
 def test_a_link_mtu_the_segments_fit_lets_super_packets_cross_whole(network):
     """A link `mtu` of the TUN's 1400 bytes: every segment of the kernel's super-packets fits
     (it cut them to that MTU), so they cross the link whole instead of being cut and merged."""
-    network.up(LINE2)
-    result = network.cmd("ctl", "link", "set", "1", "2", "--mtu", "1400", timeout=30)
-    assert result.returncode == 0, result.stderr
-    received = iperf_1_to_2(network, 3)
-    assert received["bytes"] > 50 * 1024 * 1024, received
-    down = network.down()
-    assert down.returncode == 0, down.stderr
+    flow_through_link_set(network, ["--mtu", "1400"], min_bytes=50 * 1024 * 1024)
     link = re.search(r"node 1: emulated link 2: out (\d+) pkts .*?segmented (\d+), .*?drops:(.*)",
                      node_log(1))
     assert link, node_log(1)[-2000:]
