@@ -832,6 +832,13 @@ TEST(LinkPipeline, SuperPacketsAreChargedTheirSegmentsHeaders) {
   EXPECT_GT(bytes, 0u);
 }
 
+// A batch of 1,000-byte packets numbered (flow_hash) first .. end - 1: at 8 Mbit/s, one a ms.
+PacketBatch numbered_batch(PacketPool& pool, std::uint32_t first, std::uint32_t end) {
+  PacketBatch batch;
+  for (std::uint32_t i = first; i < end; ++i) batch.push(make_packet(pool, 1000, i));
+  return batch;
+}
+
 // A rate-limited link sends the first packets of a burst at once, as a real link does: a batch
 // larger than the queue passes what the bucket holds as it is enqueued, the next packet waits
 // at the head of the line for the shaper, the queue takes what fits behind it, and only the
@@ -844,8 +851,7 @@ TEST(LinkPipeline, ARateLimitedLinkPassesWhatItsBucketHoldsAsABatchArrives) {
   config.burst_bytes = 10'000;  // 10 packets in the bucket (it starts full)
   config.queue.queue.limit.packets = 20;
   LinkPipeline pipeline(config, pool, 7);
-  PacketBatch in;
-  for (std::uint32_t i = 0; i < PacketBatch::kMaxBatch; ++i) in.push(make_packet(pool, 1000, i));
+  PacketBatch in = numbered_batch(pool, 0, PacketBatch::kMaxBatch);
   pipeline.enqueue(in, 0);
   constexpr std::uint64_t kPassed = 10;  // the bucket's 10,000 bytes
   constexpr std::uint64_t kHead = 1;     // waiting for the shaper, out of the queue
@@ -881,11 +887,9 @@ TEST(LinkPipeline, ANewBatchQueuesBehindPacketsThatWaitForTheShaper) {
   config.rate_bps = 8'000'000;
   config.burst_bytes = 2'000;
   LinkPipeline pipeline(config, pool, 7);
-  PacketBatch first;
-  for (std::uint32_t i = 0; i < 6; ++i) first.push(make_packet(pool, 1000, i));
+  PacketBatch first = numbered_batch(pool, 0, 6);
   pipeline.enqueue(first, 0);  // 0 and 1 pass, 2..5 wait
-  PacketBatch second;
-  for (std::uint32_t i = 6; i < 9; ++i) second.push(make_packet(pool, 1000, i));
+  PacketBatch second = numbered_batch(pool, 6, 9);
   pipeline.enqueue(second, 2 * kMs);  // tokens for 2 more: they go to 2 and 3, not to 6 and 7
   std::vector<std::uint32_t> order;
   PacketBatch out;
@@ -910,8 +914,7 @@ TEST(LinkPipeline, PacketsPassedAtEnqueueStillCrossTheDelay) {
   config.delay.delay_ns = 10 * kMs;
   config.queue.queue.limit.packets = 2;
   LinkPipeline pipeline(config, pool, 7);
-  PacketBatch in;
-  for (std::uint32_t i = 0; i < 8; ++i) in.push(make_packet(pool, 1000, i));
+  PacketBatch in = numbered_batch(pool, 0, 8);
   pipeline.enqueue(in, 0);  // 3 pass into the delay line, 1 waits, 2 queued, 2 dropped
   EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 2u);
   PacketBatch out;
@@ -935,8 +938,7 @@ TEST(LinkPipeline, ABusyOutputKeepsPacketsInTheQueue) {
   config.burst_bytes = 10'000;
   config.queue.queue.limit.packets = 20;
   LinkPipeline pipeline(config, pool, 7);
-  PacketBatch in;
-  for (std::uint32_t i = 0; i < 30; ++i) in.push(make_packet(pool, 1000, i));
+  PacketBatch in = numbered_batch(pool, 0, 30);
   pipeline.enqueue(in, 0, /*output_ready=*/false);
   EXPECT_EQ(pipeline.counters().drops[DropReason::kLinkQueueFull], 10u);
   PacketBatch out;
